@@ -1,0 +1,76 @@
+/* guest/layout.h - what lives where in guest RAM.
+ *
+ * Page 0 is the boot page the VMM writes before the first instruction: the
+ * workload and its parameters. Then one stats record per vCPU, written only
+ * by the guest: its operation count, the time of its last operation and the
+ * longest gap between two consecutive operations (the guest-visible stall),
+ * and for kv a per-operation latency histogram. Because all of it is guest
+ * RAM, the numbers survive a migration like any other page. Everything from
+ * GUEST_DATA_OFF on is the workload's data area.
+ */
+#ifndef GUEST_LAYOUT_H
+#define GUEST_LAYOUT_H
+
+#include <stdint.h>
+
+#define GUEST_BOOT_MAGIC   0x31544f4f42564d50ull   /* "PMVBOOT1" */
+#define GUEST_ABI_VERSION  1
+#define GUEST_MAX_VCPUS    64
+#define GUEST_STATS_OFF    4096ul
+#define GUEST_DATA_OFF     (128ul << 10)           /* 128 KiB */
+#define GUEST_LAT_BUCKETS  64                      /* log2(ns) buckets */
+
+enum wl_id {
+	WL_IDLE = 1,
+	WL_SWEEP = 2,
+	WL_KV = 3,
+	WL_MAX = WL_KV,
+};
+
+struct wl_params {
+	uint32_t workload;        /* enum wl_id */
+	uint32_t write_permille;  /* sweep: share of touched pages written */
+	uint64_t working_set;     /* sweep/kv: bytes of data area used (0: all) */
+	uint64_t rate_bps;        /* sweep: dirty-rate limit in bytes/s (0: none) */
+	uint64_t kv_keys;         /* kv: keys per vCPU (0: fill working set) */
+	uint32_t kv_value_size;   /* kv: value bytes (default 128) */
+	uint32_t kv_put_permille; /* kv: share of operations that are puts */
+	uint64_t seed;
+};
+
+struct guest_boot {
+	uint64_t magic;
+	uint32_t abi_version;
+	uint32_t nvcpus;
+	uint64_t ram_size;
+	struct wl_params params;
+	/* The VMM bumps this to start a new max-gap window (e.g. when a
+	 * migration starts); each vCPU resets its max_gap_ns on seeing it. */
+	volatile uint64_t stall_epoch;
+};
+
+struct guest_vcpu_stats {
+	volatile uint64_t ops;
+	volatile uint64_t last_op_ns;
+	volatile uint64_t max_gap_ns;
+	volatile uint64_t epoch;
+	volatile uint64_t ready;        /* set once the workload's set-up is done */
+	volatile uint64_t check_fail;   /* self-check failures seen in service */
+	uint64_t pad[2];
+	volatile uint64_t lat_hist[GUEST_LAT_BUCKETS];
+};
+
+_Static_assert(GUEST_STATS_OFF + GUEST_MAX_VCPUS * sizeof(struct guest_vcpu_stats)
+	       <= GUEST_DATA_OFF, "stats area overlaps data");
+
+static inline struct guest_boot *guest_boot_of(uint8_t *ram)
+{
+	return (struct guest_boot *)ram;
+}
+
+static inline struct guest_vcpu_stats *guest_stats_of(uint8_t *ram, unsigned vcpu)
+{
+	return (struct guest_vcpu_stats *)(ram + GUEST_STATS_OFF) + vcpu;
+}
+
+#endif

@@ -1,0 +1,43 @@
+/* postcopy/report.h - the numbers a migration reports.
+ *
+ * One struct filled by the source (its own timings plus what the
+ * destination sends back), printed as a human summary or as one JSON
+ * object whose keys are stable: users script against them.
+ */
+#ifndef POSTCOPY_REPORT_H
+#define POSTCOPY_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct report {
+	char mode[16];          /* "postcopy" */
+	char engine[16];
+	char workload[16];
+	uint64_t ram_bytes;
+	unsigned vcpus;
+	double setup_ms;        /* connect to READY */
+	double precopy_ms;
+	unsigned precopy_rounds;
+	double downtime_us;     /* source pause to destination resume */
+	double pause_us;        /* of which: stopping the vCPUs */
+	double max_stall_us;    /* the workload's own longest gap */
+	double total_ms;        /* start to source release */
+	uint64_t bytes_control, bytes_urgent, bytes_bulk;
+	uint64_t pages_pushed, pages_requested, pages_zero, pages_precopied, pages_resent;
+	uint64_t pages_total;
+	uint64_t remote_faults;
+	double fault_p50_us, fault_p90_us, fault_p99_us, fault_max_us;
+	double blocktime_us;
+	uint64_t state_bytes;
+	double bulk_mbps;       /* bulk channel payload rate while pushing */
+	uint64_t dest_overhead_bytes; /* destination memory beyond guest RAM */
+	bool verified;
+	char verify_detail[160];
+};
+
+void report_print_human(FILE *f, const struct report *r);
+void report_print_json(FILE *f, const struct report *r);
+
+#endif
