@@ -20,10 +20,12 @@ BIN       := bin/postcopy-move
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/tests/%)
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=build/tools/%)
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=build/bench/%)
 
-DEB_PKGS  := liburing-dev libxxhash-dev libcmocka-dev pkg-config iproute2 procps
+DEB_PKGS  := liburing-dev libxxhash-dev libcmocka-dev pkg-config iproute2 procps jq
 
 .PHONY: all deps demo test unit integration bench-core clean
 all: $(BIN)
@@ -53,6 +55,10 @@ build/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
 
+build/tools/%: tests/tools/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 build/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
@@ -66,13 +72,13 @@ unit: $(UNIT_BINS)
 	  echo "== $$t"; $$t || fail=1; \
 	done; exit $$fail
 
-integration: $(BIN)
+integration: $(BIN) $(TOOL_BINS)
 	@fail=0; for t in tests/integration/test_*.sh; do \
 	  echo "== $$t"; bash $$t || fail=1; \
 	done; exit $$fail
 
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(BENCH_BINS)
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(BENCH_BINS) $(TOOL_BINS)
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 

@@ -23,7 +23,9 @@ struct net_msg {
 	uint16_t type;
 	uint32_t len;
 	uint64_t seq;
-	const void *payload;   /* valid until the next net_recv on the channel */
+	const void *payload;   /* valid until the next net_recv on the channel;
+				* no alignment promised (frames follow each
+				* other byte by byte): memcpy fields out */
 };
 
 struct net_stats {
@@ -32,6 +34,7 @@ struct net_stats {
 	uint64_t msgs_sent;
 	uint64_t msgs_recv;
 	uint64_t submits;      /* io_uring submissions made for sending */
+	uint64_t recvs;        /* recv operations that brought bytes */
 };
 
 /* Parse "HOST:PORT" (IPv4 literal, "localhost", or a name getaddrinfo knows;
@@ -69,8 +72,10 @@ int net_pending(const struct net_chan *c);
 int net_fd(const struct net_chan *c);
 void net_get_stats(const struct net_chan *c, struct net_stats *s);
 /* Shut the connection down (both directions) without freeing it, so a
- * thread blocked in net_recv on it returns. */
+ * thread blocked in net_recv (-ESHUTDOWN) or net_flush (-EPIPE) on it
+ * returns. The one call that may come from another thread. */
 void net_shutdown(struct net_chan *c);
+/* Free everything. A batch not yet flushed is dropped, not sent. */
 void net_close(struct net_chan *c);
 
 #endif

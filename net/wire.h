@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define WIRE_MAGIC       0x564d4350u   /* "PCMV" read as little-endian */
 #define WIRE_VERSION     1
@@ -39,10 +40,16 @@ _Static_assert(sizeof(struct wire_hdr) == WIRE_HDR_SIZE, "wire header size");
  *   -ECONNABORTED     stream ended inside a frame (truncated message)
  */
 
-/* Checksum of a payload given as pieces (the sender's iovec). */
+/* Checksum of a payload in one piece. */
 uint64_t wire_csum(const void *payload, size_t len);
 
-/* Fill a header for a payload of len bytes with checksum csum. */
+/* Checksum of a payload given as pieces (the sender's iovec); equals
+ * wire_csum() of the pieces laid end to end. */
+uint64_t wire_csumv(const struct iovec *iov, int niov);
+
+/* Fill a header for a payload of len bytes with checksum csum. The struct
+ * holds wire (little-endian) byte order after this; the checks below read
+ * it as such. */
 void wire_hdr_init(struct wire_hdr *h, uint16_t type, uint32_t len,
 		   uint64_t seq, uint64_t csum);
 
@@ -52,7 +59,8 @@ int wire_hdr_check(const struct wire_hdr *h, uint16_t max_type);
 /* Check the payload against the header's checksum. */
 int wire_payload_check(const struct wire_hdr *h, const void *payload);
 
-/* Words for a wire error; falls back to strerror(). */
+/* Words for a wire error (negative errno; also covers the channel's
+ * -ENOTCONN and -ESHUTDOWN); falls back to strerror(). Never NULL. */
 const char *wire_strerror(int err);
 
 #endif

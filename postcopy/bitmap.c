@@ -1,0 +1,165 @@
+/* postcopy/bitmap.c - page bitmaps shared between threads.
+ *
+ * Every access to a word goes through __atomic builtins: the pusher, the
+ * urgent server and the fault handler touch the same bitmap without a
+ * lock. Bits past nbits in the last word are never set, so counts and
+ * searches need no tail mask beyond clamping the result to nbits.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "postcopy/bitmap.h"
+
+#define BITS_PER_WORD 64
+
+static inline uint64_t word_of(uint64_t i)
+{
+	return i / BITS_PER_WORD;
+}
+
+static inline uint64_t mask_of(uint64_t i)
+{
+	return 1ULL << (i % BITS_PER_WORD);
+}
+
+static inline uint64_t nwords(uint64_t nbits)
+{
+	return (nbits + BITS_PER_WORD - 1) / BITS_PER_WORD;
+}
+
+/* Acquire on load, release on set: a thread that sees a page's "sent" or
+ * "received" bit also sees what its setter wrote before setting it. */
+static inline uint64_t word_load(const struct bitmap *b, uint64_t wi)
+{
+	return __atomic_load_n(&b->w[wi], __ATOMIC_ACQUIRE);
+}
+
+static inline uint64_t word_or(struct bitmap *b, uint64_t wi, uint64_t m)
+{
+	return __atomic_fetch_or(&b->w[wi], m, __ATOMIC_ACQ_REL);
+}
+
+int bitmap_init(struct bitmap *b, uint64_t nbits)
+{
+	uint64_t n = nwords(nbits);
+
+	b->nbits = nbits;
+	b->w = NULL;
+	if (!n)
+		return 0;
+	b->w = calloc(n, sizeof(*b->w));
+	if (!b->w) {
+		b->nbits = 0;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void bitmap_free(struct bitmap *b)
+{
+	free(b->w);
+	b->w = NULL;
+	b->nbits = 0;
+}
+
+bool bitmap_test(const struct bitmap *b, uint64_t i)
+{
+	if (i >= b->nbits)
+		return false;
+	return word_load(b, word_of(i)) & mask_of(i);
+}
+
+bool bitmap_set(struct bitmap *b, uint64_t i)
+{
+	if (i >= b->nbits)
+		return false;
+	return word_or(b, word_of(i), mask_of(i)) & mask_of(i);
+}
+
+void bitmap_clear(struct bitmap *b, uint64_t i)
+{
+	if (i >= b->nbits)
+		return;
+	__atomic_fetch_and(&b->w[word_of(i)], ~mask_of(i), __ATOMIC_ACQ_REL);
+}
+
+/* Bits [lo, hi) of one word, 0 <= lo < hi <= 64. */
+static inline uint64_t range_mask(unsigned lo, unsigned hi)
+{
+	uint64_t upto = hi == BITS_PER_WORD ? ~0ULL : (1ULL << hi) - 1;
+
+	return upto & ~((1ULL << lo) - 1);
+}
+
+uint64_t bitmap_set_range(struct bitmap *b, uint64_t first, uint64_t n)
+{
+	uint64_t end, newly = 0;
+
+	if (first >= b->nbits)
+		return 0;
+	if (n > b->nbits - first)
+		n = b->nbits - first;
+	end = first + n;
+
+	/* One fetch_or per word, whole words included: a run of zero pages
+	 * can cover gigabytes of guest RAM. */
+	while (first < end) {
+		unsigned lo = first % BITS_PER_WORD;
+		uint64_t left = end - first;
+		unsigned hi = left >= BITS_PER_WORD - lo ? BITS_PER_WORD
+							   : lo + (unsigned)left;
+		uint64_t m = range_mask(lo, hi);
+		uint64_t old = word_or(b, word_of(first), m);
+
+		newly += (uint64_t)__builtin_popcountll(m & ~old);
+		first += hi - lo;
+	}
+	return newly;
+}
+
+uint64_t bitmap_count(const struct bitmap *b)
+{
+	uint64_t wi, n = 0;
+
+	for (wi = 0; wi < nwords(b->nbits); wi++)
+		n += (uint64_t)__builtin_popcountll(word_load(b, wi));
+	return n;
+}
+
+/* First bit at or after from whose value, xor-ed with flip, is 1. */
+static uint64_t next_bit(const struct bitmap *b, uint64_t from, uint64_t flip)
+{
+	uint64_t wi, last = nwords(b->nbits), word;
+
+	if (from >= b->nbits)
+		return b->nbits;
+	wi = word_of(from);
+	word = (word_load(b, wi) ^ flip) & (~0ULL << (from % BITS_PER_WORD));
+	for (;;) {
+		if (word) {
+			uint64_t i = wi * BITS_PER_WORD +
+				     (uint64_t)__builtin_ctzll(word);
+
+			/* Tail bits of the last word read as clear. */
+			return i < b->nbits ? i : b->nbits;
+		}
+		if (++wi >= last)
+			return b->nbits;
+		word = word_load(b, wi) ^ flip;
+	}
+}
+
+uint64_t bitmap_next_clear(const struct bitmap *b, uint64_t from)
+{
+	return next_bit(b, from, ~0ULL);
+}
+
+uint64_t bitmap_next_set(const struct bitmap *b, uint64_t from)
+{
+	return next_bit(b, from, 0);
+}
+
+bool bitmap_full(const struct bitmap *b)
+{
+	return bitmap_next_clear(b, 0) == b->nbits;
+}

@@ -1,0 +1,72 @@
+/* postcopy/cli.h - what the subcommands share: argument parsing, the one
+ * place errors become words, progress display, and the VM host loop. */
+#ifndef POSTCOPY_CLI_H
+#define POSTCOPY_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "postcopy/proto.h"
+#include "guest/workload.h"
+#include "vm/machine.h"
+
+#define CLI_PROG "postcopy-move"
+
+/* "1G", "256M", "4096", "1GiB", "512MiB", "64k": bytes. */
+int cli_parse_size(const char *s, uint64_t *out);
+int cli_parse_u64(const char *s, uint64_t max, uint64_t *out);
+int cli_parse_double(const char *s, double *out);
+/* Prints "postcopy-move: error: ..." on stderr; returns exit status 1. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "postcopy-move CMD: ..." plus a pointer to --help; returns 2. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One progress line: pages in, rate, faults, fault p99. */
+void cli_progress_format(char *buf, size_t n, const struct pm_progress *p,
+			 uint64_t npages, double elapsed_s);
+
+/* On a terminal one updating line, otherwise a plain line a second. */
+struct cli_progress { FILE *f; bool tty; double last_print; bool open; };
+void cli_progress_init(struct cli_progress *pr, FILE *f);
+void cli_progress_show(struct cli_progress *pr, const char *line, double elapsed_s);
+void cli_progress_end(struct cli_progress *pr);
+
+/* Block SIGINT/SIGTERM/SIGPIPE before any thread starts, so they reach the
+ * VM host loop through a signalfd and never a vCPU thread. */
+void cli_signals_block(void);
+
+/* Serve a running VM's control socket until `stop`, a signal, or a
+ * migration that released it. Returns the process exit status. */
+int vmhost_serve(struct machine *m, const char *name);
+
+/* Common machine options of run and demo. */
+struct vm_opts {
+	struct machine_config cfg;
+	char workload[16];
+};
+void vm_opts_default(struct vm_opts *v, uint64_t mem, unsigned vcpus, const char *wl);
+/* Handles --mem --vcpus --workload --working-set --write-fraction
+ * --dirty-rate --kv-keys --kv-put-fraction --seed; 1 if it took the option,
+ * 0 if not, 2 (after printing why) if its value is bad. */
+int vm_opts_parse(struct vm_opts *v, const char *cmd, int opt, const char *arg);
+/* Check the whole; 0 or exit status 2 after printing why. */
+int vm_opts_finish(struct vm_opts *v, const char *cmd);
+/* True once every vCPU finished its workload's set-up. */
+bool vm_ready(struct machine *m);
+
+struct receive_opts;
+struct pm_hello;
+struct pm_done;
+/* Receive one VM on a listening socket (`receive` and `demo`); 0 with *m
+ * running, or an exit status after printing why. */
+int receive_on(int lfd, const struct receive_opts *o, struct machine **m,
+	       struct pm_hello *hello, struct pm_done *done);
+
+int cmd_run(int argc, char **argv);
+int cmd_receive(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+#endif

@@ -1,0 +1,144 @@
+/* postcopy/cmd_client.c - `migrate`, `status`, `stop`: talk to a running
+ * VM's control socket. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include "net/chan.h"
+#include "postcopy/cli.h"
+#include "postcopy/clock.h"
+#include "postcopy/ctl.h"
+
+static void print_line(void *arg, const char *line)
+{
+	(void)arg;
+	puts(line);
+}
+
+/* Errors of reaching a VM, in words. */
+static int client_fail(const char *name, int err, const char *why)
+{
+	if (err == -ENOENT)
+		return cli_error("no VM named '%s' is running here", name);
+	if (err == -EINVAL)
+		return cli_error("invalid VM name '%s'", name);
+	if (err == -EACCES)
+		return cli_error("the run directory is not private to this user");
+	if (err == -EIO || err == -ECONNRESET)
+		return cli_error("%s", why);
+	return cli_error("cannot reach VM '%s': %s", name, strerror(-err));
+}
+
+/* NAME as the only positional argument, --help, nothing else. */
+static int client_args(int argc, char **argv, const char *cmd, const char *help,
+		       const char **name)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(help, stdout);
+			return -1;
+		}
+		return cli_usage_error(cmd, "unknown option");
+	}
+	if (optind != argc - 1)
+		return cli_usage_error(cmd, "expects exactly one VM name");
+	*name = argv[optind];
+	return 0;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	const char *name;
+	char why[400];
+	int err = client_args(argc, argv, "status",
+			      "usage: postcopy-move status NAME\n\nShow a running VM's state and counters.\n",
+			      &name);
+
+	if (err)
+		return err < 0 ? 0 : err;
+	err = ctl_call(name, "status", print_line, NULL, why, sizeof(why));
+	return err ? client_fail(name, err, why) : 0;
+}
+
+int cmd_stop(int argc, char **argv)
+{
+	const char *name;
+	char why[400];
+	int err = client_args(argc, argv, "stop",
+			      "usage: postcopy-move stop NAME\n\nStop a running VM and free it.\n",
+			      &name);
+
+	if (err)
+		return err < 0 ? 0 : err;
+	err = ctl_call(name, "stop", print_line, NULL, why, sizeof(why));
+	if (err)
+		return client_fail(name, err, why);
+	printf("VM '%s' stopped\n", name);
+	return 0;
+}
+
+static const char migrate_help[] =
+"usage: postcopy-move migrate NAME --to HOST:PORT [--mode postcopy] [--json]\n"
+"\n"
+"Move the running VM NAME to a destination started with\n"
+"`postcopy-move receive --listen HOST:PORT`. The VM pauses only for its\n"
+"vCPU state to cross; memory follows on demand and in the background.\n"
+"Before the destination has the VM any failure leaves it running here.\n"
+"\n"
+"  --to HOST:PORT         the destination\n"
+"  --mode postcopy        migration mode (postcopy)\n"
+"  --json                 print the report as one JSON object\n"
+"  -h, --help             this help\n";
+
+struct migrate_view { struct cli_progress pr; uint64_t t0; };
+
+static void migrate_line(void *arg, const char *line)
+{
+	struct migrate_view *v = arg;
+
+	if (!strncmp(line, "P ", 2)) {
+		cli_progress_show(&v->pr, line + 2, (clock_now_ns() - v->t0) / 1e9);
+		return;
+	}
+	cli_progress_end(&v->pr);
+	puts(!strncmp(line, "R ", 2) ? line + 2 : line);
+}
+
+int cmd_migrate(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "to", required_argument, 0, 't' }, { "mode", required_argument, 0, 'm' },
+		{ "json", no_argument, 0, 'j' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+	const char *to = NULL, *mode = "postcopy";
+	char host[256], req[400], why[400];
+	struct migrate_view v = { .t0 = clock_now_ns() };
+	uint16_t port;
+	int opt, json = 0, err;
+
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'h': fputs(migrate_help, stdout); return 0;
+		case 't': to = optarg; break;
+		case 'm': mode = optarg; break;
+		case 'j': json = 1; break;
+		default: return cli_usage_error("migrate", "unknown option");
+		}
+	}
+	if (optind != argc - 1)
+		return cli_usage_error("migrate", "expects exactly one VM name");
+	if (!to || net_parse_addr(to, host, sizeof(host), &port))
+		return cli_usage_error("migrate", "--to HOST:PORT is required (got '%s')", to ? to : "");
+	if (strcmp(mode, "postcopy"))
+		return cli_usage_error("migrate", "unknown --mode '%s' (this build has: postcopy)", mode);
+	cli_progress_init(&v.pr, stderr);
+	snprintf(req, sizeof(req), "migrate %s %s %d", to, mode, json);
+	err = ctl_call(argv[optind], req, migrate_line, &v, why, sizeof(why));
+	cli_progress_end(&v.pr);
+	if (err == -EIO)
+		return cli_error("migration failed: %s", why);
+	return err ? client_fail(argv[optind], err, why) : 0;
+}

@@ -1,0 +1,147 @@
+/* postcopy/cmd_demo.c - `postcopy-move demo`: a whole live migration on
+ * this machine. The destination is a child process receiving on a loopback
+ * port; the parent boots the VM, lets its workload run, migrates it over
+ * TCP and prints the report. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "net/chan.h"
+#include "net/wire.h"
+#include "postcopy/cli.h"
+#include "postcopy/clock.h"
+#include "postcopy/migrate.h"
+#include "postcopy/vmopts.h"
+
+static const char demo_help[] =
+"usage: postcopy-move demo [--mem SIZE] [--vcpus N] [--workload NAME] [--json]\n"
+"\n"
+"Live post-copy migration on this machine: source and destination are two\n"
+"processes talking TCP over loopback. Boots the VM, runs its workload for\n"
+"--warmup seconds, migrates it, shows progress and the report, and checks\n"
+"the guest on the destination. Defaults: 1G, 2 vCPUs, kv.\n"
+"\n"
+"  --warmup SECONDS       run the workload this long before migrating (1)\n"
+"  --json                 print the report as one JSON object\n"
+VMOPTS_HELP
+"  -h, --help             this help\n";
+
+/* The destination: receive, run the VM a little on its own, stop. */
+static int demo_child(int lfd, bool quiet)
+{
+	struct receive_opts o = { .accept_timeout_ms = 10000, .reply_timeout_ms = 30000 };
+	struct machine_stats a, b;
+	struct pm_hello hello;
+	struct pm_done done;
+	struct machine *m;
+	int err = receive_on(lfd, &o, &m, &hello, &done);
+
+	close(lfd);
+	if (err)
+		return err;
+	machine_stats(m, &a);
+	nanosleep(&(struct timespec){ 0, 300000000 }, NULL);
+	machine_stats(m, &b);
+	if (!quiet)
+		fprintf(stderr, "destination: VM ran on after the migration (%llu more operations)\n",
+			(unsigned long long)(b.ops - a.ops));
+	machine_destroy(m);
+	if (hello.params.workload != WL_IDLE && b.ops <= a.ops)
+		return cli_error("destination: the VM made no progress after the migration");
+	return done.verified ? 0 : cli_error("destination: verification failed: %s",
+					     done.verify_detail);
+}
+
+static void demo_progress(void *arg, const struct pm_progress *p, uint64_t npages, double t)
+{
+	char line[200];
+
+	cli_progress_format(line, sizeof(line), p, npages, t);
+	cli_progress_show(arg, line, t);
+}
+
+/* Boot, warm up, migrate; 0 or exit status. */
+static int demo_source(struct vm_opts *v, uint16_t port, double warmup, bool json)
+{
+	struct migrate_opts o = { .port = port, .connect_timeout_ms = 5000,
+				  .reply_timeout_ms = 30000, .progress = demo_progress };
+	struct cli_progress pr;
+	struct pm_fail fail;
+	struct report r;
+	struct machine *m;
+	uint64_t t0;
+	int err = machine_create(&v->cfg, &m);
+
+	if (err)
+		return cli_error("cannot create the VM: %s", strerror(-err));
+	if ((err = machine_start(m))) {
+		machine_destroy(m);
+		return cli_error("cannot start the VM: %s", strerror(-err));
+	}
+	fprintf(stderr, "source: VM booted (%llu MiB, %u vCPUs, %s); setting up the workload\n",
+		(unsigned long long)(v->cfg.ram_bytes >> 20), v->cfg.vcpus, v->workload);
+	t0 = clock_now_ns();
+	while (!vm_ready(m) && clock_now_ns() - t0 < 120000000000ull)
+		nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
+	fprintf(stderr, "source: workload running; migrating in %.1f s\n", warmup);
+	nanosleep(&(struct timespec){ (time_t)warmup, (long)((warmup - (time_t)warmup) * 1e9) }, NULL);
+	pm_strset(o.host, sizeof(o.host), "127.0.0.1");
+	pm_strset(o.mode, sizeof(o.mode), "postcopy");
+	pm_strset(o.name, sizeof(o.name), "demo");
+	cli_progress_init(&pr, stderr);
+	o.progress_arg = &pr;
+	pm_fail_init(&fail);
+	err = source_migrate(m, &o, &r, &fail);
+	cli_progress_end(&pr);
+	machine_destroy(m);
+	if (err)
+		return cli_error("migration failed: %s", fail.why);
+	(json ? report_print_json : report_print_human)(stdout, &r);
+	return r.verified ? 0 : cli_error("the migrated VM did not verify: %s", r.verify_detail);
+}
+
+int cmd_demo(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		VMOPTS_LONG, { "json", no_argument, 0, 'j' }, { "warmup", required_argument, 0, 'w' },
+		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+	struct vm_opts v;
+	double warmup = 1;
+	bool json = false;
+	uint16_t port;
+	int opt, err, lfd, status;
+	pid_t child;
+
+	vm_opts_default(&v, 1ull << 30, 2, "kv");
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(demo_help, stdout);
+			return 0;
+		}
+		if (opt == 'j')
+			json = true;
+		else if (opt == 'w' && (cli_parse_double(optarg, &warmup) || warmup > 3600))
+			return cli_usage_error("demo", "invalid --warmup '%s'", optarg);
+		else if (opt != 'w' && (err = vm_opts_parse(&v, "demo", opt, optarg)) != 1)
+			return err ? err : cli_usage_error("demo", "unknown option");
+	}
+	if (optind < argc)
+		return cli_usage_error("demo", "unexpected argument '%s'", argv[optind]);
+	if ((err = vm_opts_finish(&v, "demo")))
+		return err;
+	if ((err = net_listen("127.0.0.1", 0, &lfd, &port)))
+		return cli_error("cannot listen on loopback: %s", wire_strerror(err));
+	fflush(NULL);
+	child = fork();
+	if (child < 0)
+		return cli_error("fork failed");
+	if (child == 0)
+		_exit(demo_child(lfd, json));
+	close(lfd);
+	err = demo_source(&v, port, warmup, json);
+	if (waitpid(child, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+		return err ? err : cli_error("the destination process failed");
+	return err;
+}

@@ -1,0 +1,127 @@
+/* postcopy/cmd_receive.c - `postcopy-move receive`: wait for one VM,
+ * then host it. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "net/chan.h"
+#include "net/wire.h"
+#include "postcopy/cli.h"
+#include "postcopy/ctl.h"
+#include "postcopy/migrate.h"
+
+static const char receive_help[] =
+"usage: postcopy-move receive --listen ADDR:PORT [--name NAME] [options]\n"
+"\n"
+"Wait for one incoming VM, take it over post-copy, then keep running it\n"
+"here with a control socket like `run` (use `status`, `stop`, `migrate`).\n"
+"\n"
+"  --listen ADDR:PORT     address to listen on, e.g. 127.0.0.1:7000\n"
+"  --name NAME            name here (default: the name the source sends)\n"
+"  --mem-limit SIZE       refuse VMs with more RAM than SIZE\n"
+"  --timeout SECONDS      give up when the source is silent this long (30)\n"
+"  -h, --help             this help\n";
+
+struct recv_args { const char *name; };
+
+static void on_hello(void *arg, const struct pm_hello *h)
+{
+	(void)arg;
+	printf("incoming VM '%s': engine %s, %llu MiB, %u vCPUs, workload %s, mode %s\n",
+	       h->name, h->engine, (unsigned long long)(h->ram_bytes >> 20), h->vcpus,
+	       wl_name(h->params.workload) ? wl_name(h->params.workload) : "?", h->mode);
+	fflush(stdout);
+}
+
+/* Parse the options into o; 0, or an exit status after printing why. */
+static int receive_parse(int argc, char **argv, struct receive_opts *o,
+			 char *host, uint16_t *port, const char **name)
+{
+	static const struct option longopts[] = {
+		{ "listen", required_argument, 0, 'l' }, { "name", required_argument, 0, 'n' },
+		{ "mem-limit", required_argument, 0, 'm' }, { "timeout", required_argument, 0, 't' },
+		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+	bool have_listen = false;
+	uint64_t secs;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			fputs(receive_help, stdout);
+			return -1;
+		case 'l':
+			if (net_parse_addr(optarg, host, 256, port))
+				return cli_usage_error("receive", "invalid --listen '%s' (want ADDR:PORT)", optarg);
+			have_listen = true;
+			break;
+		case 'n':
+			if (ctl_name_check(optarg))
+				return cli_usage_error("receive", "invalid VM name '%s'", optarg);
+			*name = optarg;
+			break;
+		case 'm':
+			if (cli_parse_size(optarg, &o->mem_limit))
+				return cli_usage_error("receive", "invalid --mem-limit '%s'", optarg);
+			break;
+		case 't':
+			if (cli_parse_u64(optarg, 86400, &secs) || secs == 0)
+				return cli_usage_error("receive", "invalid --timeout '%s'", optarg);
+			o->reply_timeout_ms = (int)secs * 1000;
+			break;
+		default:
+			return cli_usage_error("receive", "unknown option");
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("receive", "unexpected argument '%s'", argv[optind]);
+	if (!have_listen)
+		return cli_usage_error("receive", "--listen ADDR:PORT is required");
+	return 0;
+}
+
+/* Receive on an already listening socket; used by `receive` and `demo`.
+ * On success *m runs and *hello says what came. */
+int receive_on(int lfd, const struct receive_opts *base, struct machine **m,
+	       struct pm_hello *hello, struct pm_done *done)
+{
+	struct receive_opts o = *base;
+	struct pm_fail fail;
+
+	o.lfd = lfd;
+	pm_fail_init(&fail);
+	if (dest_receive(&o, m, hello, done, &fail))
+		return cli_error("receiving the VM failed: %s", fail.why);
+	return 0;
+}
+
+int cmd_receive(int argc, char **argv)
+{
+	struct receive_opts o = { .accept_timeout_ms = 10000, .reply_timeout_ms = 30000,
+				  .on_hello = on_hello };
+	char host[256];
+	uint16_t port, bound;
+	const char *name = NULL;
+	struct pm_hello hello;
+	struct pm_done done;
+	struct machine *m;
+	int lfd, err = receive_parse(argc, argv, &o, host, &port, &name);
+
+	if (err)
+		return err < 0 ? 0 : err;
+	cli_signals_block();
+	if ((err = net_listen(host, port, &lfd, &bound)))
+		return cli_error("cannot listen on %s:%u: %s", host, port, wire_strerror(err));
+	printf("waiting for a VM on %s:%u\n", host, bound);
+	fflush(stdout);
+	err = receive_on(lfd, &o, &m, &hello, &done);
+	close(lfd);
+	if (err)
+		return err;
+	printf("VM '%s' running here: every page in (%llu pushed, %llu requested, %llu zero), "
+	       "verified: %s (%s)\n", name ? name : hello.name,
+	       (unsigned long long)done.pages_pushed, (unsigned long long)done.pages_requested,
+	       (unsigned long long)done.pages_zero, done.verified ? "yes" : "NO", done.verify_detail);
+	fflush(stdout);
+	return vmhost_serve(m, name ? name : hello.name);
+}

@@ -1,0 +1,415 @@
+/* postcopy/dest.c - the destination side of a post-copy migration.
+ *
+ * Stages: reservation (check HELLO, make the empty VM, register its RAM
+ * with userfaultfd, READY), stop-and-copy (load STATE), activation (resume
+ * at once, RESUMED), then wait for every page while reporting progress,
+ * unregister, verify and say DONE. Before RESUMED nothing here is visible
+ * to anyone: a failure discards the half-made VM.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "net/chan.h"
+#include "net/wire.h"
+#include "guest/workload.h"
+#include "postcopy/clock.h"
+#include "postcopy/dest_int.h"
+
+static int dst_recv(struct dst *d, struct net_msg *m, int timeout_ms, const char *what)
+{
+	int err = net_recv(d->ch[PM_CH_CONTROL], m, timeout_ms);
+
+	if (err == -ETIMEDOUT && timeout_ms > 0 && strcmp(what, "PROGRESS"))
+		return pm_fail_set(d->fail, err, "source sent no %s within %d ms", what, timeout_ms);
+	if (err == -ETIMEDOUT)
+		return err;
+	if (err)
+		return pm_fail_set(d->fail, err, "control channel, waiting for %s: %s",
+				   what, wire_strerror(err));
+	if (m->type == PM_ERROR) {
+		struct pm_error e;
+
+		if (pm_decode_fixed(m->payload, m->len, &e, sizeof(e), NULL) == 0) {
+			e.why[sizeof(e.why) - 1] = 0;
+			return pm_fail_set(d->fail, e.err ? e.err : -EPROTO,
+					   "source failed: %s", e.why);
+		}
+	}
+	return 0;
+}
+
+static uint64_t meminfo_kb(const char *key)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	unsigned long long v = 0;
+	size_t kl = strlen(key);
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, kl) && line[kl] == ':') {
+			sscanf(line + kl + 1, "%llu", &v);
+			break;
+		}
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* Can this host take the VM? 0, or the refusal in why. */
+static int dst_admit(struct dst *d, const struct pm_hello *h, char *why, size_t n)
+{
+	uint64_t avail = meminfo_kb("MemAvailable") << 10;
+
+	if (h->proto_version != PM_PROTO_VERSION) {
+		snprintf(why, n, "protocol version %u, this destination speaks %u",
+			 h->proto_version, PM_PROTO_VERSION);
+		return -EPROTONOSUPPORT;
+	}
+	if (h->guest_abi != GUEST_ABI_VERSION) {
+		snprintf(why, n, "guest ABI %u, this destination runs %u",
+			 h->guest_abi, GUEST_ABI_VERSION);
+		return -ENOEXEC;
+	}
+	if (strcmp(h->engine, "thread")) {
+		snprintf(why, n, "engine '%s' is not available on this host", h->engine);
+		return -ENODEV;
+	}
+	if (strcmp(h->mode, "postcopy")) {
+		snprintf(why, n, "mode '%s' is not supported by this destination", h->mode);
+		return -EOPNOTSUPP;
+	}
+	if (h->ram_bytes > avail || (d->o->mem_limit && h->ram_bytes > d->o->mem_limit)) {
+		uint64_t lim = d->o->mem_limit && d->o->mem_limit < avail ? d->o->mem_limit : avail;
+
+		snprintf(why, n, "not enough memory: the VM needs %.1f GiB, %.1f GiB available",
+			 h->ram_bytes / 1073741824.0, lim / 1073741824.0);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int dst_refuse(struct dst *d, int err, const char *why)
+{
+	struct pm_refuse r = { .err = err };
+
+	pm_strset(r.why, sizeof(r.why), why);
+	net_send(d->ch[PM_CH_CONTROL], PM_REFUSE, &r, sizeof(r));
+	return pm_fail_set(d->fail, err, "refused the incoming VM: %s", why);
+}
+
+/* The empty VM, its RAM registered so that every first touch faults. */
+static int dst_prepare(struct dst *d)
+{
+	struct machine_config c = { .ram_bytes = d->hello.ram_bytes, .vcpus = d->hello.vcpus,
+				    .params = d->hello.params };
+	int err;
+
+	pm_strset(c.engine, sizeof(c.engine), d->hello.engine);
+	if ((err = machine_create_incoming(&c, &d->m)))
+		return dst_refuse(d, err, "cannot create the VM here");
+	ram_init(&d->ram, d->m);
+	if (d->ram.npages * PM_PAGE != d->hello.ram_bytes)
+		return dst_refuse(d, -ENOEXEC, "memory layout differs from the source's");
+	if ((err = uffd_open(&d->uffd)))
+		return dst_refuse(d, err, "userfaultfd is not available");
+	for (unsigned i = 0; i < d->ram.n; i++)
+		if ((err = uffd_register(&d->uffd, d->ram.r[i].host, d->ram.r[i].size,
+					 UFFD_MODE_MISSING)))
+			return dst_refuse(d, err, "cannot register guest RAM with userfaultfd");
+	d->registered = true;
+	if (bitmap_init(&d->received, d->ram.npages) || bitmap_init(&d->requested, d->ram.npages))
+		return dst_refuse(d, -ENOMEM, "no memory for page bitmaps");
+	return 0;
+}
+
+static int dst_reserve(struct dst *d)
+{
+	struct net_msg m;
+	const char *bad;
+	char why[PM_WHY_LEN];
+	int err = net_accept(d->o->lfd, -1, PM_TYPE_MAX, &d->ch[PM_CH_CONTROL]);
+
+	if (err)
+		return pm_fail_set(d->fail, err, "accepting a connection: %s", wire_strerror(err));
+	if ((err = dst_recv(d, &m, d->o->reply_timeout_ms, "HELLO")))
+		return err;
+	if (m.type != PM_HELLO)
+		return pm_fail_set(d->fail, -EPROTO, "expected HELLO, got %s", pm_type_name(m.type));
+	if (pm_decode_hello(m.payload, m.len, &d->hello, &bad))
+		return dst_refuse(d, -EBADMSG, bad);
+	if (d->o->on_hello)
+		d->o->on_hello(d->o->arg, &d->hello);
+	if ((err = dst_admit(d, &d->hello, why, sizeof(why))))
+		return dst_refuse(d, err, why);
+	if ((err = dst_prepare(d)))
+		return err;
+	err = net_send(d->ch[PM_CH_CONTROL], PM_READY, NULL, 0);
+	if (err)
+		return pm_fail_set(d->fail, err, "sending READY: %s", wire_strerror(err));
+	return 0;
+}
+
+static int dst_echo_ping(struct dst *d)
+{
+	struct net_msg m;
+	int err = dst_recv(d, &m, d->o->reply_timeout_ms, "PING");
+
+	if (err)
+		return err;
+	if (m.type != PM_PING)
+		return pm_fail_set(d->fail, -EPROTO, "expected PING, got %s", pm_type_name(m.type));
+	err = net_send(d->ch[PM_CH_CONTROL], PM_PING, m.payload, m.len);
+	return err ? pm_fail_set(d->fail, err, "answering PING: %s", wire_strerror(err)) : 0;
+}
+
+/* The urgent and bulk connections, in whatever order they come. */
+static int dst_channels(struct dst *d)
+{
+	for (int k = 0; k < 2; k++) {
+		struct net_chan *c;
+		struct pm_channel_msg cm;
+		struct net_msg m;
+		int err = net_accept(d->o->lfd, d->o->accept_timeout_ms, PM_TYPE_MAX, &c);
+
+		if (err)
+			return pm_fail_set(d->fail, err, "waiting for the page channels: %s",
+					   wire_strerror(err));
+		err = net_recv(c, &m, d->o->reply_timeout_ms);
+		if (!err && (m.type != PM_CHANNEL ||
+			     pm_decode_fixed(m.payload, m.len, &cm, sizeof(cm), NULL) ||
+			     cm.session != d->hello.session || cm.channel == PM_CH_CONTROL ||
+			     cm.channel >= PM_CH_COUNT || d->ch[cm.channel]))
+			err = -EPROTO;
+		if (err) {
+			net_close(c);
+			return pm_fail_set(d->fail, err, "a page channel did not identify itself: %s",
+					   wire_strerror(err));
+		}
+		d->ch[cm.channel] = c;
+	}
+	return 0;
+}
+
+/* Stage 3 and 5: load the state, resume at once, tell the source. */
+static int dst_activate(struct dst *d)
+{
+	struct pm_state_hdr sh;
+	struct pm_resumed r;
+	struct net_msg m;
+	uint64_t t0;
+	int err = dst_recv(d, &m, d->o->reply_timeout_ms, "STATE");
+
+	if (err)
+		return err;
+	t0 = clock_now_ns();
+	if (m.type != PM_STATE || m.len < sizeof(sh))
+		return pm_fail_set(d->fail, -EPROTO, "expected STATE, got %s", pm_type_name(m.type));
+	memcpy(&sh, m.payload, sizeof(sh));
+	if (sh.state_len != m.len - sizeof(sh))
+		return pm_fail_set(d->fail, -EBADMSG, "STATE length does not match its blob");
+	err = machine_load(d->m, (const uint8_t *)m.payload + sizeof(sh), sh.state_len);
+	if (err)
+		return pm_fail_set(d->fail, err, "loading the VM state: %s", strerror(-err));
+	if ((err = machine_start(d->m)))
+		return pm_fail_set(d->fail, err, "starting the vCPUs: %s", strerror(-err));
+	r.dst_ns = clock_now_ns() - t0;
+	err = net_send(d->ch[PM_CH_CONTROL], PM_RESUMED, &r, sizeof(r));
+	return err ? pm_fail_set(d->fail, err, "sending RESUMED: %s", wire_strerror(err)) : 0;
+}
+
+static int dst_progress(struct dst *d)
+{
+	struct pm_progress p = { .pages_in = atomic_load(&d->pages_in),
+				 .remote_faults = atomic_load(&d->remote_faults) };
+	int err;
+
+	pthread_mutex_lock(&d->lock);
+	p.fault_p99_ns = hist_pct(&d->lat, 99);
+	pthread_mutex_unlock(&d->lock);
+	err = net_send(d->ch[PM_CH_CONTROL], PM_PROGRESS, &p, sizeof(p));
+	return err ? pm_fail_set(d->fail, err, "sending PROGRESS: %s", wire_strerror(err)) : 0;
+}
+
+/* Until every page is in: progress every 250 ms, and the DIGEST. */
+static int dst_wait_pages(struct dst *d, struct pm_digest *dg, bool *have_dg)
+{
+	uint64_t last = clock_now_ns();
+
+	while (!pm_failed(d->fail)) {
+		struct net_msg m;
+		int err;
+
+		if (atomic_load(&d->pages_in) == d->ram.npages && atomic_load(&d->bulk_ended))
+			return 0;
+		/* Short waits: the end is noticed within 10 ms of the last page. */
+		err = dst_recv(d, &m, 10, "PROGRESS");
+		if (err == -ETIMEDOUT) {
+			if (clock_now_ns() - last < 250000000ull)
+				continue;
+			last = clock_now_ns();
+			if ((err = dst_progress(d)))
+				return err;
+			continue;
+		}
+		if (err)
+			return err;
+		if (m.type != PM_DIGEST || pm_decode_fixed(m.payload, m.len, dg, sizeof(*dg), NULL))
+			return pm_fail_set(d->fail, -EPROTO, "unexpected %s while pages arrive",
+					   pm_type_name(m.type));
+		*have_dg = true;
+	}
+	return d->fail->err;
+}
+
+static uint64_t dst_overhead_bytes(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	unsigned long long rss = 0, shmem = 0;
+	char line[128];
+
+	while (f && fgets(line, sizeof(line), f)) {
+		sscanf(line, "VmRSS: %llu", &rss);
+		sscanf(line, "RssShmem: %llu", &shmem);
+	}
+	if (f)
+		fclose(f);
+	return (rss - shmem) << 10;
+}
+
+/* The end-to-end check: idle's RAM equals the source's at pause; kv and
+ * sweep pass their own self-check on a paused VM. */
+static void dst_verify(struct dst *d, const struct pm_digest *dg, bool have_dg,
+		       struct pm_done *done)
+{
+	const struct machine_region *r = d->ram.r;
+	uint32_t wl = d->hello.params.workload;
+	char why[160] = "";
+	int err;
+
+	if (wl == WL_IDLE) {
+		uint64_t mine = ram_digest(&d->ram, GUEST_DATA_OFF);
+
+		done->verified = have_dg && dg->digest == mine;
+		snprintf(done->verify_detail, sizeof(done->verify_detail),
+			 "RAM digest %016llx %s source's %016llx",
+			 (unsigned long long)mine, done->verified ? "equals" : "differs from",
+			 (unsigned long long)(have_dg ? dg->digest : 0));
+		return;
+	}
+	machine_pause(d->m);
+	err = wl_check(r[0].host, r[0].size, why, sizeof(why));
+	machine_resume(d->m);
+	done->verified = err == 0;
+	snprintf(done->verify_detail, sizeof(done->verify_detail), "%s self-check %s%s%s",
+		 wl_name(wl), err ? "failed: " : "passed", err ? why : "",
+		 err ? "" : ", every payload checksum matched");
+}
+
+static int dst_finish(struct dst *d, struct pm_digest *dg, bool have_dg,
+		      struct pm_done *done)
+{
+	struct machine_stats st;
+	struct net_msg m;
+	int err;
+
+	dst_threads_stop(d);
+	for (unsigned i = 0; i < d->ram.n; i++)
+		uffd_unregister(&d->uffd, d->ram.r[i].host, d->ram.r[i].size);
+	d->registered = false;
+	memset(done, 0, sizeof(*done));
+	machine_stats(d->m, &st);
+	done->max_stall_ns = st.max_gap_ns;
+	done->pages_pushed = atomic_load(&d->pushed);
+	done->pages_requested = atomic_load(&d->requested_in);
+	done->pages_zero = atomic_load(&d->zero);
+	done->remote_faults = atomic_load(&d->remote_faults);
+	done->blocktime_ns = d->blocktime_ns;
+	done->fault_lat = d->lat;
+	done->bulk_ns = d->t_bulk_last - d->t_bulk_first;
+	done->overhead_bytes = dst_overhead_bytes();
+	for (int i = 0; i < PM_CH_COUNT; i++) {
+		struct net_stats ns;
+
+		net_get_stats(d->ch[i], &ns);
+		done->bytes_recv[i] = ns.bytes_recv;
+	}
+	if (d->hello.params.workload == WL_IDLE && !have_dg) {
+		if ((err = dst_recv(d, &m, d->o->reply_timeout_ms, "DIGEST")))
+			return err;
+		have_dg = m.type == PM_DIGEST &&
+			  !pm_decode_fixed(m.payload, m.len, dg, sizeof(*dg), NULL);
+	}
+	dst_verify(d, dg, have_dg, done);
+	err = net_send(d->ch[PM_CH_CONTROL], PM_DONE, done, sizeof(*done));
+	if (err)
+		return pm_fail_set(d->fail, err, "sending DONE: %s", wire_strerror(err));
+	err = dst_recv(d, &m, d->o->reply_timeout_ms, "RELEASED");
+	if (!err && m.type != PM_RELEASED)
+		err = pm_fail_set(d->fail, -EPROTO, "expected RELEASED, got %s", pm_type_name(m.type));
+	return err;
+}
+
+static void dst_send_error(struct dst *d)
+{
+	struct pm_error e = { .err = d->fail->err };
+
+	if (!d->ch[PM_CH_CONTROL])
+		return;
+	pm_strset(e.why, sizeof(e.why), d->fail->why);
+	net_send(d->ch[PM_CH_CONTROL], PM_ERROR, &e, sizeof(e));
+}
+
+static void dst_close(struct dst *d, bool keep_vm)
+{
+	dst_threads_stop(d);
+	if (d->registered)
+		for (unsigned i = 0; i < d->ram.n; i++)
+			uffd_unregister(&d->uffd, d->ram.r[i].host, d->ram.r[i].size);
+	if (d->uffd.fd > 0)
+		uffd_close(&d->uffd);
+	for (int i = 0; i < PM_CH_COUNT; i++)
+		if (d->ch[i])
+			net_close(d->ch[i]);
+	bitmap_free(&d->received);
+	bitmap_free(&d->requested);
+	if (!keep_vm && d->m)
+		machine_destroy(d->m);
+}
+
+int dest_receive(const struct receive_opts *o, struct machine **out,
+		 struct pm_hello *hello, struct pm_done *done, struct pm_fail *fail)
+{
+	struct dst *d = calloc(1, sizeof(*d));
+	struct pm_digest dg;
+	bool have_dg = false;
+	int err;
+
+	if (!d)
+		return pm_fail_set(fail, -ENOMEM, "no memory");
+	d->o = o;
+	d->fail = fail;
+	d->uffd.fd = -1;
+	pthread_mutex_init(&d->lock, NULL);
+	hist_init(&d->lat);
+	err = dst_reserve(d);
+	if (!err)
+		err = dst_echo_ping(d);
+	if (!err)
+		err = dst_channels(d);
+	if (!err)
+		err = dst_threads_start(d);
+	if (!err)
+		err = dst_activate(d);
+	if (!err)
+		err = dst_wait_pages(d, &dg, &have_dg);
+	if (!err)
+		err = dst_finish(d, &dg, have_dg, done);
+	if (err)
+		dst_send_error(d);
+	*hello = d->hello;
+	*out = err ? NULL : d->m;
+	dst_close(d, !err);
+	free(d);
+	return err;
+}

@@ -1,0 +1,238 @@
+/* postcopy/dest_pages.c - pages arriving at the destination.
+ *
+ * Two threads install pages through userfaultfd. The fault thread reads
+ * fault events, asks the source for each missing page once (the
+ * "requested" bitmap) on the urgent channel and installs the replies; the
+ * bulk thread installs the pusher's stream. Whichever install wins counts
+ * the page (uffd_* report pages newly installed; the loser sees EEXIST),
+ * so pushed + requested + zero is exactly every page. A fault's latency
+ * runs from reading the event to its page being mapped, by either path.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include "net/chan.h"
+#include "net/wire.h"
+#include "postcopy/clock.h"
+#include "postcopy/dest_int.h"
+
+/* Faults waiting on pages first..first+n-1 are over. */
+static void dst_faults_done(struct dst *d, uint64_t first, uint64_t n)
+{
+	uint64_t now;
+
+	if (atomic_load(&d->npend) == 0)
+		return;
+	now = clock_now_ns();
+	pthread_mutex_lock(&d->lock);
+	for (unsigned i = 0; i < atomic_load(&d->npend);) {
+		struct dst_fault *f = &d->pend[i];
+
+		if (f->page - first < n) {
+			hist_add(&d->lat, now - f->t0);
+			d->blocktime_ns += now - f->t0;
+			*f = d->pend[atomic_fetch_sub(&d->npend, 1) - 1];
+		} else {
+			i++;
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void dst_pages_in(struct dst *d, uint64_t first, uint64_t n)
+{
+	atomic_fetch_add(&d->pages_in, bitmap_set_range(&d->received, first, n));
+	dst_faults_done(d, first, n);
+}
+
+static int dst_install_data(struct dst *d, uint64_t first, uint64_t n,
+			    const uint8_t *data, atomic_uint_fast64_t *count)
+{
+	long got = uffd_copy(&d->uffd, ram_page(&d->ram, first), data, n * PM_PAGE, true);
+
+	if (got < 0)
+		return pm_fail_set(d->fail, (int)got, "installing pages %llu..%llu: %s",
+				   (unsigned long long)first, (unsigned long long)(first + n - 1),
+				   strerror((int)-got));
+	atomic_fetch_add(count, (uint64_t)got);
+	dst_pages_in(d, first, n);
+	return 0;
+}
+
+/* A zero range may cross regions: install it region by region. */
+static int dst_install_zero(struct dst *d, uint64_t first, uint64_t n)
+{
+	while (n) {
+		uint64_t k = ram_run_limit(&d->ram, first, n);
+		long got = uffd_zero(&d->uffd, ram_page(&d->ram, first), k * PM_PAGE, true);
+
+		if (got < 0)
+			return pm_fail_set(d->fail, (int)got, "installing zero pages: %s",
+					   strerror((int)-got));
+		atomic_fetch_add(&d->zero, (uint64_t)got);
+		dst_pages_in(d, first, k);
+		first += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/* PAGES or ZERO from either channel. */
+static int dst_install_msg(struct dst *d, const struct net_msg *m, atomic_uint_fast64_t *count)
+{
+	const char *why;
+
+	if (m->type == PM_PAGES) {
+		struct pm_pages_hdr h;
+		const uint8_t *data;
+
+		if (pm_decode_pages(m->payload, m->len, d->ram.npages, &h, &data, &why))
+			return pm_fail_set(d->fail, -EBADMSG, "bad PAGES message: %s", why);
+		return dst_install_data(d, h.first, h.count, data, count);
+	}
+	if (m->type == PM_ZERO) {
+		const struct pm_range *r;
+		unsigned n;
+		int err = 0;
+
+		if (pm_decode_ranges(m->payload, m->len, d->ram.npages, &r, &n, &why))
+			return pm_fail_set(d->fail, -EBADMSG, "bad ZERO message: %s", why);
+		for (unsigned i = 0; i < n && !err; i++)
+			err = dst_install_zero(d, r[i].first, r[i].count);
+		return err;
+	}
+	return pm_fail_set(d->fail, -EPROTO, "unexpected %s on a page channel",
+			   pm_type_name(m->type));
+}
+
+/* Note a fault; true when its page must be asked for. */
+static bool dst_fault_note(struct dst *d, uint64_t page, uint64_t t0)
+{
+	if (bitmap_test(&d->received, page))
+		return false;                       /* installed since it faulted */
+	atomic_fetch_add(&d->remote_faults, 1);
+	pthread_mutex_lock(&d->lock);
+	if (atomic_load(&d->npend) < DST_PENDING_MAX) {
+		d->pend[atomic_load(&d->npend)] = (struct dst_fault){ page, t0 };
+		atomic_fetch_add(&d->npend, 1);
+	}
+	pthread_mutex_unlock(&d->lock);
+	/* The page may have landed between the test and the table entry. */
+	if (bitmap_test(&d->received, page))
+		dst_faults_done(d, page, 1);
+	return !bitmap_set(&d->requested, page);
+}
+
+static int dst_faults_read(struct dst *d)
+{
+	struct uffd_fault ev[64];
+	uint64_t req[PM_REQ_MAX];
+	unsigned nreq = 0;
+	int n = uffd_read(&d->uffd, ev, 64);
+
+	if (n < 0)
+		return pm_fail_set(d->fail, n, "reading userfaultfd: %s", strerror(-n));
+	for (int i = 0; i < n; i++) {
+		uint64_t page, t0 = clock_now_ns();
+
+		if (ram_page_of(&d->ram, ev[i].addr, &page))
+			return pm_fail_set(d->fail, -EFAULT, "fault outside guest RAM at %#llx",
+					   (unsigned long long)ev[i].addr);
+		if (bitmap_test(&d->received, page))
+			uffd_wake(&d->uffd, (void *)ev[i].addr, PM_PAGE);
+		else if (dst_fault_note(d, page, t0))
+			req[nreq++] = page;
+	}
+	if (nreq) {
+		int err = net_send(d->ch[PM_CH_URGENT], PM_REQ, req, nreq * sizeof(req[0]));
+
+		if (err)
+			return pm_fail_set(d->fail, err, "sending a page request: %s",
+					   wire_strerror(err));
+	}
+	return n;
+}
+
+static int dst_urgent_drain(struct dst *d)
+{
+	struct net_msg m;
+	int err;
+
+	while ((err = net_recv(d->ch[PM_CH_URGENT], &m, 0)) == 0)
+		if ((err = dst_install_msg(d, &m, &d->requested_in)))
+			return err;
+	if (err == -EAGAIN)
+		return 0;
+	return pm_fail_set(d->fail, err, "urgent channel: %s", wire_strerror(err));
+}
+
+static void *dst_fault_main(void *arg)
+{
+	struct dst *d = arg;
+	struct pollfd p[2] = {
+		{ .fd = d->uffd.fd, .events = POLLIN },
+		{ .fd = net_fd(d->ch[PM_CH_URGENT]), .events = POLLIN },
+	};
+
+	while (!atomic_load(&d->stop)) {
+		if (!net_pending(d->ch[PM_CH_URGENT]) && poll(p, 2, 20) < 0 && errno != EINTR) {
+			pm_fail_set(d->fail, -errno, "poll: %s", strerror(errno));
+			break;
+		}
+		if (dst_faults_read(d) < 0 || dst_urgent_drain(d) < 0)
+			break;
+	}
+	return NULL;
+}
+
+static void *dst_bulk_main(void *arg)
+{
+	struct dst *d = arg;
+	struct net_msg m;
+
+	while (!atomic_load(&d->stop)) {
+		int err = net_recv(d->ch[PM_CH_BULK], &m, -1);
+
+		if (err) {
+			if (!atomic_load(&d->stop))
+				pm_fail_set(d->fail, err, "bulk channel: %s", wire_strerror(err));
+			break;
+		}
+		if (m.type == PM_BULK_END) {
+			atomic_store(&d->bulk_ended, true);
+			break;
+		}
+		if (!d->t_bulk_first)
+			d->t_bulk_first = clock_now_ns();
+		if (dst_install_msg(d, &m, &d->pushed))
+			break;
+		d->t_bulk_last = clock_now_ns();
+	}
+	return NULL;
+}
+
+int dst_threads_start(struct dst *d)
+{
+	int err = -pthread_create(&d->fault_thr, NULL, dst_fault_main, d);
+
+	if (err)
+		return pm_fail_set(d->fail, err, "starting the fault thread");
+	d->fault_running = true;
+	err = -pthread_create(&d->bulk_thr, NULL, dst_bulk_main, d);
+	if (err)
+		return pm_fail_set(d->fail, err, "starting the bulk thread");
+	d->bulk_running = true;
+	return 0;
+}
+
+void dst_threads_stop(struct dst *d)
+{
+	atomic_store(&d->stop, true);
+	if (d->bulk_running && !atomic_load(&d->bulk_ended))
+		net_shutdown(d->ch[PM_CH_BULK]);
+	if (d->fault_running)
+		pthread_join(d->fault_thr, NULL);
+	if (d->bulk_running)
+		pthread_join(d->bulk_thr, NULL);
+	d->fault_running = d->bulk_running = false;
+}

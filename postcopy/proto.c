@@ -1,0 +1,136 @@
+/* postcopy/proto.c - decoders for the migration's messages. */
+#include <errno.h>
+#include <string.h>
+#include "postcopy/proto.h"
+
+static const char *const type_names[] = {
+	[PM_HELLO] = "HELLO", [PM_READY] = "READY", [PM_REFUSE] = "REFUSE",
+	[PM_PING] = "PING", [PM_CHANNEL] = "CHANNEL", [PM_STATE] = "STATE",
+	[PM_RESUMED] = "RESUMED", [PM_REQ] = "REQ", [PM_PAGES] = "PAGES",
+	[PM_ZERO] = "ZERO", [PM_BULK_END] = "BULK_END", [PM_DIGEST] = "DIGEST",
+	[PM_PROGRESS] = "PROGRESS", [PM_DONE] = "DONE",
+	[PM_RELEASED] = "RELEASED", [PM_ERROR] = "ERROR",
+};
+
+const char *pm_type_name(uint16_t type)
+{
+	if (type == 0 || type > PM_TYPE_MAX)
+		return "unknown";
+	return type_names[type];
+}
+
+void pm_strset(char *dst, size_t size, const char *src)
+{
+	if (!size)
+		return;
+	strncpy(dst, src ? src : "", size - 1);
+	dst[size - 1] = 0;
+}
+
+static int bad(const char **why, const char *reason)
+{
+	if (why)
+		*why = reason;
+	return -EBADMSG;
+}
+
+int pm_decode_fixed(const void *payload, uint32_t len, void *out, size_t size,
+		    const char **why)
+{
+	if (len != size)
+		return bad(why, "message has the wrong length for its type");
+	memcpy(out, payload, size);
+	return 0;
+}
+
+static int terminated(const char *s, size_t size)
+{
+	return memchr(s, 0, size) != NULL;
+}
+
+/* A layout is possible when its regions are page-aligned, do not overlap,
+ * fit the vCPU limits and add up to the RAM size. */
+static int hello_layout_check(const struct pm_hello *h, const char **why)
+{
+	uint64_t sum = 0, end = 0;
+
+	if (h->page_size != PM_PAGE)
+		return bad(why, "page size is not 4096");
+	if (h->vcpus == 0 || h->vcpus > GUEST_MAX_VCPUS)
+		return bad(why, "impossible vCPU count");
+	if (h->nregions == 0 || h->nregions > MACHINE_MAX_REGIONS)
+		return bad(why, "impossible number of memory regions");
+	for (uint32_t i = 0; i < h->nregions; i++) {
+		const struct pm_region *r = &h->regions[i];
+
+		if (r->size == 0 || (r->gpa | r->size) % PM_PAGE)
+			return bad(why, "memory region not page-aligned");
+		if (r->gpa < end || r->gpa + r->size < r->gpa)
+			return bad(why, "memory regions overlap");
+		end = r->gpa + r->size;
+		sum += r->size;
+	}
+	if (sum != h->ram_bytes || h->ram_bytes < GUEST_DATA_OFF)
+		return bad(why, "memory regions do not add up to the RAM size");
+	return 0;
+}
+
+int pm_decode_hello(const void *payload, uint32_t len, struct pm_hello *h,
+		    const char **why)
+{
+	int err = pm_decode_fixed(payload, len, h, sizeof(*h), why);
+
+	if (err)
+		return err;
+	if (!terminated(h->engine, sizeof(h->engine)) ||
+	    !terminated(h->name, sizeof(h->name)) ||
+	    !terminated(h->cpu_fp, sizeof(h->cpu_fp)) ||
+	    !terminated(h->mode, sizeof(h->mode)))
+		return bad(why, "unterminated string in HELLO");
+	return hello_layout_check(h, why);
+}
+
+int pm_decode_pages(const void *payload, uint32_t len, uint64_t npages,
+		    struct pm_pages_hdr *h, const uint8_t **data, const char **why)
+{
+	if (len < sizeof(*h))
+		return bad(why, "PAGES message shorter than its header");
+	memcpy(h, payload, sizeof(*h));
+	if (h->count == 0 || h->count > PM_RUN_MAX)
+		return bad(why, "PAGES run length out of range");
+	if ((uint64_t)len != sizeof(*h) + (uint64_t)h->count * PM_PAGE)
+		return bad(why, "PAGES length does not match its page count");
+	if (h->first >= npages || h->count > npages - h->first)
+		return bad(why, "page number outside guest RAM");
+	*data = (const uint8_t *)payload + sizeof(*h);
+	return 0;
+}
+
+int pm_decode_ranges(const void *payload, uint32_t len, uint64_t npages,
+		     const struct pm_range **r, unsigned *n, const char **why)
+{
+	if (len == 0 || len % sizeof(**r) || len / sizeof(**r) > PM_ZERO_MAX)
+		return bad(why, "ZERO message has a bad length");
+	*r = payload;
+	*n = len / sizeof(**r);
+	for (unsigned i = 0; i < *n; i++) {
+		const struct pm_range *x = &(*r)[i];
+
+		if (x->count == 0 || x->first >= npages || x->count > npages - x->first)
+			return bad(why, "zero range outside guest RAM");
+	}
+	return 0;
+}
+
+int pm_decode_req(const void *payload, uint32_t len, uint64_t npages,
+		  const uint64_t **pages, unsigned *n, const char **why)
+{
+	if (len == 0 || len % sizeof(**pages) || len / sizeof(**pages) > PM_REQ_MAX)
+		return bad(why, "REQ message has a bad length");
+	*pages = payload;
+	*n = len / sizeof(**pages);
+	for (unsigned i = 0; i < *n; i++)
+		if ((*pages)[i] >= npages)
+			return bad(why, "request for a page outside guest RAM");
+	return 0;
+}

@@ -1,0 +1,136 @@
+/* postcopy/proto.h - the migration's messages.
+ *
+ * Payload layouts of every message on the three channels and their
+ * decoders. Decoders check lengths and ranges before anything is used:
+ * a page number outside guest RAM, a run past the end of a message or an
+ * impossible layout is -EBADMSG with the reason in *why, never a write
+ * outside guest RAM. Payloads are little-endian fixed-size structs (the
+ * tool runs on x86-64 only).
+ */
+#ifndef POSTCOPY_PROTO_H
+#define POSTCOPY_PROTO_H
+
+#include <stdint.h>
+#include "guest/layout.h"
+#include "postcopy/hist.h"
+#include "vm/machine.h"
+
+#define PM_PROTO_VERSION   1
+#define PM_PAGE            4096u
+#define PM_RUN_MAX         64u         /* pages per PAGES message */
+#define PM_ZERO_MAX        256u        /* ranges per ZERO message */
+#define PM_REQ_MAX         256u        /* pages per REQ message */
+
+enum pm_type {
+	PM_HELLO = 1,     /* src->dst control: who is coming */
+	PM_READY,         /* dst->src control: room made, send state */
+	PM_REFUSE,        /* dst->src control: cannot host, with reason */
+	PM_PING,          /* either way control: echoed, measures RTT */
+	PM_CHANNEL,       /* src->dst urgent/bulk: first message, session id */
+	PM_STATE,         /* src->dst control: vCPU and device state */
+	PM_RESUMED,       /* dst->src control: VM runs on destination */
+	PM_REQ,           /* dst->src urgent: pages a vCPU waits for */
+	PM_PAGES,         /* src->dst urgent/bulk: a run of pages */
+	PM_ZERO,          /* src->dst urgent/bulk: ranges of zero pages */
+	PM_BULK_END,      /* src->dst bulk: the pusher has sent every page */
+	PM_DIGEST,        /* src->dst control: RAM digest at pause */
+	PM_PROGRESS,      /* dst->src control: pages in, faults */
+	PM_DONE,          /* dst->src control: every page in, stats */
+	PM_RELEASED,      /* src->dst control: source freed the VM */
+	PM_ERROR,         /* either way control: giving up, with reason */
+	PM_TYPE_MAX = PM_ERROR,
+};
+
+enum pm_channel { PM_CH_CONTROL, PM_CH_URGENT, PM_CH_BULK, PM_CH_COUNT };
+
+#define PM_NAME_LEN 64
+#define PM_FP_LEN   64
+#define PM_WHY_LEN  200
+
+struct pm_region { uint64_t gpa, size; };
+
+struct pm_hello {
+	uint32_t proto_version;
+	uint32_t features;
+	uint64_t session;
+	char engine[MACHINE_ENGINE_LEN];
+	char name[PM_NAME_LEN];
+	char cpu_fp[PM_FP_LEN];
+	char mode[16];
+	uint64_t ram_bytes;
+	uint32_t page_size;
+	uint32_t vcpus;
+	uint32_t guest_abi;
+	uint32_t nregions;
+	struct pm_region regions[MACHINE_MAX_REGIONS];
+	struct wl_params params;
+};
+
+/* Payload sizes are multiples of 8 so every payload in a receive buffer
+ * stays 8-byte aligned behind the 32-byte header. */
+struct pm_refuse {
+	int32_t err;                  /* negative errno */
+	uint32_t pad;
+	char why[PM_WHY_LEN];
+};
+
+struct pm_ping { uint64_t t_ns; uint32_t echo; uint32_t pad; };
+
+struct pm_channel_msg { uint64_t session; uint32_t channel; uint32_t pad; };
+
+struct pm_state_hdr {
+	uint64_t src_pause_ns;        /* source: pause started to state sent */
+	uint64_t state_len;           /* blob bytes that follow */
+};
+
+struct pm_resumed { uint64_t dst_ns; };   /* state received to vCPUs running */
+
+struct pm_pages_hdr { uint64_t first; uint32_t count; uint32_t pad; };
+
+struct pm_range { uint64_t first, count; };
+
+struct pm_digest { uint64_t digest; uint64_t off; uint64_t len; };
+
+struct pm_progress {
+	uint64_t pages_in;
+	uint64_t remote_faults;
+	uint64_t fault_p99_ns;
+	uint64_t bytes_in;
+};
+
+struct pm_done {
+	uint64_t pages_pushed, pages_requested, pages_zero;
+	uint64_t remote_faults;
+	uint64_t blocktime_ns;
+	uint64_t max_stall_ns;
+	uint64_t overhead_bytes;
+	uint64_t bulk_ns;              /* first to last bulk page installed */
+	uint64_t bytes_recv[PM_CH_COUNT];
+	uint32_t verified;
+	uint32_t pad;
+	char verify_detail[160];
+	struct hist fault_lat;         /* ns, fault read to page mapped */
+};
+
+struct pm_error { int32_t err; uint32_t pad; char why[PM_WHY_LEN]; };
+
+/* Fixed-size payloads: exact length or -EBADMSG. */
+int pm_decode_fixed(const void *payload, uint32_t len, void *out, size_t size,
+		    const char **why);
+/* HELLO: also checks the layout is possible. */
+int pm_decode_hello(const void *payload, uint32_t len, struct pm_hello *h,
+		    const char **why);
+/* PAGES: header plus count pages; the run must lie inside npages. */
+int pm_decode_pages(const void *payload, uint32_t len, uint64_t npages,
+		    struct pm_pages_hdr *h, const uint8_t **data, const char **why);
+/* ZERO and REQ: arrays whose every element lies inside npages. */
+int pm_decode_ranges(const void *payload, uint32_t len, uint64_t npages,
+		     const struct pm_range **r, unsigned *n, const char **why);
+int pm_decode_req(const void *payload, uint32_t len, uint64_t npages,
+		  const uint64_t **pages, unsigned *n, const char **why);
+
+/* Copy a C string into a fixed field, always NUL-terminated. */
+void pm_strset(char *dst, size_t size, const char *src);
+const char *pm_type_name(uint16_t type);
+
+#endif

@@ -1,0 +1,197 @@
+/* postcopy/report.c - the numbers a migration reports.
+ *
+ * The JSON keys are an interface: users script against them, so a key is
+ * never renamed or dropped, and the object is always one line.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <string.h>
+
+#include "postcopy/report.h"
+
+#define MIB (1024.0 * 1024.0)
+
+static double mib(uint64_t bytes)
+{
+	return (double)bytes / MIB;
+}
+
+/* The char arrays may be filled by strncpy or from the wire: never read
+ * past their end even without a NUL. */
+#define FIELD_LEN(a) ((int)strnlen((a), sizeof(a)))
+
+static void human_header(FILE *f, const struct report *r)
+{
+	fprintf(f, "%.*s migration: engine %.*s, workload %.*s, "
+		"%.1f MiB RAM, %u vCPU%s\n",
+		FIELD_LEN(r->mode), r->mode, FIELD_LEN(r->engine), r->engine,
+		FIELD_LEN(r->workload), r->workload, mib(r->ram_bytes),
+		r->vcpus, r->vcpus == 1 ? "" : "s");
+}
+
+static void human_times(FILE *f, const struct report *r)
+{
+	fprintf(f, "  setup          %.3f ms\n", r->setup_ms);
+	if (r->precopy_rounds || r->precopy_ms > 0)
+		fprintf(f, "  pre-copy       %.3f ms, %u round%s\n",
+			r->precopy_ms, r->precopy_rounds,
+			r->precopy_rounds == 1 ? "" : "s");
+	fprintf(f, "  downtime       %.3f us (pause %.3f us)\n",
+		r->downtime_us, r->pause_us);
+	fprintf(f, "  max stall      %.3f us\n", r->max_stall_us);
+	fprintf(f, "  total          %.3f ms\n", r->total_ms);
+}
+
+static void human_traffic(FILE *f, const struct report *r)
+{
+	uint64_t all = r->bytes_control + r->bytes_urgent + r->bytes_bulk;
+	uint64_t kinds = r->pages_pushed + r->pages_requested + r->pages_zero +
+			 r->pages_precopied;
+
+	fprintf(f, "  bytes          control %.2f MiB, urgent %.2f MiB, "
+		"bulk %.2f MiB, total %.2f MiB\n",
+		mib(r->bytes_control), mib(r->bytes_urgent),
+		mib(r->bytes_bulk), mib(all));
+	fprintf(f, "  pages          pushed %" PRIu64 ", requested %" PRIu64
+		", zero %" PRIu64 ", pre-copied %" PRIu64 " = %" PRIu64
+		" of %" PRIu64 "; re-sent %" PRIu64 "\n",
+		r->pages_pushed, r->pages_requested, r->pages_zero,
+		r->pages_precopied, kinds, r->pages_total, r->pages_resent);
+	fprintf(f, "  bulk rate      %.1f MB/s\n", r->bulk_mbps);
+	fprintf(f, "  state          %" PRIu64 " bytes\n", r->state_bytes);
+	fprintf(f, "  dest overhead  %.2f MiB\n", mib(r->dest_overhead_bytes));
+}
+
+static void human_faults(FILE *f, const struct report *r)
+{
+	fprintf(f, "  remote faults  %" PRIu64 "\n", r->remote_faults);
+	fprintf(f, "  fault latency  p50 %.3f us, p90 %.3f us, p99 %.3f us, "
+		"max %.3f us\n", r->fault_p50_us, r->fault_p90_us,
+		r->fault_p99_us, r->fault_max_us);
+	fprintf(f, "  blocktime      %.3f us\n", r->blocktime_us);
+}
+
+/* The detail may quote guest data or an error: a control character in
+ * it must not break the summary's one-line-per-item layout. */
+static void human_detail(FILE *f, const char *s, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; i < cap && s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		fputc(c < 0x20 || c == 0x7f ? ' ' : c, f);
+	}
+}
+
+void report_print_human(FILE *f, const struct report *r)
+{
+	human_header(f, r);
+	human_times(f, r);
+	human_traffic(f, r);
+	human_faults(f, r);
+	fprintf(f, "  verified       %s", r->verified ? "yes" : "no");
+	if (FIELD_LEN(r->verify_detail)) {
+		fputs(" (", f);
+		human_detail(f, r->verify_detail, sizeof(r->verify_detail));
+		fputc(')', f);
+	}
+	fputc('\n', f);
+}
+
+static void json_str(FILE *f, const char *s, size_t cap)
+{
+	size_t i;
+
+	fputc('"', f);
+	for (i = 0; i < cap && s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		switch (c) {
+		case '"':  fputs("\\\"", f); break;
+		case '\\': fputs("\\\\", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\r': fputs("\\r", f); break;
+		case '\t': fputs("\\t", f); break;
+		case '\b': fputs("\\b", f); break;
+		case '\f': fputs("\\f", f); break;
+		default:
+			if (c < 0x20 || c == 0x7f)
+				fprintf(f, "\\u%04x", c);
+			else
+				fputc(c, f);
+		}
+	}
+	fputc('"', f);
+}
+
+/* JSON has no NaN or infinity: a value that is not a number is null. */
+static void json_num(FILE *f, double v)
+{
+	if (isfinite(v))
+		fprintf(f, "%.3f", v);
+	else
+		fputs("null", f);
+}
+
+#define JSON_STR(f, sep, key, a) \
+	(fputs(sep "\"" key "\":", f), json_str(f, a, sizeof(a)))
+#define JSON_DBL(f, sep, key, v) \
+	(fputs(sep "\"" key "\":", f), json_num(f, v))
+#define JSON_U64(f, sep, key, v) \
+	fprintf(f, sep "\"" key "\":%" PRIu64, (uint64_t)(v))
+
+static void json_run(FILE *f, const struct report *r)
+{
+	JSON_STR(f, "", "mode", r->mode);
+	JSON_STR(f, ",", "engine", r->engine);
+	JSON_STR(f, ",", "workload", r->workload);
+	JSON_U64(f, ",", "ram_bytes", r->ram_bytes);
+	JSON_U64(f, ",", "vcpus", r->vcpus);
+	JSON_DBL(f, ",", "setup_ms", r->setup_ms);
+	JSON_DBL(f, ",", "precopy_ms", r->precopy_ms);
+	JSON_U64(f, ",", "precopy_rounds", r->precopy_rounds);
+	JSON_DBL(f, ",", "downtime_us", r->downtime_us);
+	JSON_DBL(f, ",", "pause_us", r->pause_us);
+	JSON_DBL(f, ",", "max_stall_us", r->max_stall_us);
+	JSON_DBL(f, ",", "total_ms", r->total_ms);
+}
+
+static void json_traffic(FILE *f, const struct report *r)
+{
+	JSON_U64(f, ",\"bytes\":{", "control", r->bytes_control);
+	JSON_U64(f, ",", "urgent", r->bytes_urgent);
+	JSON_U64(f, ",", "bulk", r->bytes_bulk);
+	JSON_U64(f, "},\"pages\":{", "pushed", r->pages_pushed);
+	JSON_U64(f, ",", "requested", r->pages_requested);
+	JSON_U64(f, ",", "zero", r->pages_zero);
+	JSON_U64(f, ",", "precopied", r->pages_precopied);
+	JSON_U64(f, ",", "resent", r->pages_resent);
+	JSON_U64(f, ",", "total", r->pages_total);
+	fputc('}', f);
+}
+
+static void json_faults(FILE *f, const struct report *r)
+{
+	JSON_U64(f, ",", "remote_faults", r->remote_faults);
+	JSON_DBL(f, ",\"fault_latency_us\":{", "p50", r->fault_p50_us);
+	JSON_DBL(f, ",", "p90", r->fault_p90_us);
+	JSON_DBL(f, ",", "p99", r->fault_p99_us);
+	JSON_DBL(f, ",", "max", r->fault_max_us);
+	fputc('}', f);
+	JSON_DBL(f, ",", "blocktime_us", r->blocktime_us);
+}
+
+void report_print_json(FILE *f, const struct report *r)
+{
+	fputc('{', f);
+	json_run(f, r);
+	json_traffic(f, r);
+	json_faults(f, r);
+	JSON_U64(f, ",", "state_bytes", r->state_bytes);
+	JSON_DBL(f, ",", "bulk_mbps", r->bulk_mbps);
+	JSON_U64(f, ",", "dest_overhead_bytes", r->dest_overhead_bytes);
+	fprintf(f, ",\"verified\":%s", r->verified ? "true" : "false");
+	JSON_STR(f, ",", "verify_detail", r->verify_detail);
+	fputs("}\n", f);
+}

@@ -1,0 +1,318 @@
+/* postcopy/source.c - the source side of a post-copy migration.
+ *
+ * Stages: reservation (HELLO/READY on control, then the urgent and bulk
+ * connections), stop-and-copy (pause, save, STATE), commitment (RESUMED),
+ * then serving: the urgent thread answers page requests ahead of anything
+ * else, the pusher streams every page not yet sent, the main thread
+ * relays progress until DONE and releases the VM.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "net/chan.h"
+#include "net/wire.h"
+#include "postcopy/bitmap.h"
+#include "postcopy/clock.h"
+#include "postcopy/migrate.h"
+#include "postcopy/pusher.h"
+#include "postcopy/ram.h"
+#include "postcopy/source_int.h"
+
+static int src_recv(struct src *s, struct net_msg *m, int timeout_ms, const char *what)
+{
+	int err = net_recv(s->ch[PM_CH_CONTROL], m, timeout_ms);
+
+	if (err == -ETIMEDOUT)
+		return pm_fail_set(s->fail, err, "destination did not answer %s within %d ms",
+				   what, timeout_ms);
+	if (err)
+		return pm_fail_set(s->fail, err, "control channel, waiting for %s: %s",
+				   what, wire_strerror(err));
+	if (m->type == PM_ERROR) {
+		struct pm_error e;
+
+		if (pm_decode_fixed(m->payload, m->len, &e, sizeof(e), NULL) == 0) {
+			e.why[sizeof(e.why) - 1] = 0;
+			return pm_fail_set(s->fail, e.err ? e.err : -EPROTO,
+					   "destination failed: %s", e.why);
+		}
+	}
+	return 0;
+}
+
+static int src_expect(struct src *s, struct net_msg *m, uint16_t type,
+		      int timeout_ms, void *out, size_t size)
+{
+	const char *why;
+	int err = src_recv(s, m, timeout_ms, pm_type_name(type));
+
+	if (err)
+		return err;
+	if (m->type != type)
+		return pm_fail_set(s->fail, -EPROTO, "expected %s from destination, got %s",
+				   pm_type_name(type), pm_type_name(m->type));
+	if (out && pm_decode_fixed(m->payload, m->len, out, size, &why))
+		return pm_fail_set(s->fail, -EBADMSG, "bad %s from destination: %s",
+				   pm_type_name(type), why);
+	return 0;
+}
+
+static void src_hello_fill(struct src *s, struct pm_hello *h)
+{
+	const struct machine_config *c = machine_config_of(s->m);
+
+	memset(h, 0, sizeof(*h));
+	h->proto_version = PM_PROTO_VERSION;
+	h->session = s->session;
+	pm_strset(h->engine, sizeof(h->engine), c->engine);
+	pm_strset(h->name, sizeof(h->name), s->o->name);
+	pm_strset(h->cpu_fp, sizeof(h->cpu_fp), "thread/x86-64");
+	pm_strset(h->mode, sizeof(h->mode), s->o->mode);
+	h->ram_bytes = c->ram_bytes;
+	h->page_size = PM_PAGE;
+	h->vcpus = c->vcpus;
+	h->guest_abi = GUEST_ABI_VERSION;
+	h->nregions = s->ram.n;
+	for (unsigned i = 0; i < s->ram.n; i++) {
+		h->regions[i].gpa = s->ram.r[i].gpa;
+		h->regions[i].size = s->ram.r[i].size;
+	}
+	h->params = c->params;
+}
+
+/* Round trip on the control channel, for the one-way latency estimate. */
+static int src_ping(struct src *s)
+{
+	struct pm_ping p = { .t_ns = clock_now_ns() }, back;
+	struct net_msg m;
+	int err = net_send(s->ch[PM_CH_CONTROL], PM_PING, &p, sizeof(p));
+
+	if (err)
+		return pm_fail_set(s->fail, err, "sending PING: %s", wire_strerror(err));
+	err = src_expect(s, &m, PM_PING, s->o->reply_timeout_ms, &back, sizeof(back));
+	if (err)
+		return err;
+	s->rtt_ns = clock_now_ns() - p.t_ns;
+	return 0;
+}
+
+static int src_connect(struct src *s, enum pm_channel ch)
+{
+	static const char *const names[] = { "control", "urgent", "bulk" };
+	int err = net_connect(s->o->host, s->o->port, s->o->connect_timeout_ms,
+			      PM_TYPE_MAX, &s->ch[ch]);
+
+	if (err)
+		return pm_fail_set(s->fail, err, "cannot connect %s channel to %s:%u: %s",
+				   names[ch], s->o->host, s->o->port, wire_strerror(err));
+	if (ch != PM_CH_CONTROL) {
+		struct pm_channel_msg c = { .session = s->session, .channel = ch };
+
+		err = net_send(s->ch[ch], PM_CHANNEL, &c, sizeof(c));
+		if (err)
+			return pm_fail_set(s->fail, err, "opening %s channel: %s",
+					   names[ch], wire_strerror(err));
+	}
+	return 0;
+}
+
+/* Stage 1: nothing on the source changes here. */
+static int src_reserve(struct src *s)
+{
+	struct pm_hello h;
+	struct net_msg m;
+	int err;
+
+	if ((err = src_connect(s, PM_CH_CONTROL)))
+		return err;
+	src_hello_fill(s, &h);
+	err = net_send(s->ch[PM_CH_CONTROL], PM_HELLO, &h, sizeof(h));
+	if (err)
+		return pm_fail_set(s->fail, err, "sending HELLO: %s", wire_strerror(err));
+	err = src_recv(s, &m, s->o->reply_timeout_ms, "READY");
+	if (err)
+		return err;
+	if (m.type == PM_REFUSE) {
+		struct pm_refuse r;
+
+		if (pm_decode_fixed(m.payload, m.len, &r, sizeof(r), NULL))
+			return pm_fail_set(s->fail, -EBADMSG, "destination refused (malformed REFUSE)");
+		r.why[sizeof(r.why) - 1] = 0;
+		return pm_fail_set(s->fail, r.err ? r.err : -EPERM,
+				   "destination refused the VM: %s", r.why);
+	}
+	if (m.type != PM_READY)
+		return pm_fail_set(s->fail, -EPROTO, "expected READY from destination, got %s",
+				   pm_type_name(m.type));
+	if ((err = src_ping(s)) || (err = src_connect(s, PM_CH_URGENT)) ||
+	    (err = src_connect(s, PM_CH_BULK)))
+		return err;
+	return 0;
+}
+
+/* Stage 3: pause, save, send. The clock runs from the pause request. */
+static int src_stop_and_copy(struct src *s)
+{
+	struct pm_state_hdr sh;
+	struct iovec iov[2];
+	size_t cap = machine_state_size(s->m);
+	ssize_t len;
+	int err;
+
+	s->blob = malloc(cap);
+	if (!s->blob)
+		return pm_fail_set(s->fail, -ENOMEM, "no memory for the state blob");
+	machine_stall_reset(s->m);
+	s->t_pause = clock_now_ns();
+	if ((err = machine_pause(s->m)))
+		return pm_fail_set(s->fail, err, "pausing the VM: %s", strerror(-err));
+	s->paused = true;
+	s->t_paused = clock_now_ns();
+	len = machine_save(s->m, s->blob, cap);
+	if (len < 0)
+		return pm_fail_set(s->fail, (int)len, "saving VM state: %s", strerror((int)-len));
+	sh.state_len = (uint64_t)len;
+	s->state_bytes = (uint64_t)len;
+	s->t_sent = clock_now_ns();
+	sh.src_pause_ns = s->t_sent - s->t_pause;
+	iov[0] = (struct iovec){ &sh, sizeof(sh) };
+	iov[1] = (struct iovec){ s->blob, (size_t)len };
+	err = net_sendv(s->ch[PM_CH_CONTROL], PM_STATE, iov, 2);
+	if (err)
+		return pm_fail_set(s->fail, err, "sending state: %s", wire_strerror(err));
+	/* Serving starts once the state is on its way: the pusher would only
+	 * compete with it for the CPU and the link during the downtime. */
+	return src_serve_start(s);
+}
+
+/* Stage 4: commitment. */
+static int src_commit(struct src *s)
+{
+	struct pm_resumed r;
+	struct net_msg m;
+	int err = src_expect(s, &m, PM_RESUMED, s->o->reply_timeout_ms, &r, sizeof(r));
+
+	if (err)
+		return err;
+	s->committed = true;
+	/* Destination's own interval plus the one-way trip of the state:
+	 * neither side's clock needs to agree with the other's. */
+	s->downtime_ns = (s->t_sent - s->t_pause) + s->rtt_ns / 2 + r.dst_ns;
+	return 0;
+}
+
+static int src_send_digest(struct src *s)
+{
+	const struct machine_config *c = machine_config_of(s->m);
+	struct pm_digest d = { .off = GUEST_DATA_OFF };
+	int err;
+
+	if (c->params.workload != WL_IDLE)
+		return 0;
+	d.digest = ram_digest(&s->ram, GUEST_DATA_OFF);
+	d.len = c->ram_bytes - GUEST_DATA_OFF;
+	err = net_send(s->ch[PM_CH_CONTROL], PM_DIGEST, &d, sizeof(d));
+	if (err)
+		return pm_fail_set(s->fail, err, "sending digest: %s", wire_strerror(err));
+	return 0;
+}
+
+/* Stage 5 from the source's side: relay progress until DONE. */
+static int src_wait_done(struct src *s, struct pm_done *done)
+{
+	struct net_msg m;
+	const char *why;
+	int err;
+
+	for (;;) {
+		if ((err = src_recv(s, &m, s->o->reply_timeout_ms, "DONE")))
+			return err;
+		if (m.type == PM_DONE)
+			break;
+		if (m.type != PM_PROGRESS)
+			return pm_fail_set(s->fail, -EPROTO, "unexpected %s while waiting for DONE",
+					   pm_type_name(m.type));
+		struct pm_progress p;
+
+		if (pm_decode_fixed(m.payload, m.len, &p, sizeof(p), &why))
+			return pm_fail_set(s->fail, -EBADMSG, "bad PROGRESS: %s", why);
+		if (s->o->progress)
+			s->o->progress(s->o->progress_arg, &p, s->ram.npages,
+				       (clock_now_ns() - s->t_start) / 1e9);
+	}
+	if (pm_decode_fixed(m.payload, m.len, done, sizeof(*done), &why))
+		return pm_fail_set(s->fail, -EBADMSG, "bad DONE: %s", why);
+	done->verify_detail[sizeof(done->verify_detail) - 1] = 0;
+	err = net_send(s->ch[PM_CH_CONTROL], PM_RELEASED, NULL, 0);
+	if (err)
+		return pm_fail_set(s->fail, err, "sending RELEASED: %s", wire_strerror(err));
+	return 0;
+}
+
+static void src_close(struct src *s)
+{
+	src_serve_stop(s);
+	for (int i = 0; i < PM_CH_COUNT; i++)
+		if (s->ch[i]) {
+			struct net_stats st;
+
+			net_get_stats(s->ch[i], &st);
+			s->bytes[i] = st.bytes_sent + st.bytes_recv;
+			net_close(s->ch[i]);
+			s->ch[i] = NULL;
+		}
+	bitmap_free(&s->sent);
+	free(s->blob);
+	s->blob = NULL;
+}
+
+/* Failing before commitment: the VM goes on where it was. */
+static void src_abort(struct src *s)
+{
+	if (s->paused && !s->committed) {
+		src_serve_stop(s);
+		machine_resume(s->m);
+		s->paused = false;
+	}
+}
+
+int source_migrate(struct machine *m, const struct migrate_opts *o,
+		   struct report *r, struct pm_fail *fail)
+{
+	struct src *s = calloc(1, sizeof(*s));
+	struct pm_done done;
+	int err;
+
+	if (!s)
+		return pm_fail_set(fail, -ENOMEM, "no memory");
+	s->m = m;
+	s->o = o;
+	s->fail = fail;
+	s->t_start = clock_now_ns();
+	ram_init(&s->ram, m);
+	s->session = ((uint64_t)getpid() << 32) ^ s->t_start;
+	err = bitmap_init(&s->sent, s->ram.npages);
+	if (!err)
+		err = src_reserve(s);
+	s->t_ready = clock_now_ns();
+	if (!err)
+		err = src_stop_and_copy(s);
+	if (!err)
+		err = src_commit(s);
+	if (err)
+		src_abort(s);
+	if (!err)
+		err = src_send_digest(s);
+	if (!err)
+		err = src_wait_done(s, &done);
+	src_close(s);
+	if (err)
+		fail->after_commit = s->committed;
+	else
+		src_report(s, &done, r);
+	free(s);
+	return err ? err : fail->err;
+}

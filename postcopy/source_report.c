@@ -1,0 +1,47 @@
+/* postcopy/source_report.c - turn the source's timings and the
+ * destination's DONE into the report. */
+#include <string.h>
+#include "guest/workload.h"
+#include "postcopy/clock.h"
+#include "postcopy/source_int.h"
+
+static double us(uint64_t ns) { return ns / 1e3; }
+static double ms(uint64_t ns) { return ns / 1e6; }
+
+void src_report(const struct src *s, const struct pm_done *d, struct report *r)
+{
+	const struct machine_config *c = machine_config_of(s->m);
+
+	memset(r, 0, sizeof(*r));
+	pm_strset(r->mode, sizeof(r->mode), s->o->mode);
+	pm_strset(r->engine, sizeof(r->engine), c->engine);
+	pm_strset(r->workload, sizeof(r->workload), wl_name(c->params.workload));
+	r->ram_bytes = c->ram_bytes;
+	r->vcpus = c->vcpus;
+	r->setup_ms = ms(s->t_ready - s->t_start);
+	r->downtime_us = us(s->downtime_ns);
+	r->pause_us = us(s->t_paused - s->t_pause);
+	r->max_stall_us = us(d->max_stall_ns);
+	r->total_ms = ms(clock_now_ns() - s->t_start);
+	r->bytes_control = s->bytes[PM_CH_CONTROL];
+	r->bytes_urgent = s->bytes[PM_CH_URGENT];
+	r->bytes_bulk = s->bytes[PM_CH_BULK];
+	r->pages_pushed = d->pages_pushed;
+	r->pages_requested = d->pages_requested;
+	r->pages_zero = d->pages_zero;
+	r->pages_total = s->ram.npages;
+	r->remote_faults = d->remote_faults;
+	r->fault_p50_us = us(hist_pct(&d->fault_lat, 50));
+	r->fault_p90_us = us(hist_pct(&d->fault_lat, 90));
+	r->fault_p99_us = us(hist_pct(&d->fault_lat, 99));
+	r->fault_max_us = us(d->fault_lat.max);
+	r->blocktime_us = us(d->blocktime_ns);
+	r->state_bytes = s->state_bytes;
+	/* The rate pages were installed at on the destination, which is
+	 * what a guest waits for; the pusher's own rate only fills buffers. */
+	if (d->bulk_ns)
+		r->bulk_mbps = d->pages_pushed * (double)PM_PAGE / (d->bulk_ns / 1e9) / 1e6;
+	r->dest_overhead_bytes = d->overhead_bytes;
+	r->verified = d->verified;
+	pm_strset(r->verify_detail, sizeof(r->verify_detail), d->verify_detail);
+}

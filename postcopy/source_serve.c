@@ -1,0 +1,261 @@
+/* postcopy/source_serve.c - the source's two serving threads.
+ *
+ * The urgent thread answers page requests the moment they arrive, on a
+ * channel of their own, so a faulting vCPU never waits behind bulk data;
+ * each request also hints the pusher to continue just past the faulting
+ * page. The pusher first sends the memfd's holes as zero ranges (no page
+ * to read), then claims runs of unsent pages and sends them in batches,
+ * one submission per batch.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "net/chan.h"
+#include "net/wire.h"
+#include "postcopy/clock.h"
+#include "postcopy/source_int.h"
+
+#define PUSH_BATCH 16          /* PAGES messages per submission (4 MiB) */
+
+/* Sends a page as data or, when it is all zero, as a one-page range. */
+static int urgent_reply(struct src *s, uint64_t page, struct pm_pages_hdr *h)
+{
+	uint8_t *p = ram_page(&s->ram, page);
+	struct iovec iov[2];
+
+	if (ram_page_is_zero(p)) {
+		struct pm_range r = { page, 1 };
+
+		iov[0] = (struct iovec){ &r, sizeof(r) };
+		return net_queue(s->ch[PM_CH_URGENT], PM_ZERO, iov, 1) ? : net_flush(s->ch[PM_CH_URGENT]);
+	}
+	*h = (struct pm_pages_hdr){ .first = page, .count = 1 };
+	iov[0] = (struct iovec){ h, sizeof(*h) };
+	iov[1] = (struct iovec){ p, PM_PAGE };
+	return net_queue(s->ch[PM_CH_URGENT], PM_PAGES, iov, 2);
+}
+
+static int urgent_handle(struct src *s, const struct net_msg *m)
+{
+	const uint64_t *pages;
+	const char *why;
+	unsigned n;
+	int err;
+
+	if (m->type != PM_REQ)
+		return pm_fail_set(s->fail, -EPROTO, "unexpected %s on the urgent channel",
+				   pm_type_name(m->type));
+	if (pm_decode_req(m->payload, m->len, s->ram.npages, &pages, &n, &why))
+		return pm_fail_set(s->fail, -EBADMSG, "bad page request: %s", why);
+	for (unsigned i = 0; i < n; i++) {
+		bitmap_set(&s->sent, pages[i]);
+		pusher_hint(&s->pusher, pages[i]);
+		if ((err = urgent_reply(s, pages[i], &s->urgent_hdr[i])))
+			return pm_fail_set(s->fail, err, "answering a page request: %s",
+					   wire_strerror(err));
+	}
+	err = net_flush(s->ch[PM_CH_URGENT]);
+	if (err)
+		return pm_fail_set(s->fail, err, "answering a page request: %s", wire_strerror(err));
+	return 0;
+}
+
+static void *urgent_main(void *arg)
+{
+	struct src *s = arg;
+	struct net_msg m;
+
+	while (!atomic_load(&s->stop)) {
+		int err = net_recv(s->ch[PM_CH_URGENT], &m, 200);
+
+		if (err == -ETIMEDOUT)
+			continue;
+		if (err) {
+			if (!atomic_load(&s->stop) && err != -ENOTCONN)
+				pm_fail_set(s->fail, err, "urgent channel: %s", wire_strerror(err));
+			break;
+		}
+		if (urgent_handle(s, &m))
+			break;
+	}
+	if (pm_failed(s->fail))
+		net_shutdown(s->ch[PM_CH_CONTROL]);
+	return NULL;
+}
+
+struct push_batch {
+	struct pm_pages_hdr hdr[PUSH_BATCH];
+	struct pm_range zero[PM_ZERO_MAX];
+	unsigned nhdr, nzero;
+};
+
+static int push_flush(struct src *s, struct push_batch *b)
+{
+	struct net_chan *c = s->ch[PM_CH_BULK];
+	int err = 0;
+
+	if (b->nzero) {
+		struct iovec iov = { b->zero, b->nzero * sizeof(b->zero[0]) };
+
+		err = net_queue(c, PM_ZERO, &iov, 1);
+	}
+	if (!err)
+		err = net_flush(c);
+	b->nhdr = b->nzero = 0;
+	return err;
+}
+
+static int push_zero(struct src *s, struct push_batch *b, uint64_t first, uint64_t count)
+{
+	struct pm_range *last = b->nzero ? &b->zero[b->nzero - 1] : NULL;
+
+	if (last && last->first + last->count == first) {
+		last->count += count;
+		return 0;
+	}
+	if (b->nzero == PM_ZERO_MAX) {
+		int err = push_flush(s, b);
+
+		if (err)
+			return err;
+	}
+	b->zero[b->nzero++] = (struct pm_range){ first, count };
+	return 0;
+}
+
+/* One PAGES message per piece of the run inside one region, since the
+ * payload is read straight from guest RAM. */
+static int push_data(struct src *s, struct push_batch *b, uint64_t first, uint64_t count)
+{
+	while (count) {
+		uint64_t n = ram_run_limit(&s->ram, first, count);
+		struct pm_pages_hdr *h;
+		struct iovec iov[2];
+		int err;
+
+		if (b->nhdr == PUSH_BATCH && (err = push_flush(s, b)))
+			return err;
+		h = &b->hdr[b->nhdr++];
+		*h = (struct pm_pages_hdr){ .first = first, .count = (uint32_t)n };
+		iov[0] = (struct iovec){ h, sizeof(*h) };
+		iov[1] = (struct iovec){ ram_page(&s->ram, first), n * PM_PAGE };
+		if ((err = net_queue(s->ch[PM_CH_BULK], PM_PAGES, iov, 2)))
+			return err;
+		s->push_bytes += n * PM_PAGE;
+		first += n;
+		count -= n;
+	}
+	return 0;
+}
+
+/* Split a claimed run into zero and data sub-runs. */
+static int push_run(struct src *s, struct push_batch *b, uint64_t first, uint64_t n)
+{
+	uint64_t i = 0;
+	int err = 0;
+
+	while (i < n && !err) {
+		bool zero = ram_page_is_zero(ram_page(&s->ram, first + i));
+		uint64_t j = i + 1;
+
+		while (j < n && ram_page_is_zero(ram_page(&s->ram, first + j)) == zero)
+			j++;
+		err = zero ? push_zero(s, b, first + i, j - i)
+			   : push_data(s, b, first + i, j - i);
+		i = j;
+	}
+	return err;
+}
+
+/* Holes of the memfd were never written: zero without reading them. */
+static int push_holes(struct src *s, struct push_batch *b)
+{
+	for (unsigned i = 0; i < s->ram.n; i++) {
+		const struct machine_region *r = &s->ram.r[i];
+		off_t off = (off_t)r->memfd_off, end = off + (off_t)r->size;
+
+		while (off < end) {
+			off_t data = lseek(r->memfd, off, SEEK_DATA);
+
+			if (data < 0 || data > end)
+				data = end;
+			if (data > off) {
+				uint64_t first = s->ram.first[i] + (uint64_t)(off - (off_t)r->memfd_off) / PM_PAGE;
+				uint64_t count = (uint64_t)(data - off) / PM_PAGE;
+				int err;
+
+				bitmap_set_range(&s->sent, first, count);
+				if ((err = push_zero(s, b, first, count)))
+					return err;
+			}
+			if (data >= end)
+				break;
+			off = lseek(r->memfd, data, SEEK_HOLE);
+			if (off < 0)
+				break;
+		}
+	}
+	return 0;
+}
+
+static void *push_main(void *arg)
+{
+	struct src *s = arg;
+	struct push_batch *b = calloc(1, sizeof(*b));
+	uint64_t first, n;
+	int err = b ? 0 : -ENOMEM;
+
+	s->push_t0 = clock_now_ns();
+	if (!err)
+		err = push_holes(s, b);
+	while (!err && !atomic_load(&s->stop)) {
+		n = pusher_next(&s->pusher, PM_RUN_MAX, &first);
+		if (n == 0)
+			break;
+		err = push_run(s, b, first, n);
+	}
+	if (!err)
+		err = push_flush(s, b);
+	if (!err && !atomic_load(&s->stop))
+		err = net_send(s->ch[PM_CH_BULK], PM_BULK_END, NULL, 0);
+	s->push_t1 = clock_now_ns();
+	if (err && !atomic_load(&s->stop)) {
+		pm_fail_set(s->fail, err, "bulk channel: %s", wire_strerror(err));
+		net_shutdown(s->ch[PM_CH_CONTROL]);
+	}
+	free(b);
+	return NULL;
+}
+
+int src_serve_start(struct src *s)
+{
+	int err;
+
+	pusher_init(&s->pusher, &s->sent);
+	atomic_store(&s->stop, false);
+	err = -pthread_create(&s->urgent_thr, NULL, urgent_main, s);
+	if (err)
+		return pm_fail_set(s->fail, err, "starting the urgent thread");
+	err = -pthread_create(&s->push_thr, NULL, push_main, s);
+	if (err) {
+		atomic_store(&s->stop, true);
+		net_shutdown(s->ch[PM_CH_URGENT]);
+		pthread_join(s->urgent_thr, NULL);
+		return pm_fail_set(s->fail, err, "starting the pusher");
+	}
+	s->serving = true;
+	return 0;
+}
+
+void src_serve_stop(struct src *s)
+{
+	if (!s->serving)
+		return;
+	atomic_store(&s->stop, true);
+	net_shutdown(s->ch[PM_CH_URGENT]);
+	net_shutdown(s->ch[PM_CH_BULK]);
+	pthread_join(s->urgent_thr, NULL);
+	pthread_join(s->push_thr, NULL);
+	s->serving = false;
+}

@@ -1,0 +1,100 @@
+/* postcopy/vmopts.c - the machine options `run` and `demo` share. */
+#include <errno.h>
+#include <string.h>
+#include "postcopy/cli.h"
+#include "postcopy/vmopts.h"
+
+void vm_opts_default(struct vm_opts *v, uint64_t mem, unsigned vcpus, const char *wl)
+{
+	memset(v, 0, sizeof(*v));
+	pm_strset(v->cfg.engine, sizeof(v->cfg.engine), "thread");
+	v->cfg.ram_bytes = mem;
+	v->cfg.vcpus = vcpus;
+	pm_strset(v->workload, sizeof(v->workload), wl);
+}
+
+static int permille(const char *cmd, const char *what, const char *arg, uint32_t *out)
+{
+	double f;
+
+	if (cli_parse_double(arg, &f) || f > 1)
+		return cli_usage_error(cmd, "%s must be a fraction between 0 and 1, not '%s'", what, arg);
+	*out = (uint32_t)(f * 1000 + 0.5);
+	return 1;
+}
+
+int vm_opts_parse(struct vm_opts *v, const char *cmd, int opt, const char *arg)
+{
+	struct wl_params *p = &v->cfg.params;
+	uint64_t x;
+	double d;
+
+	switch (opt) {
+	case VMOPT_MEM:
+		if (cli_parse_size(arg, &v->cfg.ram_bytes))
+			return cli_usage_error(cmd, "invalid --mem '%s' (use e.g. 256M, 1G)", arg);
+		return 1;
+	case VMOPT_VCPUS:
+		if (cli_parse_u64(arg, GUEST_MAX_VCPUS, &x) || x == 0)
+			return cli_usage_error(cmd, "invalid --vcpus '%s' (1..%d)", arg, GUEST_MAX_VCPUS);
+		v->cfg.vcpus = (unsigned)x;
+		return 1;
+	case VMOPT_WORKLOAD:
+		if (!wl_lookup(arg))
+			return cli_usage_error(cmd, "unknown workload '%s' (idle, sweep, kv)", arg);
+		pm_strset(v->workload, sizeof(v->workload), arg);
+		return 1;
+	case VMOPT_ENGINE:
+		pm_strset(v->cfg.engine, sizeof(v->cfg.engine), arg);
+		return 1;
+	case VMOPT_WSET:
+		if (cli_parse_size(arg, &p->working_set))
+			return cli_usage_error(cmd, "invalid --working-set '%s'", arg);
+		return 1;
+	case VMOPT_WRITE:
+		return permille(cmd, "--write-fraction", arg, &p->write_permille);
+	case VMOPT_PUT:
+		return permille(cmd, "--kv-put-fraction", arg, &p->kv_put_permille);
+	case VMOPT_RATE:
+		if (cli_parse_double(arg, &d))
+			return cli_usage_error(cmd, "invalid --dirty-rate '%s' (MB/s)", arg);
+		p->rate_bps = (uint64_t)(d * 1e6);
+		return 1;
+	case VMOPT_KEYS:
+		if (cli_parse_u64(arg, 1ull << 40, &p->kv_keys))
+			return cli_usage_error(cmd, "invalid --kv-keys '%s'", arg);
+		return 1;
+	case VMOPT_SEED:
+		if (cli_parse_u64(arg, ~0ull, &p->seed))
+			return cli_usage_error(cmd, "invalid --seed '%s'", arg);
+		return 1;
+	}
+	return 0;
+}
+
+int vm_opts_finish(struct vm_opts *v, const char *cmd)
+{
+	const char *why = "invalid workload parameters";
+
+	if (strcmp(v->cfg.engine, "thread"))
+		return cli_usage_error(cmd, "engine '%s' is not available (this build has: thread)",
+				       v->cfg.engine);
+	if (v->cfg.ram_bytes < (16u << 20) || v->cfg.ram_bytes % (2u << 20))
+		return cli_usage_error(cmd, "--mem must be a multiple of 2 MiB and at least 16 MiB");
+	v->cfg.params.workload = wl_lookup(v->workload);
+	if (wl_params_fix(&v->cfg.params, v->cfg.ram_bytes, v->cfg.vcpus, &why))
+		return cli_usage_error(cmd, "%s", why);
+	return 0;
+}
+
+bool vm_ready(struct machine *m)
+{
+	const struct machine_region *r;
+	const struct machine_config *c = machine_config_of(m);
+
+	machine_regions(m, &r);
+	for (unsigned i = 0; i < c->vcpus; i++)
+		if (!guest_stats_of(r[0].host, i)->ready)
+			return false;
+	return true;
+}

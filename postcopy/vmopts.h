@@ -1,0 +1,37 @@
+/* postcopy/vmopts.h - getopt codes and help text of the machine options
+ * that `run` and `demo` share (parsed by vm_opts_parse in cli.h). */
+#ifndef POSTCOPY_VMOPTS_H
+#define POSTCOPY_VMOPTS_H
+
+#include <getopt.h>
+
+enum {
+	VMOPT_MEM = 1000, VMOPT_VCPUS, VMOPT_WORKLOAD, VMOPT_ENGINE, VMOPT_WSET,
+	VMOPT_WRITE, VMOPT_PUT, VMOPT_RATE, VMOPT_KEYS, VMOPT_SEED,
+};
+
+#define VMOPTS_LONG \
+	{ "mem", required_argument, 0, VMOPT_MEM }, \
+	{ "vcpus", required_argument, 0, VMOPT_VCPUS }, \
+	{ "workload", required_argument, 0, VMOPT_WORKLOAD }, \
+	{ "engine", required_argument, 0, VMOPT_ENGINE }, \
+	{ "working-set", required_argument, 0, VMOPT_WSET }, \
+	{ "write-fraction", required_argument, 0, VMOPT_WRITE }, \
+	{ "kv-put-fraction", required_argument, 0, VMOPT_PUT }, \
+	{ "dirty-rate", required_argument, 0, VMOPT_RATE }, \
+	{ "kv-keys", required_argument, 0, VMOPT_KEYS }, \
+	{ "seed", required_argument, 0, VMOPT_SEED }
+
+#define VMOPTS_HELP \
+"  --engine thread        engine that runs the guest (default: thread)\n" \
+"  --mem SIZE             guest RAM, e.g. 256M, 1G (multiple of 2 MiB)\n" \
+"  --vcpus N              vCPUs (1..64)\n" \
+"  --workload NAME        idle | sweep | kv\n" \
+"  --working-set SIZE     sweep/kv: bytes of RAM the workload uses (default: all)\n" \
+"  --write-fraction F     sweep: share of touched pages written (default 0.5)\n" \
+"  --dirty-rate MBPS      sweep: limit the dirty rate to MBPS MB/s (default: none)\n" \
+"  --kv-keys N            kv: keys per vCPU (default: half the shard)\n" \
+"  --kv-put-fraction F    kv: share of operations that are puts (default 0.2)\n" \
+"  --seed N               workload random seed\n"
+
+#endif

@@ -1,0 +1,73 @@
+# tests/integration/lib.sh - helpers for the integration tests: a private
+# run directory, background VMs cleaned up on exit, and checks that fail
+# loudly. Source it; every test is a plain bash script.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PM="$ROOT/bin/postcopy-move"
+FAKEPEER="$ROOT/build/tools/fakepeer"
+TMP=$(mktemp -d /tmp/pcm-test.XXXXXX)
+export POSTCOPY_MOVE_RUN_DIR="$TMP/run"
+PIDS=()
+FAILS=0
+
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
+pass() { echo "ok: $*"; }
+
+# check DESCRIPTION COMMAND...: pass when the command succeeds.
+check() { local d=$1; shift; if "$@"; then pass "$d"; else fail "$d"; fi; }
+
+# jqt EXPR [FILE]: true when the JSON satisfies EXPR (quietly).
+jqt() { jq -e "$@" >/dev/null; }
+
+# Start `run` in the background and wait until its control socket answers.
+start_vm() {
+	local name=$1; shift
+	"$PM" run --name "$name" "$@" >"$TMP/$name.log" 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 100); do
+		"$PM" status "$name" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "VM $name did not come up:" >&2; cat "$TMP/$name.log" >&2
+	return 1
+}
+
+# ops counter of a running VM
+vm_ops() { "$PM" status "$1" | sed -n 's/^ops: //p'; }
+vm_state() { "$PM" status "$1" | sed -n 's/^state: //p'; }
+
+# True when the VM is running and its workload is making progress.
+vm_alive() {
+	local a b
+	[ "$(vm_state "$1")" = running ] || return 1
+	a=$(vm_ops "$1"); sleep 0.3; b=$(vm_ops "$1")
+	[ "$b" -gt "$a" ]
+}
+
+# A free loopback port.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || shuf -i 20000-60000 -n 1; }
+
+# Run a command expecting failure: exit code non-zero and stderr matching
+# a pattern, on exactly one error line.
+expect_error() {
+	local d=$1 pat=$2; shift 2
+	local out rc=0
+	out=$("$@" 2>&1 >/dev/null) || rc=$?
+	if [ "$rc" -ne 0 ] && grep -Eq "$pat" <<<"$out" && [ "$(grep -c 'error' <<<"$out")" -le 1 ]; then
+		pass "$d (exit $rc: $(head -1 <<<"$out"))"
+	else
+		fail "$d: exit $rc, output: $out"
+	fi
+}
+
+finish() {
+	if [ "$FAILS" -ne 0 ]; then echo "$FAILS check(s) failed"; exit 1; fi
+	echo "all checks passed"
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Bad input: each case ends with one clear error and a non-zero exit, and
+# the source VM keeps running untouched.
+source "$(dirname "$0")/lib.sh"
+
+start_vm src --mem 256M --vcpus 2 --workload kv
+
+closed=$(free_port)
+expect_error "refused connection" "refused" "$PM" migrate src --to "127.0.0.1:$closed"
+check "VM still running after refused connection" vm_alive src
+expect_error "unresolvable address" "cannot connect|resolve|address" "$PM" migrate src --to "no.such.host.invalid:1"
+check "VM still running after bad address" vm_alive src
+
+for mode in garbage version badsum truncated close; do
+	"$FAKEPEER" "$mode" "$TMP/port.$mode" & PIDS+=($!)
+	for _ in $(seq 50); do [ -s "$TMP/port.$mode" ] && break; sleep 0.05; done
+	case $mode in
+	garbage) pat="another protocol|bad magic" ;;
+	version) pat="version" ;;
+	badsum) pat="checksum" ;;
+	truncated) pat="truncated|closed inside" ;;
+	close) pat="closed|reset" ;;
+	esac
+	expect_error "peer: $mode" "$pat" "$PM" migrate src --to "127.0.0.1:$(cat "$TMP/port.$mode")"
+	check "VM still running after peer $mode" vm_alive src
+done
+
+port=$(free_port)
+"$PM" receive --listen "127.0.0.1:$port" --mem-limit 128M --name small >"$TMP/small.log" 2>&1 & PIDS+=($!)
+sleep 0.3
+expect_error "destination without memory" "not enough memory" "$PM" migrate src --to "127.0.0.1:$port"
+check "VM still running after refusal" vm_alive src
+
+expect_error "unknown VM name" "no VM named 'nosuch'" "$PM" status nosuch
+expect_error "unknown VM name (migrate)" "no VM named 'nosuch'" "$PM" migrate nosuch --to 127.0.0.1:1
+expect_error "name escaping the run directory" "invalid VM name" "$PM" status ../etc
+expect_error "nonsense size" "invalid --mem" "$PM" run --mem 12Q --workload kv
+expect_error "zero vCPUs" "invalid --vcpus" "$PM" run --vcpus 0
+expect_error "too small memory" "at least 16 MiB|too small" "$PM" run --mem 2M
+expect_error "unknown workload" "unknown workload" "$PM" demo --workload nosuch
+expect_error "bad address" "invalid|HOST:PORT" "$PM" migrate src --to nonsense
+expect_error "duplicate VM name" "already running" "$PM" run --name src --mem 64M --workload idle
+expect_error "unknown command" "unknown command" "$PM" frobnicate
+check "control socket is private" bash -c "[ \"\$(stat -c %a '$POSTCOPY_MOVE_RUN_DIR/src.sock')\" = 600 ] && [ \"\$(stat -c %a '$POSTCOPY_MOVE_RUN_DIR')\" = 700 ]"
+check "VM survived all of it" vm_alive src
+"$PM" stop src >/dev/null
+finish

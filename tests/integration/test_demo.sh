@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# demo with every workload at 256 MiB and 1 GiB: the report verifies, the
+# pages add up to all of guest RAM, and vCPUs really faulted remotely.
+source "$(dirname "$0")/lib.sh"
+
+demo_check() {
+	local wl=$1 mem=$2 out json
+	if ! out=$("$PM" demo --mem "$mem" --workload "$wl" --warmup 0.5 --json 2>"$TMP/demo.err"); then
+		fail "demo $wl $mem exited non-zero: $(tail -3 "$TMP/demo.err")"
+		return
+	fi
+	json=$(tail -1 <<<"$out")
+	check "demo $wl $mem: verified" jqt '.verified == true' <<<"$json"
+	check "demo $wl $mem: pushed + requested + zero = all pages" \
+		jqt '.pages.pushed + .pages.requested + .pages.zero == .pages.total and
+		       .pages.total * 4096 == .ram_bytes' <<<"$json"
+	check "demo $wl $mem: remote faults > 0" jqt '.remote_faults > 0' <<<"$json"
+	echo "   $(jq -c '{downtime_us, max_stall_us, total_ms, remote_faults, fault_latency_us, pages}' <<<"$json")"
+}
+
+for mem in 256M 1G; do
+	for wl in idle sweep kv; do
+		demo_check "$wl" "$mem"
+	done
+done
+finish

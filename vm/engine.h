@@ -1,0 +1,78 @@
+/* vm/engine.h - inside vm/: what machine.c expects of an engine.
+ *
+ * machine.c owns the engine-neutral parts: the engine table, config checks,
+ * the outer state-blob header, the guest-RAM counters (stats area) and the
+ * stall epoch. An engine fills in its regions and implements the rest.
+ */
+#ifndef VM_ENGINE_H
+#define VM_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "vm/machine.h"
+
+/* Engine ids in a state blob. */
+enum machine_engine_id {
+	MACHINE_ENGINE_THREAD = 1,
+	MACHINE_ENGINE_KVM = 2,
+};
+
+struct machine_engine {
+	const char *name;
+	uint32_t id;
+	/* Fill m->regions / m->nregions and m->priv. incoming: RAM must not
+	 * be touched and no boot page written. */
+	int (*create)(struct machine *m, int incoming);
+	void (*destroy)(struct machine *m);
+	int (*start)(struct machine *m);
+	int (*pause)(struct machine *m);
+	int (*resume)(struct machine *m);
+	/* The body of the state blob (after the outer header). */
+	size_t (*body_size)(const struct machine *m);
+	ssize_t (*save_body)(struct machine *m, void *buf, size_t cap);
+	int (*load_body)(struct machine *m, const void *body, size_t len);
+	/* heartbeats and pause timings (machine.c adds the guest counters). */
+	void (*stats)(struct machine *m, struct machine_stats *s);
+};
+
+struct machine {
+	const struct machine_engine *eng;
+	struct machine_config cfg;
+	int incoming;
+	unsigned nregions;
+	struct machine_region regions[MACHINE_MAX_REGIONS];
+	void *priv;
+};
+
+/* Outer header of every state blob; all fields host (little) endian. */
+#define MACHINE_STATE_MAGIC    0x4554415453564d50ull   /* "PMVSTATE" */
+#define MACHINE_STATE_VERSION  1
+
+struct machine_state_hdr {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t engine;      /* enum machine_engine_id */
+	uint32_t hdr_size;    /* the body starts here */
+	uint32_t nvcpus;
+	uint64_t total_len;   /* header + body */
+};
+
+/* Thread engine body: shape, guest clock, then nvcpus x struct wl_regs. */
+struct thread_state_body {
+	uint64_t ram_bytes;
+	uint32_t regs_size;   /* sizeof(struct wl_regs) */
+	uint32_t reserved;
+	struct wl_params params;
+	/* guest clock record */
+	uint64_t guest_ns;    /* guest clock at save */
+	uint64_t realtime_ns; /* CLOCK_REALTIME at save */
+};
+
+extern const struct machine_engine machine_engine_thread;
+
+/* Host address of guest-physical gpa (len bytes inside one region), or
+ * NULL. */
+uint8_t *machine_gpa(const struct machine *m, uint64_t gpa, uint64_t len);
+
+#endif

@@ -1,0 +1,196 @@
+/* vm/machine.c - the engine-neutral half of vm/machine.h.
+ *
+ * Picks the engine by name, checks the configuration, writes and checks the
+ * outer state-blob header, and reads the guest's own counters (the stats
+ * area of guest RAM), which every engine lays out the same way.
+ *
+ * To add an engine: implement struct machine_engine (vm/engine.h) and list
+ * it in engines[] below.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guest/workload.h"
+#include "vm/engine.h"
+
+static const struct machine_engine *const engines[] = {
+	&machine_engine_thread,
+};
+
+static const struct machine_engine *engine_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(engines) / sizeof(engines[0]); i++)
+		if (!strcmp(engines[i]->name, name))
+			return engines[i];
+	return NULL;
+}
+
+static int create(const struct machine_config *c, struct machine **out, int incoming)
+{
+	const struct machine_engine *eng;
+	struct machine *m;
+	int r;
+
+	if (!c || !out)
+		return -EINVAL;
+	*out = NULL;
+	if (!memchr(c->engine, 0, sizeof(c->engine)))
+		return -EINVAL;
+	eng = engine_find(c->engine);
+	if (!eng)
+		return -ENOENT;
+	if (c->vcpus < 1 || c->vcpus > GUEST_MAX_VCPUS)
+		return -EINVAL;
+	if (!c->ram_bytes || c->ram_bytes % (2ull << 20))
+		return -EINVAL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->eng = eng;
+	m->cfg = *c;
+	m->incoming = incoming;
+	/* An incoming machine may not know its workload yet (it comes with
+	 * the state blob); when given, it must be valid. */
+	if (!incoming || m->cfg.params.workload) {
+		if (wl_params_fix(&m->cfg.params, c->ram_bytes, c->vcpus, NULL)) {
+			free(m);
+			return -EINVAL;
+		}
+	}
+	r = eng->create(m, incoming);
+	if (r) {
+		free(m);
+		return r;
+	}
+	*out = m;
+	return 0;
+}
+
+int machine_create(const struct machine_config *c, struct machine **out)
+{
+	return create(c, out, 0);
+}
+
+int machine_create_incoming(const struct machine_config *c, struct machine **out)
+{
+	return create(c, out, 1);
+}
+
+void machine_destroy(struct machine *m)
+{
+	if (!m)
+		return;
+	m->eng->destroy(m);
+	free(m);
+}
+
+const struct machine_config *machine_config_of(const struct machine *m)
+{
+	return &m->cfg;
+}
+
+unsigned machine_regions(const struct machine *m, const struct machine_region **r)
+{
+	if (r)
+		*r = m->regions;
+	return m->nregions;
+}
+
+uint8_t *machine_gpa(const struct machine *m, uint64_t gpa, uint64_t len)
+{
+	for (unsigned i = 0; i < m->nregions; i++) {
+		const struct machine_region *r = &m->regions[i];
+
+		if (gpa >= r->gpa && len <= r->size && gpa - r->gpa <= r->size - len)
+			return r->host + (gpa - r->gpa);
+	}
+	return NULL;
+}
+
+int machine_start(struct machine *m)
+{
+	return m->eng->start(m);
+}
+
+int machine_pause(struct machine *m)
+{
+	return m->eng->pause(m);
+}
+
+int machine_resume(struct machine *m)
+{
+	return m->eng->resume(m);
+}
+
+size_t machine_state_size(const struct machine *m)
+{
+	return sizeof(struct machine_state_hdr) + m->eng->body_size(m);
+}
+
+ssize_t machine_save(struct machine *m, void *buf, size_t cap)
+{
+	struct machine_state_hdr h;
+	size_t need = machine_state_size(m);
+	ssize_t n;
+
+	if (!buf || cap < need)
+		return -ENOSPC;
+	n = m->eng->save_body(m, (uint8_t *)buf + sizeof(h), cap - sizeof(h));
+	if (n < 0)
+		return n;
+	memset(&h, 0, sizeof(h));
+	h.magic = MACHINE_STATE_MAGIC;
+	h.version = MACHINE_STATE_VERSION;
+	h.engine = m->eng->id;
+	h.hdr_size = sizeof(h);
+	h.nvcpus = m->cfg.vcpus;
+	h.total_len = sizeof(h) + (uint64_t)n;
+	memcpy(buf, &h, sizeof(h));
+	return (ssize_t)h.total_len;
+}
+
+int machine_load(struct machine *m, const void *blob, size_t len)
+{
+	struct machine_state_hdr h;
+
+	if (!blob || len < sizeof(h))
+		return -EINVAL;
+	memcpy(&h, blob, sizeof(h));
+	if (h.magic != MACHINE_STATE_MAGIC || h.version != MACHINE_STATE_VERSION)
+		return -EINVAL;
+	if (h.hdr_size < sizeof(h) || h.hdr_size > len || h.total_len != len)
+		return -EINVAL;
+	if (h.engine != m->eng->id || h.nvcpus != m->cfg.vcpus)
+		return -ENOEXEC;
+	return m->eng->load_body(m, (const uint8_t *)blob + h.hdr_size, len - h.hdr_size);
+}
+
+void machine_stats(struct machine *m, struct machine_stats *s)
+{
+	struct guest_boot *b = (struct guest_boot *)machine_gpa(m, 0, GUEST_DATA_OFF);
+	uint64_t epoch;
+
+	memset(s, 0, sizeof(*s));
+	m->eng->stats(m, s);
+	if (!b)
+		return;
+	epoch = __atomic_load_n(&b->stall_epoch, __ATOMIC_RELAXED);
+	for (unsigned v = 0; v < m->cfg.vcpus; v++) {
+		struct guest_vcpu_stats *g = guest_stats_of((uint8_t *)b, v);
+
+		uint64_t gap = __atomic_load_n(&g->max_gap_ns, __ATOMIC_RELAXED);
+
+		s->ops += __atomic_load_n(&g->ops, __ATOMIC_RELAXED);
+		if (__atomic_load_n(&g->epoch, __ATOMIC_RELAXED) == epoch && gap > s->max_gap_ns)
+			s->max_gap_ns = gap;
+	}
+}
+
+void machine_stall_reset(struct machine *m)
+{
+	struct guest_boot *b = (struct guest_boot *)machine_gpa(m, 0, GUEST_DATA_OFF);
+
+	if (b)
+		__atomic_add_fetch(&b->stall_epoch, 1, __ATOMIC_SEQ_CST);
+}

@@ -1,0 +1,465 @@
+/* vm/thread.c - the thread engine: each vCPU is a host thread running a
+ * guest/ workload directly over guest RAM.
+ *
+ * Guest RAM is one memfd mapped shared at gpa 0. A vCPU thread loops:
+ *
+ *     in_step = 1; if (run != GO) { in_step = 0; park; } else { step; in_step = 0; }
+ *
+ * with sequentially consistent accesses on in_step and run (a Dekker pair):
+ * once the pauser has stored run = PAUSE and then seen in_step == 0 for a
+ * vCPU, that vCPU is between steps and will not begin another until resume.
+ * A vCPU in the middle of a step finishes it (steps are microseconds) and
+ * wakes the pauser through a futex on its in_step; idling vCPUs wait on a
+ * futex on run, so a pause interrupts their idle at once. Parked vCPUs leave
+ * the run queue, so even with many more vCPUs than cores the pause only
+ * waits for the few that were preempted mid-step.
+ *
+ * Guest clock: CLOCK_MONOTONIC + clock_off. It starts at 1 s at create, and
+ * machine_load sets clock_off so that the guest time continues from the
+ * saved guest time plus the wall (CLOCK_REALTIME) time since the save.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guest/workload.h"
+#include "vm/engine.h"
+
+enum { RUN_GO = 0, RUN_PAUSE = 1, RUN_STOP = 2 };
+enum { TS_CREATED, TS_RUNNING, TS_PAUSED };
+
+struct thread_vm;
+
+struct tvcpu {
+	_Alignas(64) _Atomic uint32_t in_step;   /* futex */
+	_Atomic uint64_t heartbeats;
+	struct thread_vm *tm;
+	struct guest_cpu cpu;
+	struct wl_regs regs;
+	pthread_t th;
+	unsigned idx;
+};
+
+struct thread_vm {
+	_Alignas(64) _Atomic uint32_t run;       /* futex: RUN_* */
+	_Atomic int64_t clock_off;               /* guest = monotonic + off */
+	_Alignas(64) pthread_mutex_t lock;       /* control operations */
+	int state;
+	int have_regs;                           /* regs hold a guest */
+	unsigned nthreads;                       /* threads created */
+	_Atomic uint64_t pause_last, pause_max;
+	int memfd;
+	uint8_t *ram;
+	uint64_t ram_size;
+	unsigned n;
+	struct tvcpu *v;
+};
+
+static long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
+}
+
+static uint64_t clock_of(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t guest_now(struct thread_vm *tm)
+{
+	return clock_of(CLOCK_MONOTONIC) +
+	       (uint64_t)atomic_load_explicit(&tm->clock_off, memory_order_relaxed);
+}
+
+/* ---- guest_ops ---- */
+
+static uint64_t op_clock(void *ctx)
+{
+	return guest_now(((struct tvcpu *)ctx)->tm);
+}
+
+static void op_heartbeat(void *ctx, uint64_t progress)
+{
+	struct tvcpu *v = ctx;
+
+	(void)progress;
+	/* One writer per counter: no locked instruction needed. */
+	atomic_store_explicit(&v->heartbeats,
+			      atomic_load_explicit(&v->heartbeats, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+static void op_idle(void *ctx, uint64_t ns)
+{
+	struct thread_vm *tm = ((struct tvcpu *)ctx)->tm;
+	struct timespec ts = {
+		.tv_sec = (time_t)(ns / 1000000000ull),
+		.tv_nsec = (long)(ns % 1000000000ull),
+	};
+
+	if (!ns || atomic_load(&tm->run) != RUN_GO)
+		return;
+	/* Returns at once if run already changed; pause/stop wake it. */
+	futex(&tm->run, FUTEX_WAIT_PRIVATE, RUN_GO, &ts);
+}
+
+static const struct guest_ops thread_ops = {
+	.clock_ns = op_clock,
+	.heartbeat = op_heartbeat,
+	.idle = op_idle,
+};
+
+/* ---- vCPU threads ---- */
+
+static void *vcpu_main(void *arg)
+{
+	struct tvcpu *v = arg;
+	struct thread_vm *tm = v->tm;
+	uint32_t run;
+
+	for (;;) {
+		atomic_store(&v->in_step, 1);
+		run = atomic_load(&tm->run);
+		if (run != RUN_GO) {
+			atomic_store(&v->in_step, 0);
+			futex(&v->in_step, FUTEX_WAKE_PRIVATE, 1, NULL);
+			while ((run = atomic_load(&tm->run)) == RUN_PAUSE)
+				futex(&tm->run, FUTEX_WAIT_PRIVATE, RUN_PAUSE, NULL);
+			if (run == RUN_STOP)
+				break;
+			continue;
+		}
+		wl_step(&v->cpu, &v->regs);
+		atomic_store(&v->in_step, 0);
+		if (atomic_load(&tm->run) != RUN_GO)
+			futex(&v->in_step, FUTEX_WAKE_PRIVATE, 1, NULL);
+	}
+	return NULL;
+}
+
+/* Stop and join every thread created so far. */
+static void threads_stop(struct thread_vm *tm)
+{
+	atomic_store(&tm->run, RUN_STOP);
+	futex(&tm->run, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+	for (unsigned i = 0; i < tm->nthreads; i++)
+		pthread_join(tm->v[i].th, NULL);
+	tm->nthreads = 0;
+}
+
+/* ---- engine ---- */
+
+static int thread_create(struct machine *m, int incoming)
+{
+	struct thread_vm *tm;
+	unsigned n = m->cfg.vcpus;
+	int r;
+
+	tm = aligned_alloc(64, (sizeof(*tm) + 63) & ~(size_t)63);
+	if (!tm)
+		return -ENOMEM;
+	memset(tm, 0, sizeof(*tm));
+	tm->v = aligned_alloc(64, n * sizeof(struct tvcpu));
+	if (!tm->v) {
+		free(tm);
+		return -ENOMEM;
+	}
+	memset(tm->v, 0, n * sizeof(struct tvcpu));
+	pthread_mutex_init(&tm->lock, NULL);
+	tm->n = n;
+	tm->ram_size = m->cfg.ram_bytes;
+	tm->memfd = memfd_create("guest-ram", MFD_CLOEXEC);
+	if (tm->memfd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (ftruncate(tm->memfd, (off_t)tm->ram_size) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	tm->ram = mmap(NULL, tm->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       tm->memfd, 0);
+	if (tm->ram == MAP_FAILED) {
+		tm->ram = NULL;
+		r = -errno;
+		goto fail;
+	}
+	atomic_store(&tm->run, RUN_GO);
+	atomic_store(&tm->clock_off,
+		     (int64_t)(1000000000ull - clock_of(CLOCK_MONOTONIC)));
+	for (unsigned i = 0; i < n; i++) {
+		struct tvcpu *v = &tm->v[i];
+
+		v->tm = tm;
+		v->idx = i;
+		v->cpu.ram = tm->ram;
+		v->cpu.ram_size = tm->ram_size;
+		v->cpu.vcpu = i;
+		v->cpu.nvcpus = n;
+		v->cpu.ops = &thread_ops;
+		v->cpu.ctx = v;
+	}
+	if (!incoming) {
+		wl_boot_write(tm->ram, tm->ram_size, n, &m->cfg.params);
+		for (unsigned i = 0; i < n; i++)
+			wl_regs_init(&tm->v[i].regs, guest_boot_of(tm->ram), i);
+		tm->have_regs = 1;
+	}
+	tm->state = TS_CREATED;
+	m->nregions = 1;
+	m->regions[0] = (struct machine_region){
+		.gpa = 0,
+		.size = tm->ram_size,
+		.host = tm->ram,
+		.memfd = tm->memfd,
+		.memfd_off = 0,
+	};
+	m->priv = tm;
+	return 0;
+fail:
+	if (tm->memfd >= 0)
+		close(tm->memfd);
+	pthread_mutex_destroy(&tm->lock);
+	free(tm->v);
+	free(tm);
+	return r;
+}
+
+static void thread_destroy(struct machine *m)
+{
+	struct thread_vm *tm = m->priv;
+
+	if (!tm)
+		return;
+	threads_stop(tm);
+	if (tm->ram)
+		munmap(tm->ram, tm->ram_size);
+	if (tm->memfd >= 0)
+		close(tm->memfd);
+	pthread_mutex_destroy(&tm->lock);
+	free(tm->v);
+	free(tm);
+	m->priv = NULL;
+	m->nregions = 0;
+}
+
+static int thread_start(struct machine *m)
+{
+	struct thread_vm *tm = m->priv;
+	sigset_t all, old;
+	int r = 0;
+
+	pthread_mutex_lock(&tm->lock);
+	if (tm->state != TS_CREATED) {
+		r = -EBUSY;
+		goto out;
+	}
+	if (!tm->have_regs) {   /* incoming machine that was never loaded */
+		r = -EINVAL;
+		goto out;
+	}
+	atomic_store(&tm->run, RUN_GO);
+	/* vCPU threads take no asynchronous signals. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (unsigned i = 0; i < tm->n; i++) {
+		char name[16];
+
+		r = -pthread_create(&tm->v[i].th, NULL, vcpu_main, &tm->v[i]);
+		if (r)
+			break;
+		tm->nthreads++;
+		snprintf(name, sizeof(name), "vcpu-%u", i);
+		pthread_setname_np(tm->v[i].th, name);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r) {
+		threads_stop(tm);
+		atomic_store(&tm->run, RUN_GO);
+		goto out;
+	}
+	tm->state = TS_RUNNING;
+out:
+	pthread_mutex_unlock(&tm->lock);
+	return r;
+}
+
+static int thread_pause(struct machine *m)
+{
+	struct thread_vm *tm = m->priv;
+	uint64_t t0, dt;
+
+	pthread_mutex_lock(&tm->lock);
+	if (tm->state != TS_RUNNING) {   /* not started, or already paused */
+		pthread_mutex_unlock(&tm->lock);
+		return 0;
+	}
+	t0 = clock_of(CLOCK_MONOTONIC);
+	atomic_store(&tm->run, RUN_PAUSE);
+	futex(&tm->run, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);   /* idlers */
+	for (unsigned i = 0; i < tm->n; i++) {
+		struct tvcpu *v = &tm->v[i];
+		/* The timeout only guards against a lost wake-up. */
+		const struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		while (atomic_load(&v->in_step))
+			futex(&v->in_step, FUTEX_WAIT_PRIVATE, 1, &ts);
+	}
+	dt = clock_of(CLOCK_MONOTONIC) - t0;
+	atomic_store_explicit(&tm->pause_last, dt, memory_order_relaxed);
+	if (dt > atomic_load_explicit(&tm->pause_max, memory_order_relaxed))
+		atomic_store_explicit(&tm->pause_max, dt, memory_order_relaxed);
+	tm->state = TS_PAUSED;
+	pthread_mutex_unlock(&tm->lock);
+	return 0;
+}
+
+static int thread_resume(struct machine *m)
+{
+	struct thread_vm *tm = m->priv;
+	int r = 0;
+
+	pthread_mutex_lock(&tm->lock);
+	if (tm->state == TS_PAUSED) {
+		atomic_store(&tm->run, RUN_GO);
+		futex(&tm->run, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+		tm->state = TS_RUNNING;
+	} else if (tm->state == TS_CREATED) {
+		r = -EINVAL;    /* never started: use machine_start */
+	}
+	pthread_mutex_unlock(&tm->lock);
+	return r;
+}
+
+static size_t thread_body_size(const struct machine *m)
+{
+	return sizeof(struct thread_state_body) + m->cfg.vcpus * sizeof(struct wl_regs);
+}
+
+static ssize_t thread_save_body(struct machine *m, void *buf, size_t cap)
+{
+	struct thread_vm *tm = m->priv;
+	struct thread_state_body b;
+	size_t need = thread_body_size(m);
+	ssize_t r = (ssize_t)need;
+
+	if (cap < need)
+		return -ENOSPC;
+	pthread_mutex_lock(&tm->lock);
+	if (tm->state == TS_RUNNING) {
+		r = -EBUSY;
+		goto out;
+	}
+	if (!tm->have_regs) {
+		r = -EINVAL;
+		goto out;
+	}
+	memset(&b, 0, sizeof(b));
+	b.ram_bytes = m->cfg.ram_bytes;
+	b.regs_size = sizeof(struct wl_regs);
+	b.params = m->cfg.params;
+	b.guest_ns = guest_now(tm);
+	b.realtime_ns = clock_of(CLOCK_REALTIME);
+	memcpy(buf, &b, sizeof(b));
+	for (unsigned i = 0; i < tm->n; i++)
+		memcpy((uint8_t *)buf + sizeof(b) + i * sizeof(struct wl_regs),
+		       &tm->v[i].regs, sizeof(struct wl_regs));
+out:
+	pthread_mutex_unlock(&tm->lock);
+	return r;
+}
+
+static int thread_load_body(struct machine *m, const void *body, size_t len)
+{
+	struct thread_vm *tm = m->priv;
+	struct thread_state_body b;
+	const uint8_t *regs = (const uint8_t *)body + sizeof(b);
+	uint64_t now_real, now_mono, target;
+	int r = 0;
+
+	if (len < sizeof(b))
+		return -EINVAL;
+	memcpy(&b, body, sizeof(b));
+	if (b.regs_size != sizeof(struct wl_regs) || b.ram_bytes != m->cfg.ram_bytes)
+		return -ENOEXEC;
+	if (len != sizeof(b) + (uint64_t)tm->n * b.regs_size)
+		return -EINVAL;
+	if (b.params.workload < 1 || b.params.workload > WL_MAX)
+		return -EINVAL;
+	if (m->cfg.params.workload && m->cfg.params.workload != b.params.workload)
+		return -ENOEXEC;
+	for (unsigned i = 0; i < tm->n; i++) {
+		struct wl_regs w;
+
+		memcpy(&w, regs + i * sizeof(w), sizeof(w));
+		if (w.vcpu != i || w.workload != b.params.workload)
+			return -EINVAL;
+	}
+
+	pthread_mutex_lock(&tm->lock);
+	if (tm->state == TS_RUNNING) {
+		r = -EBUSY;
+		goto out;
+	}
+	for (unsigned i = 0; i < tm->n; i++)
+		memcpy(&tm->v[i].regs, regs + i * sizeof(struct wl_regs),
+		       sizeof(struct wl_regs));
+	if (!m->cfg.params.workload)
+		m->cfg.params = b.params;
+
+	/* Guest time = saved guest time + wall time since the save; a
+	 * realtime clock behind the source's counts as no time at all, and a
+	 * machine that already ran this guest never steps back. */
+	now_real = clock_of(CLOCK_REALTIME);
+	now_mono = clock_of(CLOCK_MONOTONIC);
+	target = b.guest_ns + (now_real > b.realtime_ns ? now_real - b.realtime_ns : 0);
+	if (tm->have_regs) {
+		uint64_t cur = now_mono + (uint64_t)atomic_load(&tm->clock_off);
+
+		if (cur > target)
+			target = cur;
+	}
+	atomic_store(&tm->clock_off, (int64_t)(target - now_mono));
+	tm->have_regs = 1;
+out:
+	pthread_mutex_unlock(&tm->lock);
+	return r;
+}
+
+static void thread_stats(struct machine *m, struct machine_stats *s)
+{
+	struct thread_vm *tm = m->priv;
+
+	for (unsigned i = 0; i < tm->n; i++)
+		s->heartbeats += atomic_load_explicit(&tm->v[i].heartbeats,
+						      memory_order_relaxed);
+	s->pause_ns_last = atomic_load_explicit(&tm->pause_last, memory_order_relaxed);
+	s->pause_ns_max = atomic_load_explicit(&tm->pause_max, memory_order_relaxed);
+}
+
+const struct machine_engine machine_engine_thread = {
+	.name = "thread",
+	.id = MACHINE_ENGINE_THREAD,
+	.create = thread_create,
+	.destroy = thread_destroy,
+	.start = thread_start,
+	.pause = thread_pause,
+	.resume = thread_resume,
+	.body_size = thread_body_size,
+	.save_body = thread_save_body,
+	.load_body = thread_load_body,
+	.stats = thread_stats,
+};
