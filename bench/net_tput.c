@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@ struct run {
 	uint8_t *buf;
 	struct net_stats tx, rx;
 	double secs;
+	double cpu_tx, cpu_rx;   /* CPU seconds of each thread */
 	int err;
 };
 
@@ -38,6 +40,15 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static int plain_connect(uint16_t port)
@@ -126,8 +137,10 @@ static void *receiver(void *arg)
 {
 	struct run *r = arg;
 	uint8_t *buf = malloc(MSG);
+	double c0 = cpu_s();
 
 	r->err = strcmp(r->mode, "plain") ? chan_recv(r) : plain_recv(r, buf);
+	r->cpu_rx = cpu_s() - c0;
 	free(buf);
 	return NULL;
 }
@@ -144,7 +157,9 @@ static void run_one(struct run *r)
 		return;
 	}
 	pthread_create(&t, NULL, receiver, r);
+	r->cpu_tx = cpu_s();
 	e = strcmp(r->mode, "plain") ? chan_send(r) : plain_send(r);
+	r->cpu_tx = cpu_s() - r->cpu_tx;
 	pthread_join(t, NULL);
 	close(r->lfd);
 	if (e)
@@ -160,8 +175,9 @@ static void report(const struct run *r)
 		printf("%-6s error %d\n", r->mode, r->err);
 		return;
 	}
-	printf("%-6s %8.0f MB/s  %6.3f s  sender submits %6llu  receiver recvs %6llu\n",
-	       r->mode, mb / r->secs, r->secs,
+	printf("%-6s %6.0f MB/s %6.3f s  cpu tx %5.2f rx %5.2f s"
+	       "  submits %5llu  recvs %5llu\n",
+	       r->mode, mb / r->secs, r->secs, r->cpu_tx, r->cpu_rx,
 	       (unsigned long long)r->tx.submits, (unsigned long long)r->rx.recvs);
 }
 

@@ -315,15 +315,19 @@ static int resolve(const char *host, uint16_t port, int passive,
 static void sock_tune(int fd)
 {
 #ifdef NO_BUFS
-	int one=1; setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); return;
+	{int o=1; setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &o, sizeof(o)); return;}
 #endif
 	int one = 1, sz = NET_SOCK_BUF;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+#ifndef NO_SND
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+#endif
+#ifndef NO_RCV
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+#endif
 }
 
 static int sock_port(int fd, uint16_t *port)

@@ -288,7 +288,7 @@ static void dst_verify(struct dst *d, const struct pm_digest *dg, bool have_dg,
 	int err;
 
 	if (wl == WL_IDLE) {
-		uint64_t mine = ram_digest(&d->ram, GUEST_DATA_OFF);
+		uint64_t mine = ram_digest(&d->ram, GUEST_DATA_OFF / PM_PAGE);
 
 		done->verified = have_dg && dg->digest == mine;
 		snprintf(done->verify_detail, sizeof(done->verify_detail),

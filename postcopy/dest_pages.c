@@ -16,8 +16,16 @@
 #include "postcopy/clock.h"
 #include "postcopy/dest_int.h"
 
-/* Faults waiting on pages first..first+n-1 are over. */
-static void dst_faults_done(struct dst *d, uint64_t first, uint64_t n)
+/* Map a page the destination knows is zero. For a page already installed
+ * this is EEXIST plus a wake, so it is also how a late fault is let go. */
+static void dst_map_zero(struct dst *d, uint64_t page)
+{
+	uffd_zero(&d->uffd, ram_page(&d->ram, page), PM_PAGE, true);
+}
+
+/* Faults waiting on pages first..first+n-1 are over; zero pages were
+ * never installed, so their waiters get the page mapped here. */
+static void dst_faults_done(struct dst *d, uint64_t first, uint64_t n, bool zero)
 {
 	uint64_t now;
 
@@ -29,6 +37,8 @@ static void dst_faults_done(struct dst *d, uint64_t first, uint64_t n)
 		struct dst_fault *f = &d->pend[i];
 
 		if (f->page - first < n) {
+			if (zero)
+				dst_map_zero(d, f->page);
 			hist_add(&d->lat, now - f->t0);
 			d->blocktime_ns += now - f->t0;
 			*f = d->pend[atomic_fetch_sub(&d->npend, 1) - 1];
@@ -39,10 +49,13 @@ static void dst_faults_done(struct dst *d, uint64_t first, uint64_t n)
 	pthread_mutex_unlock(&d->lock);
 }
 
-static void dst_pages_in(struct dst *d, uint64_t first, uint64_t n)
+static uint64_t dst_pages_in(struct dst *d, uint64_t first, uint64_t n, bool zero)
 {
-	atomic_fetch_add(&d->pages_in, bitmap_set_range(&d->received, first, n));
-	dst_faults_done(d, first, n);
+	uint64_t fresh = bitmap_set_range(&d->received, first, n);
+
+	atomic_fetch_add(&d->pages_in, fresh);
+	dst_faults_done(d, first, n, zero);
+	return fresh;
 }
 
 static int dst_install_data(struct dst *d, uint64_t first, uint64_t n,
@@ -55,26 +68,17 @@ static int dst_install_data(struct dst *d, uint64_t first, uint64_t n,
 				   (unsigned long long)first, (unsigned long long)(first + n - 1),
 				   strerror((int)-got));
 	atomic_fetch_add(count, (uint64_t)got);
-	dst_pages_in(d, first, n);
+	dst_pages_in(d, first, n, false);
 	return 0;
 }
 
-/* A zero range may cross regions: install it region by region. */
-static int dst_install_zero(struct dst *d, uint64_t first, uint64_t n)
+/* Zero pages are not installed: they stay holes of the memfd, which read
+ * as zero once userfaultfd lets go of guest RAM. Only a page a vCPU waits
+ * for (now or later) gets a zero page mapped. This keeps a mostly empty
+ * guest's migration, and its memory on the destination, small. */
+static void dst_install_zero(struct dst *d, uint64_t first, uint64_t n)
 {
-	while (n) {
-		uint64_t k = ram_run_limit(&d->ram, first, n);
-		long got = uffd_zero(&d->uffd, ram_page(&d->ram, first), k * PM_PAGE, true);
-
-		if (got < 0)
-			return pm_fail_set(d->fail, (int)got, "installing zero pages: %s",
-					   strerror((int)-got));
-		atomic_fetch_add(&d->zero, (uint64_t)got);
-		dst_pages_in(d, first, k);
-		first += k;
-		n -= k;
-	}
-	return 0;
+	atomic_fetch_add(&d->zero, dst_pages_in(d, first, n, true));
 }
 
 /* PAGES or ZERO from either channel. */
@@ -93,13 +97,12 @@ static int dst_install_msg(struct dst *d, const struct net_msg *m, atomic_uint_f
 	if (m->type == PM_ZERO) {
 		const struct pm_range *r;
 		unsigned n;
-		int err = 0;
 
 		if (pm_decode_ranges(m->payload, m->len, d->ram.npages, &r, &n, &why))
 			return pm_fail_set(d->fail, -EBADMSG, "bad ZERO message: %s", why);
-		for (unsigned i = 0; i < n && !err; i++)
-			err = dst_install_zero(d, r[i].first, r[i].count);
-		return err;
+		for (unsigned i = 0; i < n; i++)
+			dst_install_zero(d, r[i].first, r[i].count);
+		return 0;
 	}
 	return pm_fail_set(d->fail, -EPROTO, "unexpected %s on a page channel",
 			   pm_type_name(m->type));
@@ -119,7 +122,7 @@ static bool dst_fault_note(struct dst *d, uint64_t page, uint64_t t0)
 	pthread_mutex_unlock(&d->lock);
 	/* The page may have landed between the test and the table entry. */
 	if (bitmap_test(&d->received, page))
-		dst_faults_done(d, page, 1);
+		dst_faults_done(d, page, 1, true);
 	return !bitmap_set(&d->requested, page);
 }
 
@@ -139,7 +142,7 @@ static int dst_faults_read(struct dst *d)
 			return pm_fail_set(d->fail, -EFAULT, "fault outside guest RAM at %#llx",
 					   (unsigned long long)ev[i].addr);
 		if (bitmap_test(&d->received, page))
-			uffd_wake(&d->uffd, (void *)ev[i].addr, PM_PAGE);
+			dst_map_zero(d, page);
 		else if (dst_fault_note(d, page, t0))
 			req[nreq++] = page;
 	}

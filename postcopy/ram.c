@@ -1,5 +1,6 @@
 /* postcopy/ram.c - page numbering over machine regions. */
 #include <errno.h>
+#include <unistd.h>
 #include <xxhash.h>
 #include "postcopy/proto.h"
 #include "postcopy/ram.h"
@@ -63,17 +64,51 @@ bool ram_page_is_zero(const uint8_t *p)
 	return true;
 }
 
-uint64_t ram_digest(const struct ram *ram, uint64_t off)
+void ram_next_data(const struct ram *ram, uint64_t page, uint64_t *first, uint64_t *end)
+{
+	unsigned i = ram_region_of(ram, page);
+	const struct machine_region *r = &ram->r[i];
+	off_t base = (off_t)r->memfd_off, stop = base + (off_t)r->size;
+	off_t off = base + (off_t)((page - ram->first[i]) * PM_PAGE);
+	off_t data = lseek(r->memfd, off, SEEK_DATA), hole;
+
+	if (data < 0 || data > stop)
+		data = stop;
+	hole = data < stop ? lseek(r->memfd, data, SEEK_HOLE) : stop;
+	if (hole < 0 || hole > stop)
+		hole = stop;
+	*first = ram->first[i] + (uint64_t)(data - base) / PM_PAGE;
+	*end = ram->first[i] + (uint64_t)(hole - base + PM_PAGE - 1) / PM_PAGE;
+}
+
+static void digest_zeros(XXH3_state_t *st, uint64_t n)
+{
+	static const uint64_t marker[64];
+
+	for (; n >= 64; n -= 64)
+		XXH3_64bits_update(st, marker, sizeof(marker));
+	XXH3_64bits_update(st, marker, n * sizeof(marker[0]));
+}
+
+uint64_t ram_digest(const struct ram *ram, uint64_t from)
 {
 	XXH3_state_t *st = XXH3_createState();
-	uint64_t d;
+	uint64_t d, page = from, first, end;
 
+	if (!st)
+		return 0;
 	XXH3_64bits_reset(st);
-	for (unsigned i = 0; i < ram->n; i++) {
-		uint64_t skip = i == 0 ? off : 0;
+	while (page < ram->npages) {
+		ram_next_data(ram, page, &first, &end);
+		digest_zeros(st, first - page);
+		for (page = first; page < end; page++) {
+			const uint8_t *p = ram_page(ram, page);
 
-		if (skip < ram->r[i].size)
-			XXH3_64bits_update(st, ram->r[i].host + skip, ram->r[i].size - skip);
+			if (ram_page_is_zero(p))
+				digest_zeros(st, 1);
+			else
+				XXH3_64bits_update(st, p, PM_PAGE);
+		}
 	}
 	d = XXH3_64bits_digest(st);
 	XXH3_freeState(st);

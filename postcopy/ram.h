@@ -25,7 +25,15 @@ int ram_page_of(const struct ram *ram, uint64_t addr, uint64_t *page);
 /* Pages from page to the end of its region, at most max. */
 uint64_t ram_run_limit(const struct ram *ram, uint64_t page, uint64_t max);
 bool ram_page_is_zero(const uint8_t *p);
-/* XXH3-64 of guest RAM from byte off (of the first region) to the end. */
-uint64_t ram_digest(const struct ram *ram, uint64_t off);
+/* The next extent of pages backed by memory at or after page, within its
+ * region: [*first, *end). Pages before *first are holes of the memfd,
+ * never written, so zero without being read. *first == *end == the
+ * region's end when the rest of the region is a hole. */
+void ram_next_data(const struct ram *ram, uint64_t page, uint64_t *first, uint64_t *end);
+/* XXH3-64 of guest RAM from page `from` to the end, content-defined: a
+ * zero page counts as an 8-byte marker whether it is a hole or a written
+ * page of zeros, so both sides agree and holes are never read (reading a
+ * hole of a memfd would allocate it). */
+uint64_t ram_digest(const struct ram *ram, uint64_t from);
 
 #endif

@@ -212,7 +212,7 @@ static int src_send_digest(struct src *s)
 
 	if (c->params.workload != WL_IDLE)
 		return 0;
-	d.digest = ram_digest(&s->ram, GUEST_DATA_OFF);
+	d.digest = ram_digest(&s->ram, GUEST_DATA_OFF / PM_PAGE);
 	d.len = c->ram_bytes - GUEST_DATA_OFF;
 	err = net_send(s->ch[PM_CH_CONTROL], PM_DIGEST, &d, sizeof(d));
 	if (err)

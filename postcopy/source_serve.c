@@ -171,32 +171,18 @@ static int push_run(struct src *s, struct push_batch *b, uint64_t first, uint64_
 /* Holes of the memfd were never written: zero without reading them. */
 static int push_holes(struct src *s, struct push_batch *b)
 {
-	for (unsigned i = 0; i < s->ram.n; i++) {
-		const struct machine_region *r = &s->ram.r[i];
-		off_t off = (off_t)r->memfd_off, end = off + (off_t)r->size;
+	uint64_t page = 0, first, end;
+	int err = 0;
 
-		while (off < end) {
-			off_t data = lseek(r->memfd, off, SEEK_DATA);
-
-			if (data < 0 || data > end)
-				data = end;
-			if (data > off) {
-				uint64_t first = s->ram.first[i] + (uint64_t)(off - (off_t)r->memfd_off) / PM_PAGE;
-				uint64_t count = (uint64_t)(data - off) / PM_PAGE;
-				int err;
-
-				bitmap_set_range(&s->sent, first, count);
-				if ((err = push_zero(s, b, first, count)))
-					return err;
-			}
-			if (data >= end)
-				break;
-			off = lseek(r->memfd, data, SEEK_HOLE);
-			if (off < 0)
-				break;
+	while (page < s->ram.npages && !err) {
+		ram_next_data(&s->ram, page, &first, &end);
+		if (first > page) {
+			bitmap_set_range(&s->sent, page, first - page);
+			err = push_zero(s, b, page, first - page);
 		}
+		page = end;
 	}
-	return 0;
+	return err;
 }
 
 static void *push_main(void *arg)

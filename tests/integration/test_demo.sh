@@ -14,7 +14,11 @@ demo_check() {
 	check "demo $wl $mem: pushed + requested + zero = all pages" \
 		jqt '.pages.pushed + .pages.requested + .pages.zero == .pages.total and
 		       .pages.total * 4096 == .ram_bytes' <<<"$json"
-	check "demo $wl $mem: remote faults > 0" jqt '.remote_faults > 0' <<<"$json"
+	# idle touches only its stats page after resume, which the pusher
+	# often delivers before the vCPU asks: zero remote faults is honest.
+	if [ "$wl" != idle ]; then
+		check "demo $wl $mem: remote faults > 0" jqt '.remote_faults > 0' <<<"$json"
+	fi
 	echo "   $(jq -c '{downtime_us, max_stall_us, total_ms, remote_faults, fault_latency_us, pages}' <<<"$json")"
 }
 

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# bench/core.sh - `make bench-core`: the post-copy core against raw
+# baselines, all in one run on the same loopback (the machine is shared and
+# noisy, so only same-run ratios mean anything).
+#
+#   1. raw TCP 4 KiB request/response, raw TCP stream, local uffd fault
+#      round trip (build/bench/raw)
+#   2. post-copy kv migrations (1 GiB and 8 GiB, 4 vCPUs): fault latency
+#      with the background stream running, downtime, destination overhead
+#   3. bulk throughput: a 1 GiB kv guest with 1 vCPU, so the stream does
+#      not fight four busy vCPUs for two cores
+# Writes bench/results/core-<date>-<host>.{json,md} and prints the table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PM=bin/postcopy-move
+QUICK=${QUICK:-0}
+out=bench/results; mkdir -p "$out"
+stamp="$(date +%F)-$(hostname -s)"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+export POSTCOPY_MOVE_RUN_DIR="$tmp/run"
+
+step() { echo "[bench-core] $*" >&2; }
+
+step "raw baselines (TCP round trip, TCP stream, local fault round trip)"
+build/bench/raw $([ "$QUICK" = 1 ] && echo --quick) >"$tmp/raw.json"
+
+demo() { # name, args...
+	local name=$1; shift
+	step "post-copy: $name ($*)"
+	"$PM" demo --json "$@" 2>"$tmp/$name.err" | tail -1 >"$tmp/$name.json" || {
+		cat "$tmp/$name.err" >&2; return 1; }
+}
+demo kv1g --mem 1G --vcpus 4 --workload kv --warmup 1
+if [ "$QUICK" = 1 ]; then
+	cp "$tmp/kv1g.json" "$tmp/kv8g.json"
+else
+	demo kv8g --mem 8G --vcpus 4 --workload kv --working-set 1G --warmup 1
+fi
+demo bulk --mem 1G --vcpus 1 --workload kv --warmup 0.5
+
+jq -n --slurpfile raw "$tmp/raw.json" --slurpfile a "$tmp/kv1g.json" \
+      --slurpfile b "$tmp/kv8g.json" --slurpfile c "$tmp/bulk.json" \
+      --arg host "$(hostname -s)" --arg date "$(date -Iseconds)" \
+      --arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" '
+  ($raw[0]) as $r | ($a[0]) as $k1 | ($b[0]) as $k8 | ($c[0]) as $bu |
+  {date: $date, host: $host, cpu: $cpu, cores: 2, raw: $r, kv1g: $k1, kv8g: $k8, bulk: $bu,
+   checks: [
+    {name: "fault p50 <= 2 x (TCP 4K RTT + local fault RTT)",
+     value: $k1.fault_latency_us.p50,
+     target: (2 * ($r.tcp_rtt_us.p50 + $r.fault_rtt_us.p50))},
+    {name: "fault p99 <= 250 us", value: $k1.fault_latency_us.p99, target: 250},
+    {name: "bulk >= 80% of raw TCP stream (MB/s)", value: $bu.bulk_mbps,
+     target: (0.8 * $r.tcp_stream_mbps.median), higher_is_better: true},
+    {name: "downtime 1 GiB <= 1000 us", value: $k1.downtime_us, target: 1000},
+    {name: "downtime 8 GiB <= 1000 us", value: $k8.downtime_us, target: 1000},
+    {name: "downtime 8 GiB / 1 GiB (flat: about 1)", value: ($k8.downtime_us / $k1.downtime_us), target: 2},
+    {name: "dest overhead 1 GiB <= 2% + 64 MiB (bytes)", value: $k1.dest_overhead_bytes,
+     target: (0.02 * $k1.ram_bytes + 67108864)},
+    {name: "dest overhead 8 GiB <= 2% + 64 MiB (bytes)", value: $k8.dest_overhead_bytes,
+     target: (0.02 * $k8.ram_bytes + 67108864)}
+   ] | map(. + {met: (if .higher_is_better then .value >= .target else .value <= .target end)})}
+' >"$tmp/core.json"
+cp "$tmp/core.json" "$out/core-$stamp.json"
+{
+	echo "# bench-core $(jq -r .date "$tmp/core.json") on $(jq -r .host "$tmp/core.json") ($(jq -r .cpu "$tmp/core.json"), 2 cores)"
+	echo
+	echo "| check | measured | target | met |"
+	echo "| --- | ---: | ---: | :---: |"
+	jq -r '.checks[] | "| \(.name) | \(.value * 1000 | round / 1000) | \(.target * 1000 | round / 1000) | \(if .met then "yes" else "**no**" end) |"' "$tmp/core.json"
+	echo
+	jq -r '"baselines: TCP 4K RTT p50 \(.raw.tcp_rtt_us.p50) us p99 \(.raw.tcp_rtt_us.p99) us; TCP stream \(.raw.tcp_stream_mbps.median) MB/s; local fault RTT p50 \(.raw.fault_rtt_us.p50) us p99 \(.raw.fault_rtt_us.p99) us"' "$tmp/core.json"
+	for k in kv1g kv8g bulk; do
+		jq -r --arg k "$k" '.[$k] | "\($k): \(.ram_bytes/1073741824) GiB, \(.vcpus) vCPUs: downtime \(.downtime_us) us (pause \(.pause_us) us), max stall \(.max_stall_us) us, total \(.total_ms) ms, faults \(.remote_faults), fault p50/p90/p99/max \(.fault_latency_us.p50)/\(.fault_latency_us.p90)/\(.fault_latency_us.p99)/\(.fault_latency_us.max) us, bulk \(.bulk_mbps) MB/s, dest overhead \(.dest_overhead_bytes/1048576 | floor) MiB, verified \(.verified)"' "$tmp/core.json"
+	done
+} | tee "$out/core-$stamp.md"
