@@ -7,7 +7,7 @@ void idle_step(struct guest_cpu *c, struct wl_regs *r)
 {
 	if (!r->phase) {
 		r->phase = 1;
-		guest_stats_of(c->ram, c->vcpu)->ready = 1;
+		G_STORE(guest_stats_of(c->ram, c->vcpu)->ready, 1);
 	}
 	c->ops->idle(c->ctx, GUEST_MS);
 	wl_op_done(c, r, c->ops->clock_ns(c->ctx));

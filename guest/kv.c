@@ -146,7 +146,7 @@ static void kv_setup(struct guest_cpu *c, struct wl_regs *r, const struct kv_geo
 	}
 	if (r->cursor >= g->nkeys) {
 		r->phase = 1;
-		st->ready = 1;
+		G_STORE(st->ready, 1);
 	}
 	wl_op_done(c, r, c->ops->clock_ns(c->ctx));
 }

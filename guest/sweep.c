@@ -95,7 +95,7 @@ void sweep_step(struct guest_cpu *c, struct wl_regs *r)
 
 	if (!r->phase) {
 		r->phase = 1;
-		s->ready = 1;
+		G_STORE(s->ready, 1);
 	}
 	if (r->cursor >= npages)
 		r->cursor = 0;

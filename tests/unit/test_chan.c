@@ -490,6 +490,26 @@ static void test_refused(void **st)
 	assert_int_equal(net_connect("127.0.0.1", port, 2000, MAXT, &c), -ECONNREFUSED);
 }
 
+/* A listener whose accept queue is full drops SYNs: the connect hangs. */
+static void test_connect_timeout(void **st)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	struct net_chan *a, *c;
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+
+	(void)st;
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 0), 0);
+	getsockname(lfd, (struct sockaddr *)&sa, &sl);
+	assert_int_equal(net_connect("127.0.0.1", ntohs(sa.sin_port), 2000, MAXT, &a), 0);
+	assert_int_equal(net_connect("127.0.0.1", ntohs(sa.sin_port), 100, MAXT, &c),
+			 -ETIMEDOUT);
+	net_close(a);
+	close(lfd);
+}
+
 static void *shut_later(void *arg)
 {
 	usleep(50000);
@@ -614,6 +634,7 @@ int main(void)
 		cmocka_unit_test(test_clean_close),
 		cmocka_unit_test(test_broken_pipe),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_connect_timeout),
 		cmocka_unit_test(test_shutdown_wakes),
 		cmocka_unit_test(test_shutdown_wakes_flush),
 		cmocka_unit_test(test_close_inflight),
