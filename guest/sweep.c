@@ -10,7 +10,8 @@
  *
  * Rate limit (params.rate_bps > 0): writes are paced to rate_bps / nvcpus
  * bytes/s per vCPU with a token bucket: aux[0] = guest time at which the
- * next write is allowed (with at most 1 ms of burst credit), aux[1] = 1 when
+ * next write is allowed (with at most 10 ms of burst credit, so
+ * a vCPU woken late catches up), aux[1] = 1 when
  * a write was drawn and is waiting for its turn. A step that must wait idles
  * at most 1 ms and counts as an operation (like an idle tick), so waiting is
  * not mistaken for a stall.
@@ -19,6 +20,7 @@
 #include "guest/rng.h"
 
 #define WORDS (GUEST_PAGE / 8)
+#define SWEEP_BURST_NS (10 * GUEST_MS)   /* credit a late vCPU may catch up */
 
 static const unsigned extra_words[] = { 2, 3, 64, 200, 256, 400, WORDS - 1 };
 #define NEXTRA (sizeof(extra_words) / sizeof(extra_words[0]))
@@ -110,8 +112,8 @@ void sweep_step(struct guest_cpu *c, struct wl_regs *r)
 		interval = GUEST_PAGE * 1000000000ull / rate;
 		if (!interval)
 			interval = 1;
-		if (!r->aux[0] || r->aux[0] + GUEST_MS < now)
-			r->aux[0] = now > GUEST_MS ? now - GUEST_MS : 1;  /* burst cap */
+		if (!r->aux[0] || r->aux[0] + SWEEP_BURST_NS < now)   /* burst cap */
+			r->aux[0] = now > SWEEP_BURST_NS ? now - SWEEP_BURST_NS : 1;
 		if (now < r->aux[0]) {
 			uint64_t wait = r->aux[0] - now;
 

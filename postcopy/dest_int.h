@@ -15,6 +15,7 @@
 struct net_chan;
 
 #define DST_PENDING_MAX 1024    /* faults waiting at once (vCPUs x few) */
+#define DST_SPIN_NS     100000ull  /* busy-poll this long after activity */
 
 struct dst_fault { uint64_t page, t0; };
 

@@ -156,16 +156,19 @@ static int dst_faults_read(struct dst *d)
 	return n;
 }
 
+/* Install every reply already here; returns how many. */
 static int dst_urgent_drain(struct dst *d)
 {
 	struct net_msg m;
-	int err;
+	int err, n = 0;
 
-	while ((err = net_recv(d->ch[PM_CH_URGENT], &m, 0)) == 0)
+	while ((err = net_recv(d->ch[PM_CH_URGENT], &m, 0)) == 0) {
 		if ((err = dst_install_msg(d, &m, &d->requested_in)))
 			return err;
+		n++;
+	}
 	if (err == -EAGAIN)
-		return 0;
+		return n;
 	return pm_fail_set(d->fail, err, "urgent channel: %s", wire_strerror(err));
 }
 
@@ -177,13 +180,24 @@ static void *dst_fault_main(void *arg)
 		{ .fd = net_fd(d->ch[PM_CH_URGENT]), .events = POLLIN },
 	};
 
+	uint64_t busy = 0;
+	int nf, nr;
+
 	while (!atomic_load(&d->stop)) {
-		if (!net_pending(d->ch[PM_CH_URGENT]) && poll(p, 2, 20) < 0 && errno != EINTR) {
+		/* While a vCPU waits and replies are coming, poll without
+		 * sleeping for a little: waking from poll() is most of a fault's
+		 * tail on a busy host. */
+		bool spin = atomic_load(&d->npend) && clock_now_ns() - busy < DST_SPIN_NS;
+
+		if (!spin && !net_pending(d->ch[PM_CH_URGENT]) && poll(p, 2, 20) < 0 &&
+		    errno != EINTR) {
 			pm_fail_set(d->fail, -errno, "poll: %s", strerror(errno));
 			break;
 		}
-		if (dst_faults_read(d) < 0 || dst_urgent_drain(d) < 0)
+		if ((nf = dst_faults_read(d)) < 0 || (nr = dst_urgent_drain(d)) < 0)
 			break;
+		if (nf || nr)
+			busy = clock_now_ns();
 	}
 	return NULL;
 }

@@ -14,6 +14,10 @@
  * the run queue, so even with many more vCPUs than cores the pause only
  * waits for the few that were preempted mid-step.
  *
+ * Scheduling: vCPU threads run SCHED_BATCH at nice PCM_VCPU_NICE (default
+ * 5), so on a host with fewer cores than vCPUs the VMM's own threads (the
+ * migration's fault handler, pusher, network) still get the CPU at once.
+ *
  * Guest clock: CLOCK_MONOTONIC + clock_off. It starts at 1 s at create, and
  * machine_load sets clock_off so that the guest time continues from the
  * saved guest time plus the wall (CLOCK_REALTIME) time since the save.
@@ -22,12 +26,14 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +43,8 @@
 
 enum { RUN_GO = 0, RUN_PAUSE = 1, RUN_STOP = 2 };
 enum { TS_CREATED, TS_RUNNING, TS_PAUSED };
+
+#define VCPU_NICE_DEFAULT 5
 
 struct thread_vm;
 
@@ -58,6 +66,7 @@ struct thread_vm {
 	int have_regs;                           /* regs hold a guest */
 	unsigned nthreads;                       /* threads created */
 	_Atomic uint64_t pause_last, pause_max;
+	int vcpu_nice;                           /* nice of vCPU threads */
 	int memfd;
 	uint8_t *ram;
 	uint64_t ram_size;
@@ -128,8 +137,16 @@ static void *vcpu_main(void *arg)
 {
 	struct tvcpu *v = arg;
 	struct thread_vm *tm = v->tm;
+	struct sched_param sp = { .sched_priority = 0 };
 	uint32_t run;
 
+	/* vCPUs are CPU hogs and the VMM's own threads (the one pausing or
+	 * resuming us, fault handlers, the network) must not wait behind
+	 * them: SCHED_BATCH (a waking vCPU does not preempt anyone, so a
+	 * resume wakes all vCPUs at once) and a lower priority. */
+	pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+	if (tm->vcpu_nice)
+		setpriority(PRIO_PROCESS, (id_t)gettid(), tm->vcpu_nice);
 	for (;;) {
 		atomic_store(&v->in_step, 1);
 		run = atomic_load(&tm->run);
@@ -158,6 +175,21 @@ static void threads_stop(struct thread_vm *tm)
 	for (unsigned i = 0; i < tm->nthreads; i++)
 		pthread_join(tm->v[i].th, NULL);
 	tm->nthreads = 0;
+}
+
+/* Nice value of vCPU threads: PCM_VCPU_NICE (0..19), default 5. */
+static int vcpu_nice(void)
+{
+	const char *e = getenv("PCM_VCPU_NICE");
+	char *end;
+	long n;
+
+	if (!e || !*e)
+		return VCPU_NICE_DEFAULT;
+	n = strtol(e, &end, 10);
+	if (*end || n < 0 || n > 19)
+		return VCPU_NICE_DEFAULT;
+	return (int)n;
 }
 
 /* ---- engine ---- */
@@ -272,6 +304,7 @@ static int thread_start(struct machine *m)
 		goto out;
 	}
 	atomic_store(&tm->run, RUN_GO);
+	tm->vcpu_nice = vcpu_nice();
 	/* vCPU threads take no asynchronous signals. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
