@@ -1,0 +1,131 @@
+/* tests/unit/test_proto.c - message decoders refuse what would be unsafe:
+ * wrong lengths, pages outside guest RAM, impossible HELLO layouts. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+#include "postcopy/proto.h"
+
+static void hello_good(struct pm_hello *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->proto_version = PM_PROTO_VERSION;
+	strcpy(h->engine, "thread");
+	strcpy(h->mode, "postcopy");
+	h->ram_bytes = 64ull << 20;
+	h->page_size = PM_PAGE;
+	h->vcpus = 2;
+	h->nregions = 1;
+	h->regions[0].size = h->ram_bytes;
+}
+
+static void test_hello(void **state)
+{
+	struct pm_hello h, out;
+	const char *why = NULL;
+
+	(void)state;
+	hello_good(&h);
+	assert_int_equal(pm_decode_hello(&h, sizeof(h), &out, &why), 0);
+	assert_int_equal(pm_decode_hello(&h, sizeof(h) - 8, &out, &why), -EBADMSG);
+	h.vcpus = 0;
+	assert_int_equal(pm_decode_hello(&h, sizeof(h), &out, &why), -EBADMSG);
+	assert_non_null(strstr(why, "vCPU"));
+	hello_good(&h);
+	h.regions[0].size -= PM_PAGE;                  /* does not add up */
+	assert_int_equal(pm_decode_hello(&h, sizeof(h), &out, &why), -EBADMSG);
+	hello_good(&h);
+	h.nregions = 2;                                 /* overlapping regions */
+	h.regions[0].size = h.regions[1].size = 32ull << 20;
+	h.regions[1].gpa = 16ull << 20;
+	assert_int_equal(pm_decode_hello(&h, sizeof(h), &out, &why), -EBADMSG);
+	assert_non_null(strstr(why, "overlap"));
+	hello_good(&h);
+	memset(h.engine, 'x', sizeof(h.engine));       /* unterminated */
+	assert_int_equal(pm_decode_hello(&h, sizeof(h), &out, &why), -EBADMSG);
+	hello_good(&h);
+	h.page_size = 8192;
+	assert_int_equal(pm_decode_hello(&h, sizeof(h), &out, &why), -EBADMSG);
+}
+
+static void test_pages(void **state)
+{
+	static uint8_t buf[sizeof(struct pm_pages_hdr) + 2 * PM_PAGE];
+	struct pm_pages_hdr h = { .first = 8, .count = 2 }, out;
+	const uint8_t *data;
+	const char *why;
+
+	(void)state;
+	memcpy(buf, &h, sizeof(h));
+	assert_int_equal(pm_decode_pages(buf, sizeof(buf), 10, &out, &data, &why), 0);
+	assert_ptr_equal(data, buf + sizeof(h));
+	/* the run's last page is outside a 9-page guest */
+	assert_int_equal(pm_decode_pages(buf, sizeof(buf), 9, &out, &data, &why), -EBADMSG);
+	assert_non_null(strstr(why, "outside"));
+	/* length does not match the count */
+	assert_int_equal(pm_decode_pages(buf, sizeof(buf) - 1, 10, &out, &data, &why), -EBADMSG);
+	assert_int_equal(pm_decode_pages(buf, 4, 10, &out, &data, &why), -EBADMSG);
+	h.count = 0;
+	memcpy(buf, &h, sizeof(h));
+	assert_int_equal(pm_decode_pages(buf, sizeof(h), 10, &out, &data, &why), -EBADMSG);
+	h = (struct pm_pages_hdr){ .first = UINT64_MAX, .count = 2 };
+	memcpy(buf, &h, sizeof(h));
+	assert_int_equal(pm_decode_pages(buf, sizeof(buf), 10, &out, &data, &why), -EBADMSG);
+}
+
+static void test_ranges_and_requests(void **state)
+{
+	struct pm_range r[2] = { { 0, 4 }, { 6, 4 } };
+	uint64_t req[3] = { 0, 9, 10 };
+	const struct pm_range *rp;
+	const uint64_t *pp;
+	const char *why;
+	unsigned n;
+
+	(void)state;
+	assert_int_equal(pm_decode_ranges(r, sizeof(r), 10, &rp, &n, &why), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(pm_decode_ranges(r, sizeof(r), 9, &rp, &n, &why), -EBADMSG);
+	r[1] = (struct pm_range){ 2, UINT64_MAX };      /* wraps around */
+	assert_int_equal(pm_decode_ranges(r, sizeof(r), 10, &rp, &n, &why), -EBADMSG);
+	assert_int_equal(pm_decode_ranges(r, 12, 10, &rp, &n, &why), -EBADMSG);
+	assert_int_equal(pm_decode_ranges(r, 0, 10, &rp, &n, &why), -EBADMSG);
+	assert_int_equal(pm_decode_req(req, 2 * sizeof(req[0]), 10, &pp, &n, &why), 0);
+	assert_int_equal(pm_decode_req(req, sizeof(req), 10, &pp, &n, &why), -EBADMSG);
+	assert_non_null(strstr(why, "outside"));
+	assert_int_equal(pm_decode_req(req, 5, 10, &pp, &n, &why), -EBADMSG);
+}
+
+static void test_fixed_and_names(void **state)
+{
+	struct pm_ping p = { 1, 0, 0 }, out;
+	char s[4];
+
+	(void)state;
+	assert_int_equal(pm_decode_fixed(&p, sizeof(p), &out, sizeof(out), NULL), 0);
+	assert_int_equal(pm_decode_fixed(&p, sizeof(p) - 1, &out, sizeof(out), NULL), -EBADMSG);
+	assert_string_equal(pm_type_name(PM_HELLO), "HELLO");
+	assert_string_equal(pm_type_name(0), "unknown");
+	assert_string_equal(pm_type_name(PM_TYPE_MAX + 1), "unknown");
+	pm_strset(s, sizeof(s), "toolong");
+	assert_string_equal(s, "too");
+	/* payloads stay 8-byte multiples so they stay aligned in a buffer */
+	assert_int_equal(sizeof(struct pm_refuse) % 8, 0);
+	assert_int_equal(sizeof(struct pm_error) % 8, 0);
+	assert_int_equal(sizeof(struct pm_hello) % 8, 0);
+	assert_int_equal(sizeof(struct pm_done) % 8, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hello),
+		cmocka_unit_test(test_pages),
+		cmocka_unit_test(test_ranges_and_requests),
+		cmocka_unit_test(test_fixed_and_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
