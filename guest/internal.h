@@ -68,7 +68,8 @@ void why_u64(struct wl_why *w, uint64_t v);
 void idle_step(struct guest_cpu *c, struct wl_regs *r);
 void sweep_step(struct guest_cpu *c, struct wl_regs *r);
 void kv_step(struct guest_cpu *c, struct wl_regs *r);
-int sweep_check(const uint8_t *ram, const struct guest_boot *b, struct wl_why *w);
+int sweep_check(const uint8_t *ram, const struct guest_boot *b,
+		const struct wl_holes *holes, struct wl_why *w);
 int kv_check(const uint8_t *ram, const struct guest_boot *b, struct wl_why *w);
 
 /* kv geometry, shared with wl_params_fix. */

@@ -137,10 +137,12 @@ void sweep_step(struct guest_cpu *c, struct wl_regs *r)
 	wl_op_done(c, r, c->ops->clock_ns(c->ctx));
 }
 
-int sweep_check(const uint8_t *ram, const struct guest_boot *b, struct wl_why *w)
+int sweep_check(const uint8_t *ram, const struct guest_boot *b,
+		const struct wl_holes *holes, struct wl_why *w)
 {
 	const struct wl_params *p = &b->params;
 	uint64_t npages = wl_slice_bytes(p, b->nvcpus) / GUEST_PAGE * b->nvcpus;
+	uint64_t base = GUEST_DATA_OFF / GUEST_PAGE, first = 0, end = 0;
 
 	for (unsigned v = 0; v < b->nvcpus; v++) {
 		const struct guest_vcpu_stats *s =
@@ -157,6 +159,16 @@ int sweep_check(const uint8_t *ram, const struct guest_boot *b, struct wl_why *w
 	}
 	for (uint64_t i = 0; i < npages; i++) {
 		const uint64_t *pg = (const uint64_t *)(ram + GUEST_DATA_OFF + i * GUEST_PAGE);
+
+		if (holes && base + i >= end) {
+			holes->next_data(holes->arg, base + i, &first, &end);
+			if (first >= end)
+				break;                  /* the rest is a hole: all zero */
+		}
+		if (holes && base + i < first) {
+			i = first - base - 1;           /* a hole: zero, which is valid */
+			continue;
+		}
 
 		if (!page_full_ok(pg, i)) {
 			why_str(w, "sweep: page ");

@@ -195,6 +195,12 @@ void why_u64(struct wl_why *w, uint64_t v)
 
 int wl_check(const uint8_t *ram, uint64_t ram_size, char *why, unsigned whylen)
 {
+	return wl_check_sparse(ram, ram_size, 0, why, whylen);
+}
+
+int wl_check_sparse(const uint8_t *ram, uint64_t ram_size, const struct wl_holes *holes,
+		    char *why, unsigned whylen)
+{
 	struct wl_why w = { why, whylen, 0 };
 	const struct guest_boot *b = (const struct guest_boot *)ram;
 	struct wl_params p;
@@ -222,7 +228,7 @@ int wl_check(const uint8_t *ram, uint64_t ram_size, char *why, unsigned whylen)
 	}
 	switch (p.workload) {
 	case WL_SWEEP:
-		return sweep_check(ram, b, &w);
+		return sweep_check(ram, b, holes, &w);
 	case WL_KV:
 		return kv_check(ram, b, &w);
 	default:

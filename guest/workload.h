@@ -48,4 +48,15 @@ void wl_step(struct guest_cpu *c, struct wl_regs *r);
  * 0 when consistent, else -EBADMSG with a reason in why. idle: always 0. */
 int wl_check(const uint8_t *ram, uint64_t ram_size, char *why, unsigned whylen);
 
+/* What the VMM knows about pages that were never written (holes of a
+ * memfd): next_data gives the next extent [*first, *end) of guest pages at
+ * or after page that may hold data; pages before *first are zero. Reading
+ * a hole would allocate it, so the check skips them. */
+struct wl_holes {
+	void (*next_data)(void *arg, uint64_t page, uint64_t *first, uint64_t *end);
+	void *arg;
+};
+int wl_check_sparse(const uint8_t *ram, uint64_t ram_size, const struct wl_holes *holes,
+		    char *why, unsigned whylen);
+
 #endif

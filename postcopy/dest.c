@@ -277,6 +277,17 @@ static uint64_t dst_overhead_bytes(void)
 	return (rss - shmem) << 10;
 }
 
+static void dst_next_data(void *arg, uint64_t page, uint64_t *first, uint64_t *end)
+{
+	const struct ram *ram = arg;
+
+	if (page >= ram->npages) {
+		*first = *end = ram->npages;
+		return;
+	}
+	ram_next_data(ram, page, first, end);
+}
+
 /* The end-to-end check: idle's RAM equals the source's at pause; kv and
  * sweep pass their own self-check on a paused VM. */
 static void dst_verify(struct dst *d, const struct pm_digest *dg, bool have_dg,
@@ -284,6 +295,7 @@ static void dst_verify(struct dst *d, const struct pm_digest *dg, bool have_dg,
 {
 	const struct machine_region *r = d->ram.r;
 	uint32_t wl = d->hello.params.workload;
+	struct wl_holes holes = { dst_next_data, &d->ram };
 	char why[160] = "";
 	int err;
 
@@ -298,7 +310,7 @@ static void dst_verify(struct dst *d, const struct pm_digest *dg, bool have_dg,
 		return;
 	}
 	machine_pause(d->m);
-	err = wl_check(r[0].host, r[0].size, why, sizeof(why));
+	err = wl_check_sparse(r[0].host, r[0].size, &holes, why, sizeof(why));
 	machine_resume(d->m);
 	done->verified = err == 0;
 	snprintf(done->verify_detail, sizeof(done->verify_detail), "%s self-check %s%s%s",
