@@ -29,12 +29,9 @@ static int dst_recv(struct dst *d, struct net_msg *m, int timeout_ms, const char
 				   what, wire_strerror(err));
 	if (m->type == PM_ERROR) {
 		struct pm_error e;
+		int code = pm_decode_error(m->payload, m->len, &e);
 
-		if (pm_decode_fixed(m->payload, m->len, &e, sizeof(e), NULL) == 0) {
-			e.why[sizeof(e.why) - 1] = 0;
-			return pm_fail_set(d->fail, e.err ? e.err : -EPROTO,
-					   "source failed: %s", e.why);
-		}
+		return pm_fail_set(d->fail, code, "source failed: %s", e.why);
 	}
 	return 0;
 }

@@ -134,3 +134,13 @@ int pm_decode_req(const void *payload, uint32_t len, uint64_t npages,
 			return bad(why, "request for a page outside guest RAM");
 	return 0;
 }
+
+int pm_decode_error(const void *payload, uint32_t len, struct pm_error *e)
+{
+	if (pm_decode_fixed(payload, len, e, sizeof(*e), NULL)) {
+		pm_strset(e->why, sizeof(e->why), "(malformed ERROR)");
+		return -EPROTO;
+	}
+	e->why[sizeof(e->why) - 1] = 0;
+	return e->err < 0 ? e->err : -EPROTO;
+}

@@ -129,6 +129,10 @@ int pm_decode_ranges(const void *payload, uint32_t len, uint64_t npages,
 int pm_decode_req(const void *payload, uint32_t len, uint64_t npages,
 		  const uint64_t **pages, unsigned *n, const char **why);
 
+/* ERROR from the peer: its errno (or -EPROTO) and a terminated reason,
+ * "(malformed ERROR)" when the payload is not one. */
+int pm_decode_error(const void *payload, uint32_t len, struct pm_error *e);
+
 /* Copy a C string into a fixed field, always NUL-terminated. */
 void pm_strset(char *dst, size_t size, const char *src);
 const char *pm_type_name(uint16_t type);

@@ -33,12 +33,9 @@ static int src_recv(struct src *s, struct net_msg *m, int timeout_ms, const char
 				   what, wire_strerror(err));
 	if (m->type == PM_ERROR) {
 		struct pm_error e;
+		int code = pm_decode_error(m->payload, m->len, &e);
 
-		if (pm_decode_fixed(m->payload, m->len, &e, sizeof(e), NULL) == 0) {
-			e.why[sizeof(e.why) - 1] = 0;
-			return pm_fail_set(s->fail, e.err ? e.err : -EPROTO,
-					   "destination failed: %s", e.why);
-		}
+		return pm_fail_set(s->fail, code, "destination failed: %s", e.why);
 	}
 	return 0;
 }

@@ -107,6 +107,15 @@ static void test_fixed_and_names(void **state)
 	(void)state;
 	assert_int_equal(pm_decode_fixed(&p, sizeof(p), &out, sizeof(out), NULL), 0);
 	assert_int_equal(pm_decode_fixed(&p, sizeof(p) - 1, &out, sizeof(out), NULL), -EBADMSG);
+	struct pm_error e = { .err = -ENOMEM }, got;
+
+	memset(e.why, 'x', sizeof(e.why));              /* unterminated */
+	assert_int_equal(pm_decode_error(&e, sizeof(e), &got), -ENOMEM);
+	assert_int_equal(strlen(got.why), sizeof(got.why) - 1);
+	e.err = 0;
+	assert_int_equal(pm_decode_error(&e, sizeof(e), &got), -EPROTO);
+	assert_int_equal(pm_decode_error(&e, 3, &got), -EPROTO);
+	assert_string_equal(got.why, "(malformed ERROR)");
 	assert_string_equal(pm_type_name(PM_HELLO), "HELLO");
 	assert_string_equal(pm_type_name(0), "unknown");
 	assert_string_equal(pm_type_name(PM_TYPE_MAX + 1), "unknown");
