@@ -63,6 +63,9 @@ struct wl_why {
 };
 void why_str(struct wl_why *w, const char *s);
 void why_u64(struct wl_why *w, uint64_t v);
+/* "<wl>: vcpu <v> saw <n> <what> in service"; returns -EBADMSG. */
+int why_in_service(struct wl_why *w, const char *wl, unsigned v, uint64_t n,
+		   const char *what);
 
 /* Per workload. */
 void idle_step(struct guest_cpu *c, struct wl_regs *r);

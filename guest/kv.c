@@ -217,14 +217,9 @@ int kv_check(const uint8_t *cram, const struct guest_boot *b, struct wl_why *w)
 
 		kv_geom_of(b, v, &g);
 		h = (const struct kv_shard *)(ram + g.base);
-		if (st->check_fail) {
-			why_str(w, "kv: vcpu ");
-			why_u64(w, v);
-			why_str(w, " saw ");
-			why_u64(w, st->check_fail);
-			why_str(w, " bad lookups or values in service");
-			return -EBADMSG;
-		}
+		if (st->check_fail)
+			return why_in_service(w, "kv", v, st->check_fail,
+					      "bad lookups or values");
 		if (h->magic != KV_MAGIC) {
 			if (h->magic || st->ready)
 				return fail_at(w, v, "shard header has a bad magic", ~0ull);

@@ -148,14 +148,8 @@ int sweep_check(const uint8_t *ram, const struct guest_boot *b,
 		const struct guest_vcpu_stats *s =
 			guest_stats_of((uint8_t *)ram, v);
 
-		if (s->check_fail) {
-			why_str(w, "sweep: vcpu ");
-			why_u64(w, v);
-			why_str(w, " saw ");
-			why_u64(w, s->check_fail);
-			why_str(w, " bad page stamps in service");
-			return -EBADMSG;
-		}
+		if (s->check_fail)
+			return why_in_service(w, "sweep", v, s->check_fail, "bad page stamps");
 	}
 	for (uint64_t i = 0; i < npages; i++) {
 		const uint64_t *pg = (const uint64_t *)(ram + GUEST_DATA_OFF + i * GUEST_PAGE);

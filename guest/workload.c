@@ -193,6 +193,20 @@ void why_u64(struct wl_why *w, uint64_t v)
 	why_str(w, tmp + i);
 }
 
+int why_in_service(struct wl_why *w, const char *wl, unsigned v, uint64_t n,
+		   const char *what)
+{
+	why_str(w, wl);
+	why_str(w, ": vcpu ");
+	why_u64(w, v);
+	why_str(w, " saw ");
+	why_u64(w, n);
+	why_str(w, " ");
+	why_str(w, what);
+	why_str(w, " in service");
+	return -EBADMSG;
+}
+
 int wl_check(const uint8_t *ram, uint64_t ram_size, char *why, unsigned whylen)
 {
 	return wl_check_sparse(ram, ram_size, 0, why, whylen);

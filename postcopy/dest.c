@@ -16,17 +16,20 @@
 #include "postcopy/clock.h"
 #include "postcopy/dest_int.h"
 
+/* Next control message. what names the message awaited, and a timeout
+ * waiting for it is a failure; what == NULL is a poll, and -ETIMEDOUT
+ * only means nothing came. */
 static int dst_recv(struct dst *d, struct net_msg *m, int timeout_ms, const char *what)
 {
 	int err = net_recv(d->ch[PM_CH_CONTROL], m, timeout_ms);
 
-	if (err == -ETIMEDOUT && timeout_ms > 0 && strcmp(what, "PROGRESS"))
-		return pm_fail_set(d->fail, err, "source sent no %s within %d ms", what, timeout_ms);
-	if (err == -ETIMEDOUT)
+	if (err == -ETIMEDOUT && !what)
 		return err;
+	if (err == -ETIMEDOUT)
+		return pm_fail_set(d->fail, err, "source sent no %s within %d ms", what, timeout_ms);
 	if (err)
 		return pm_fail_set(d->fail, err, "control channel, waiting for %s: %s",
-				   what, wire_strerror(err));
+				   what ? what : "the source", wire_strerror(err));
 	if (m->type == PM_ERROR) {
 		struct pm_error e;
 		int code = pm_decode_error(m->payload, m->len, &e);
@@ -240,7 +243,7 @@ static int dst_wait_pages(struct dst *d, struct pm_digest *dg, bool *have_dg)
 		if (atomic_load(&d->pages_in) == d->ram.npages && atomic_load(&d->bulk_ended))
 			return 0;
 		/* Short waits: the end is noticed within 10 ms of the last page. */
-		err = dst_recv(d, &m, 10, "PROGRESS");
+		err = dst_recv(d, &m, 10, NULL);
 		if (err == -ETIMEDOUT) {
 			if (clock_now_ns() - last < 250000000ull)
 				continue;
@@ -337,12 +340,6 @@ static int dst_finish(struct dst *d, struct pm_digest *dg, bool have_dg,
 	done->fault_lat = d->lat;
 	done->bulk_ns = d->t_bulk_last - d->t_bulk_first;
 	done->overhead_bytes = dst_overhead_bytes();
-	for (int i = 0; i < PM_CH_COUNT; i++) {
-		struct net_stats ns;
-
-		net_get_stats(d->ch[i], &ns);
-		done->bytes_recv[i] = ns.bytes_recv;
-	}
 	if (d->hello.params.workload == WL_IDLE && !have_dg) {
 		if ((err = dst_recv(d, &m, d->o->reply_timeout_ms, "DIGEST")))
 			return err;

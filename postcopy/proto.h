@@ -79,8 +79,8 @@ struct pm_ping { uint64_t t_ns; uint32_t echo; uint32_t pad; };
 struct pm_channel_msg { uint64_t session; uint32_t channel; uint32_t pad; };
 
 struct pm_state_hdr {
-	uint64_t src_pause_ns;        /* source: pause started to state sent */
 	uint64_t state_len;           /* blob bytes that follow */
+	uint64_t pad;
 };
 
 struct pm_resumed { uint64_t dst_ns; };   /* state received to vCPUs running */
@@ -105,7 +105,6 @@ struct pm_done {
 	uint64_t max_stall_ns;
 	uint64_t overhead_bytes;
 	uint64_t bulk_ns;              /* first to last bulk page installed */
-	uint64_t bytes_recv[PM_CH_COUNT];
 	uint32_t verified;
 	uint32_t pad;
 	char verify_detail[160];

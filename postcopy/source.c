@@ -174,7 +174,6 @@ static int src_stop_and_copy(struct src *s)
 	sh.state_len = (uint64_t)len;
 	s->state_bytes = (uint64_t)len;
 	s->t_sent = clock_now_ns();
-	sh.src_pause_ns = s->t_sent - s->t_pause;
 	iov[0] = (struct iovec){ &sh, sizeof(sh) };
 	iov[1] = (struct iovec){ s->blob, (size_t)len };
 	err = net_sendv(s->ch[PM_CH_CONTROL], PM_STATE, iov, 2);

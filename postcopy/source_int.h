@@ -33,7 +33,6 @@ struct src {
 
 	uint64_t t_start, t_ready, t_pause, t_paused, t_sent;
 	uint64_t rtt_ns, downtime_ns;
-	uint64_t push_t0, push_t1, push_bytes;   /* pusher payload rate */
 	uint64_t bytes[PM_CH_COUNT];
 	bool paused, committed;
 };

@@ -13,7 +13,6 @@
 #include <unistd.h>
 #include "net/chan.h"
 #include "net/wire.h"
-#include "postcopy/clock.h"
 #include "postcopy/source_int.h"
 
 #define PUSH_BATCH 16          /* PAGES messages per submission (4 MiB) */
@@ -142,7 +141,6 @@ static int push_data(struct src *s, struct push_batch *b, uint64_t first, uint64
 		iov[1] = (struct iovec){ ram_page(&s->ram, first), n * PM_PAGE };
 		if ((err = net_queue(s->ch[PM_CH_BULK], PM_PAGES, iov, 2)))
 			return err;
-		s->push_bytes += n * PM_PAGE;
 		first += n;
 		count -= n;
 	}
@@ -192,7 +190,6 @@ static void *push_main(void *arg)
 	uint64_t first, n;
 	int err = b ? 0 : -ENOMEM;
 
-	s->push_t0 = clock_now_ns();
 	if (!err)
 		err = push_holes(s, b);
 	while (!err && !atomic_load(&s->stop)) {
@@ -205,7 +202,6 @@ static void *push_main(void *arg)
 		err = push_flush(s, b);
 	if (!err && !atomic_load(&s->stop))
 		err = net_send(s->ch[PM_CH_BULK], PM_BULK_END, NULL, 0);
-	s->push_t1 = clock_now_ns();
 	if (err && !atomic_load(&s->stop)) {
 		pm_fail_set(s->fail, err, "bulk channel: %s", wire_strerror(err));
 		net_shutdown(s->ch[PM_CH_CONTROL]);
