@@ -108,11 +108,15 @@ static int dst_install_msg(struct dst *d, const struct net_msg *m, atomic_uint_f
 			   pm_type_name(m->type));
 }
 
-/* Note a fault; true when its page must be asked for. */
+/* Note a fault; true when its page must be asked for. A page already
+ * known (installed since it faulted, or zero) is mapped or woken here: a
+ * zero page has no install that would wake its waiter. */
 static bool dst_fault_note(struct dst *d, uint64_t page, uint64_t t0)
 {
-	if (bitmap_test(&d->received, page))
-		return false;                       /* installed since it faulted */
+	if (bitmap_test(&d->received, page)) {
+		dst_map_zero(d, page);
+		return false;
+	}
 	atomic_fetch_add(&d->remote_faults, 1);
 	pthread_mutex_lock(&d->lock);
 	if (atomic_load(&d->npend) < DST_PENDING_MAX) {
@@ -141,9 +145,7 @@ static int dst_faults_read(struct dst *d)
 		if (ram_page_of(&d->ram, ev[i].addr, &page))
 			return pm_fail_set(d->fail, -EFAULT, "fault outside guest RAM at %#llx",
 					   (unsigned long long)ev[i].addr);
-		if (bitmap_test(&d->received, page))
-			dst_map_zero(d, page);
-		else if (dst_fault_note(d, page, t0))
+		if (dst_fault_note(d, page, t0))
 			req[nreq++] = page;
 	}
 	if (nreq) {

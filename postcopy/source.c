@@ -291,7 +291,9 @@ int source_migrate(struct machine *m, const struct migrate_opts *o,
 	ram_init(&s->ram, m);
 	s->session = ((uint64_t)getpid() << 32) ^ s->t_start;
 	err = bitmap_init(&s->sent, s->ram.npages);
-	if (!err)
+	if (err)
+		pm_fail_set(fail, err, "no memory for the page bitmap");
+	else
 		err = src_reserve(s);
 	s->t_ready = clock_now_ns();
 	if (!err)

@@ -107,7 +107,7 @@ static void host_migrate(struct vmhost *h, FILE *f, const char *args)
 static bool host_client(struct vmhost *h, int fd)
 {
 	FILE *f = fdopen(fd, "r+");
-	char line[512];
+	char line[512] = "";
 
 	if (!f) {
 		close(fd);
