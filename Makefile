@@ -11,19 +11,24 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -I. -D_GNU_SOURCE -MMD -MP
 LDLIBS  += -luring -lxxhash -lpthread -lm
 
+# B: object/test directory, BINDIR: where the command goes. A second build
+# (e.g. the static one the nested-KVM harness needs) uses other values.
+B       ?= build
+BINDIR  ?= bin
+
 SRC_DIRS  := net uffd vm guest postcopy
 MAIN_SRC  := postcopy/main.c
 LIB_SRCS  := $(filter-out $(MAIN_SRC),$(wildcard $(addsuffix /*.c,$(SRC_DIRS))))
-LIB_OBJS  := $(LIB_SRCS:%.c=build/%.o)
-LIB       := build/libpcm.a
-BIN       := bin/postcopy-move
+LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/%.o)
+LIB       := $(B)/libpcm.a
+BIN       := $(BINDIR)/postcopy-move
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
-UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/tests/%)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
-TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=build/tools/%)
+TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(B)/tools/%)
 BENCH_SRCS := $(wildcard bench/*.c)
-BENCH_BINS := $(BENCH_SRCS:bench/%.c=build/bench/%)
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 
 DEB_PKGS  := liburing-dev libxxhash-dev libcmocka-dev pkg-config iproute2 procps jq
 
@@ -39,7 +44,7 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-build/%.o: %.c
+$(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -47,21 +52,21 @@ $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BIN): build/$(MAIN_SRC:.c=.o) $(LIB)
+$(BIN): $(B)/$(MAIN_SRC:.c=.o) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-build/tests/%: tests/unit/%.c $(LIB)
+$(B)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
 
-build/tools/%: tests/tools/%.c $(LIB)
+$(B)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-build/bench/%: bench/%.c $(LIB)
+$(B)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 demo: deps
 	@$(MAKE) --no-print-directory $(BIN)
@@ -89,4 +94,4 @@ bench-core: deps
 clean:
 	rm -rf build bin
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
