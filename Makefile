@@ -16,10 +16,21 @@ LDLIBS  += -luring -lxxhash -lpthread -lm
 B       ?= build
 BINDIR  ?= bin
 
-SRC_DIRS  := net uffd vm guest postcopy
+SRC_DIRS  := net uffd vm kvm guest postcopy
 MAIN_SRC  := postcopy/main.c
 LIB_SRCS  := $(filter-out $(MAIN_SRC),$(wildcard $(addsuffix /*.c,$(SRC_DIRS))))
-LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/%.o)
+LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/%.o) $(B)/kvm/payload.o
+
+# The KVM guest payload: guest/ workloads plus the guest/pc/ boot stub,
+# freestanding x86-64, one flat image linked into the VMM (kvm/payload.S).
+# Its flags never take CFLAGS: sanitizers and host options do not belong
+# in a guest.
+PAYLOAD_SRCS   := $(wildcard guest/*.c guest/pc/*.c) guest/pc/boot.S
+PAYLOAD_OBJS   := $(patsubst %,$(B)/payload/%.o,$(PAYLOAD_SRCS))
+PAYLOAD_BIN    := $(B)/payload/payload.bin
+PAYLOAD_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -I. -O2 -MMD -MP \
+		  -ffreestanding -fno-pic -fno-pie -fno-stack-protector -mno-red-zone \
+		  -fno-asynchronous-unwind-tables -fcf-protection=none -mgeneral-regs-only
 LIB       := $(B)/libpcm.a
 BIN       := $(BINDIR)/postcopy-move
 
@@ -47,6 +58,19 @@ deps:
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/payload/%.o: %
+	@mkdir -p $(dir $@)
+	$(CC) $(PAYLOAD_CFLAGS) -c -o $@ $<
+
+$(PAYLOAD_BIN): $(PAYLOAD_OBJS) guest/pc/payload.ld
+	$(CC) -nostdlib -static -no-pie -Wl,-T,guest/pc/payload.ld -Wl,--build-id=none \
+	  -Wl,--no-warn-rwx-segments -o $(B)/payload/payload.elf $(PAYLOAD_OBJS)
+	objcopy -O binary $(B)/payload/payload.elf $@
+
+$(B)/kvm/payload.o: kvm/payload.S $(PAYLOAD_BIN)
+	@mkdir -p $(dir $@)
+	$(CC) -c -DPAYLOAD_BIN='"$(PAYLOAD_BIN)"' -o $@ $<
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)

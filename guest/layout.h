@@ -6,7 +6,10 @@
  * longest gap between two consecutive operations (the guest-visible stall),
  * and for kv a per-operation latency histogram. Because all of it is guest
  * RAM, the numbers survive a migration like any other page. Everything from
- * GUEST_DATA_OFF on is the workload's data area.
+ * GUEST_DATA_OFF on is the workload's data area. Between the stats and the
+ * data, [GUEST_FW_OFF, GUEST_DATA_OFF) belongs to the engine: the KVM engine
+ * puts its payload there (page tables, code, stacks); the thread engine
+ * leaves it untouched.
  */
 #ifndef GUEST_LAYOUT_H
 #define GUEST_LAYOUT_H
@@ -14,10 +17,11 @@
 #include <stdint.h>
 
 #define GUEST_BOOT_MAGIC   0x31544f4f42564d50ull   /* "PMVBOOT1" */
-#define GUEST_ABI_VERSION  1
+#define GUEST_ABI_VERSION  2
 #define GUEST_MAX_VCPUS    64
 #define GUEST_STATS_OFF    4096ul
-#define GUEST_DATA_OFF     (128ul << 10)           /* 128 KiB */
+#define GUEST_FW_OFF       (64ul << 10)            /* 64 KiB */
+#define GUEST_DATA_OFF     (2ul << 20)             /* 2 MiB */
 #define GUEST_LAT_BUCKETS  64                      /* log2(ns) buckets */
 
 enum wl_id {
@@ -61,7 +65,7 @@ struct guest_vcpu_stats {
 };
 
 _Static_assert(GUEST_STATS_OFF + GUEST_MAX_VCPUS * sizeof(struct guest_vcpu_stats)
-	       <= GUEST_DATA_OFF, "stats area overlaps data");
+	       <= GUEST_FW_OFF, "stats area overlaps the engine's area");
 
 static inline struct guest_boot *guest_boot_of(uint8_t *ram)
 {

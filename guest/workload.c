@@ -58,7 +58,7 @@ int wl_params_fix(struct wl_params *p, uint64_t ram_size, unsigned nvcpus,
 	if (ram_size % GUEST_PAGE)
 		return bad(why, "--mem must be a multiple of 4 KiB");
 	if (ram_size < GUEST_DATA_OFF + GUEST_PAGE)
-		return bad(why, "--mem too small: the first 128 KiB are the boot page and stats");
+		return bad(why, "--mem too small: the first 2 MiB are the boot page, stats and firmware");
 	if (p->write_permille > 1000)
 		return bad(why, "--write-permille must be at most 1000");
 	if (p->kv_put_permille > 1000)
@@ -68,7 +68,7 @@ int wl_params_fix(struct wl_params *p, uint64_t ram_size, unsigned nvcpus,
 	if (!p->working_set)
 		p->working_set = data;
 	if (p->working_set > data)
-		return bad(why, "--working-set larger than the data area (--mem minus 128 KiB)");
+		return bad(why, "--working-set larger than the data area (--mem minus 2 MiB)");
 	slice = wl_slice_bytes(p, nvcpus);
 
 	switch (p->workload) {
@@ -112,7 +112,7 @@ void wl_boot_write(uint8_t *ram, uint64_t ram_size, unsigned nvcpus,
 	struct guest_boot *b = guest_boot_of(ram);
 
 	wl_zero(ram, GUEST_PAGE);
-	wl_zero(ram + GUEST_STATS_OFF, GUEST_DATA_OFF - GUEST_STATS_OFF);
+	wl_zero(ram + GUEST_STATS_OFF, GUEST_FW_OFF - GUEST_STATS_OFF);
 	b->magic = GUEST_BOOT_MAGIC;
 	b->abi_version = GUEST_ABI_VERSION;
 	b->nvcpus = nvcpus;

@@ -21,6 +21,9 @@ enum machine_engine_id {
 struct machine_engine {
 	const char *name;
 	uint32_t id;
+	/* Can this host run c (NULL: any config) on this engine? 0, or
+	 * negative errno with the reason in why. */
+	int (*probe)(const struct machine_config *c, char *why, size_t len);
 	/* Fill m->regions / m->nregions and m->priv. incoming: RAM must not
 	 * be touched and no boot page written. */
 	int (*create)(struct machine *m, int incoming);
@@ -34,6 +37,14 @@ struct machine_engine {
 	int (*load_body)(struct machine *m, const void *body, size_t len);
 	/* heartbeats and pause timings (machine.c adds the guest counters). */
 	void (*stats)(struct machine *m, struct machine_stats *s);
+	/* Optional. The reason of the last failed call, or NULL. */
+	const char *(*why)(const struct machine *m);
+	/* Optional. Why the guest stopped on its own, or NULL. */
+	const char *(*crashed)(const struct machine *m);
+	/* Optional. The CPU features the guest was given; and whether this
+	 * host can give a guest those (0, or -ENOEXEC naming what lacks). */
+	void (*features)(const struct machine *m, uint32_t *w);
+	int (*features_check)(const uint32_t *w, char *why, size_t len);
 };
 
 struct machine {
@@ -70,6 +81,7 @@ struct thread_state_body {
 };
 
 extern const struct machine_engine machine_engine_thread;
+extern const struct machine_engine machine_engine_kvm;
 
 /* Host address of guest-physical gpa (len bytes inside one region), or
  * NULL. */

@@ -8,6 +8,7 @@
  * it in engines[] below.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@
 
 static const struct machine_engine *const engines[] = {
 	&machine_engine_thread,
+	&machine_engine_kvm,
 };
 
 static const struct machine_engine *engine_find(const char *name)
@@ -24,6 +26,36 @@ static const struct machine_engine *engine_find(const char *name)
 		if (!strcmp(engines[i]->name, name))
 			return engines[i];
 	return NULL;
+}
+
+int machine_probe(const struct machine_config *c, char *why, size_t len)
+{
+	const struct machine_engine *eng;
+
+	if (!memchr(c->engine, 0, sizeof(c->engine)) || !(eng = engine_find(c->engine))) {
+		snprintf(why, len, "unknown engine (use auto, kvm or thread)");
+		return -ENOENT;
+	}
+	if (!eng->probe)
+		return 0;
+	return eng->probe(c, why, len);
+}
+
+void machine_engine_pick(struct machine_config *c, char *note, size_t len)
+{
+	char why[160];
+
+	if (c->engine[0] && strcmp(c->engine, "auto")) {
+		snprintf(note, len, "%s", c->engine);
+		return;
+	}
+	if (machine_engine_kvm.probe(c, why, sizeof(why)) == 0) {
+		snprintf(c->engine, sizeof(c->engine), "kvm");
+		snprintf(note, len, "kvm (auto: /dev/kvm works)");
+	} else {
+		snprintf(c->engine, sizeof(c->engine), "thread");
+		snprintf(note, len, "thread (auto: %s)", why);
+	}
 }
 
 static int create(const struct machine_config *c, struct machine **out, int incoming)
@@ -164,6 +196,35 @@ int machine_load(struct machine *m, const void *blob, size_t len)
 	if (h.engine != m->eng->id || h.nvcpus != m->cfg.vcpus)
 		return -ENOEXEC;
 	return m->eng->load_body(m, (const uint8_t *)blob + h.hdr_size, len - h.hdr_size);
+}
+
+const char *machine_why(const struct machine *m)
+{
+	return m->eng->why ? m->eng->why(m) : NULL;
+}
+
+const char *machine_crashed(const struct machine *m)
+{
+	return m->eng->crashed ? m->eng->crashed(m) : NULL;
+}
+
+void machine_features(const struct machine *m, uint32_t w[MACHINE_FEATURE_WORDS])
+{
+	memset(w, 0, MACHINE_FEATURE_WORDS * sizeof(w[0]));
+	if (m->eng->features)
+		m->eng->features(m, w);
+}
+
+int machine_features_check(const char *engine, const uint32_t w[MACHINE_FEATURE_WORDS],
+			   char *why, size_t len)
+{
+	const struct machine_engine *eng = engine_find(engine);
+
+	if (!eng) {
+		snprintf(why, len, "unknown engine");
+		return -ENOENT;
+	}
+	return eng->features_check ? eng->features_check(w, why, len) : 0;
 }
 
 void machine_stats(struct machine *m, struct machine_stats *s)

@@ -20,14 +20,18 @@
 
 #define MACHINE_MAX_REGIONS 4
 #define MACHINE_ENGINE_LEN  16
+#define MACHINE_FEATURE_WORDS 16
 
 struct machine;
 
 struct machine_config {
-	char engine[MACHINE_ENGINE_LEN];   /* "thread" */
+	char engine[MACHINE_ENGINE_LEN];   /* "thread", "kvm" ("auto": see
+					    * machine_engine_pick) */
 	uint64_t ram_bytes;                /* multiple of 2 MiB */
 	unsigned vcpus;
 	struct wl_params params;
+	const char *console;               /* kvm: serial console file, "-" for
+					    * stdout, NULL for none */
 };
 
 struct machine_region {
@@ -45,6 +49,13 @@ struct machine_stats {
 	uint64_t pause_ns_last;  /* how long the last pause took to take hold */
 	uint64_t pause_ns_max;
 };
+
+/* Can this host run c? 0, or negative errno with the reason in why (e.g.
+ * "/dev/kvm: No such file or directory", a vCPU count KVM refuses). */
+int machine_probe(const struct machine_config *c, char *why, size_t len);
+/* Resolve engine "auto" (or empty): kvm where it works, else thread; note
+ * says which and why. Other names are left alone. */
+void machine_engine_pick(struct machine_config *c, char *note, size_t len);
 
 /* A new VM, booted (boot page written) but not started. */
 int machine_create(const struct machine_config *c, struct machine **out);
@@ -67,6 +78,20 @@ ssize_t machine_save(struct machine *m, void *buf, size_t cap);
 /* Load a blob saved by machine_save of the same engine; -EINVAL (bad
  * magic/version/length) or -ENOEXEC (another engine or shape) otherwise. */
 int machine_load(struct machine *m, const void *blob, size_t len);
+
+/* The reason of the last failed call on m, when the engine has one
+ * (e.g. which part of a state blob it refused), else NULL. */
+const char *machine_why(const struct machine *m);
+/* Why the guest stopped on its own (an exception, a triple fault), or NULL
+ * while it runs. */
+const char *machine_crashed(const struct machine *m);
+
+/* The CPU-feature fingerprint of the guest (all 0 for engines without
+ * one), and whether this host's engine can host such a guest: 0, or
+ * -ENOEXEC with the missing features named in why. */
+void machine_features(const struct machine *m, uint32_t w[MACHINE_FEATURE_WORDS]);
+int machine_features_check(const char *engine, const uint32_t w[MACHINE_FEATURE_WORDS],
+			   char *why, size_t len);
 
 /* Counters; reads guest RAM (the stats area), so on a machine whose pages
  * are still arriving it may fault like a vCPU. */

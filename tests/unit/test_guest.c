@@ -164,7 +164,7 @@ static void test_params(void **state)
 
 	memset(&p, 0, sizeof(p));
 	p.workload = WL_IDLE;
-	assert_int_equal(fix(p, 2ull << 20, 64, &why), 0);
+	assert_int_equal(fix(p, 4ull << 20, 64, &why), 0);
 
 	/* errors */
 	memset(&p, 0, sizeof(p));
@@ -250,7 +250,7 @@ static uint64_t kv_find_slot(struct vm *vm, unsigned v, uint64_t key)
 
 static void test_kv_ops_and_check(void **state)
 {
-	struct vm *vm = kv_vm(4ull << 20, 2);
+	struct vm *vm = kv_vm(6ull << 20, 2);
 	char why[200];
 	uint64_t hist = 0, ops_ready[2];
 
@@ -307,7 +307,7 @@ static void test_kv_ops_and_check(void **state)
 
 static void test_kv_count_and_version(void **state)
 {
-	struct vm *vm = kv_vm(2ull << 20, 1);
+	struct vm *vm = kv_vm(4ull << 20, 1);
 	char why[200];
 	uint64_t i, ver;
 	uint64_t *count;
@@ -372,8 +372,8 @@ static uint64_t page_word(struct vm *vm, uint64_t pidx, unsigned w)
 static void test_sweep(void **state)
 {
 	struct wl_params p = { .workload = WL_SWEEP, .seed = 7 };
-	struct vm *vm = vm_new(2ull << 20, 2, p);
-	uint64_t npages = ((2ull << 20) - GUEST_DATA_OFF) / 4096;   /* 480 */
+	struct vm *vm = vm_new(GUEST_DATA_OFF + (2ull << 20) - (128ull << 10), 2, p);
+	uint64_t npages = ((2ull << 20) - (128ull << 10)) / 4096;   /* 480 */
 	uint64_t written = 0, zero = 0, pw = ~0ull, pz = ~0ull;
 	char why[200];
 	uint8_t *b;
@@ -481,7 +481,7 @@ static void test_idle(void **state)
 
 static void test_stall(void **state)
 {
-	struct vm *vm = kv_vm(2ull << 20, 1);
+	struct vm *vm = kv_vm(4ull << 20, 1);
 	struct guest_vcpu_stats *s = guest_stats_of(vm->ram, 0);
 	struct guest_boot *b = guest_boot_of(vm->ram);
 	uint64_t before;
@@ -528,7 +528,7 @@ static void holes_from(void *arg, uint64_t page, uint64_t *first, uint64_t *end)
 static void test_check_sparse(void **state)
 {
 	struct wl_params p = { .workload = WL_SWEEP };
-	struct vm *vm = vm_new(1 << 20, 1, p);
+	struct vm *vm = vm_new(GUEST_DATA_OFF + (1 << 20), 1, p);
 	uint64_t hole = GUEST_DATA_OFF / 4096 + 4;
 	struct wl_holes h = { holes_from, &hole };
 	char why[160];
@@ -549,19 +549,20 @@ static void test_check_sparse(void **state)
 
 static void test_check_bad_boot(void **state)
 {
-	uint8_t *ram = calloc(1, 1 << 20);
+	const uint64_t size = 4 << 20;
+	uint8_t *ram = calloc(1, 2 * size);
 	struct wl_params p = { .workload = WL_KV };
 	char why[100];
 
 	(void)state;
-	assert_int_equal(wl_check(ram, 1 << 20, why, sizeof(why)), -EBADMSG);
+	assert_int_equal(wl_check(ram, size, why, sizeof(why)), -EBADMSG);
 	assert_non_null(strstr(why, "magic"));
-	assert_int_equal(wl_params_fix(&p, 1 << 20, 1, NULL), 0);
-	wl_boot_write(ram, 1 << 20, 1, &p);
-	assert_int_equal(wl_check(ram, 1 << 20, why, sizeof(why)), 0);
-	assert_int_equal(wl_check(ram, 2 << 20, why, sizeof(why)), -EBADMSG);
+	assert_int_equal(wl_params_fix(&p, size, 1, NULL), 0);
+	wl_boot_write(ram, size, 1, &p);
+	assert_int_equal(wl_check(ram, size, why, sizeof(why)), 0);
+	assert_int_equal(wl_check(ram, 2 * size, why, sizeof(why)), -EBADMSG);
 	/* A tiny reason buffer is cut, not overrun. */
-	assert_int_equal(wl_check(ram, 2 << 20, why, 5), -EBADMSG);
+	assert_int_equal(wl_check(ram, 2 * size, why, 5), -EBADMSG);
 	assert_int_equal(strlen(why), 4);
 	free(ram);
 }

@@ -95,10 +95,9 @@ static void test_config_errors(void **state)
 	struct machine *m = (struct machine *)1;
 
 	(void)state;
-	strcpy(c.engine, "kvm");
+	strcpy(c.engine, "bogus");
 	assert_int_equal(machine_create(&c, &m), -ENOENT);
 	assert_null(m);
-	strcpy(c.engine, "bogus");
 	assert_int_equal(machine_create_incoming(&c, &m), -ENOENT);
 	c = cfg(64, 2, WL_KV);
 	memset(c.engine, 'x', sizeof(c.engine));          /* not terminated */

@@ -1,0 +1,353 @@
+/* kvm/engine.c - the KVM engine as the rest of the project sees it
+ * (struct machine_engine, vm/engine.h): create a VM on /dev/kvm with its
+ * RAM, irqchip, PIT, UART and vCPUs; start, pause, resume; state blob;
+ * the CPU-feature fingerprint.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "guest/pc/pc.h"
+#include "kvm/cpufeat.h"
+#include "kvm/vmm.h"
+
+#define KVM_TSS_ADDR   0xfffbd000ul   /* 3 pages, in the hole below 4 GiB */
+#define KVM_IDMAP_ADDR 0xfffbc000ul
+
+static void uart_irq(void *ctx, int level)
+{
+	struct kvm_vm *vm = ctx;
+	struct kvm_irq_level l = { .irq = UART_COM1_IRQ, .level = (uint32_t)level };
+
+	ioctl(vm->vm_fd, KVM_IRQ_LINE, &l);
+}
+
+/* Each vCPU's CPUID names its own APIC ID (leaf 1 and the x2APIC leaves). */
+static int vcpu_cpuid_set(struct kvm_vm *vm, struct kvm_vcpu *v)
+{
+	size_t len = sizeof(*vm->cpuid) + vm->cpuid->nent * sizeof(vm->cpuid->entries[0]);
+	struct kvm_cpuid2 *c = malloc(len);
+	int r = 0;
+
+	if (!c)
+		return -ENOMEM;
+	memcpy(c, vm->cpuid, len);
+	for (uint32_t i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+		if (e->function == 1)
+			e->ebx = (e->ebx & 0x00ffffff) | (v->idx << 24);
+		else if (e->function == 0xb || e->function == 0x1f)
+			e->edx = v->idx;
+	}
+	if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0)
+		r = -errno;
+	free(c);
+	return r;
+}
+
+static int console_open(const char *path)
+{
+	if (!path || !*path)
+		return -1;
+	if (!strcmp(path, "-"))
+		return dup(STDOUT_FILENO);
+	return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+}
+
+static int vm_setup(struct kvm_vm *vm, const struct machine_config *c)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t idmap = KVM_IDMAP_ADDR;
+	int r;
+
+	vm->vm_fd = ioctl(vm->sys_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return -errno;
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) < 0 ||
+	    ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0 ||
+	    ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0 ||
+	    ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return -errno;
+	if ((r = kvm_mem_create(vm, c->ram_bytes)))
+		return r;
+	if ((r = kvm_sys_cpuid(vm->sys_fd, &vm->cpuid)))
+		return r;
+	for (unsigned i = 0; i < vm->n; i++) {
+		if ((r = kvm_vcpu_create(vm, &vm->v[i], i)))
+			return r;
+		if ((r = vcpu_cpuid_set(vm, &vm->v[i])))
+			return r;
+	}
+	r = ioctl(vm->v[0].fd, KVM_GET_TSC_KHZ, 0);
+	if (r <= 0)
+		return r < 0 ? -errno : -EINVAL;
+	vm->tsc_khz = (uint64_t)r;
+	r = ioctl(vm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
+	vm->xsave_size = r > (int)sizeof(struct kvm_xsave) ? (size_t)r : sizeof(struct kvm_xsave);
+	return kvm_sys_msrs(vm);
+}
+
+static void vm_free(struct kvm_vm *vm)
+{
+	for (unsigned i = 0; i < vm->n; i++)
+		kvm_vcpu_destroy(&vm->v[i]);
+	kvm_mem_destroy(vm);
+	uart_destroy(&vm->uart);
+	if (vm->console_fd >= 0)
+		close(vm->console_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->sys_fd >= 0)
+		close(vm->sys_fd);
+	pthread_mutex_destroy(&vm->lock);
+	free(vm->cpuid);
+	free(vm->v);
+	free(vm);
+}
+
+static int kvm_create(struct machine *m, int incoming)
+{
+	struct kvm_vm *vm = aligned_alloc(64, (sizeof(*vm) + 63) & ~(size_t)63);
+	int r;
+
+	if (!vm)
+		return -ENOMEM;
+	memset(vm, 0, sizeof(*vm));
+	vm->n = m->cfg.vcpus;
+	vm->vm_fd = vm->memfd = vm->console_fd = -1;
+	pthread_mutex_init(&vm->lock, NULL);
+	vm->v = calloc(vm->n, sizeof(*vm->v));
+	if (!vm->v) {
+		free(vm);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < vm->n; i++)
+		vm->v[i].fd = -1;
+	vm->console_fd = console_open(m->cfg.console);
+	uart_init(&vm->uart, vm->console_fd);
+	uart_set_irq(&vm->uart, uart_irq, vm);
+	vm->sys_fd = kvm_sys_open(vm->why, sizeof(vm->why));
+	if (vm->sys_fd < 0) {
+		r = vm->sys_fd;
+		goto fail;
+	}
+	if ((r = vm_setup(vm, &m->cfg)))
+		goto fail;
+	if (!incoming) {
+		if ((r = kvm_boot_write(vm, vm->n, &m->cfg.params)))
+			goto fail;
+		for (unsigned i = 0; i < vm->n; i++)
+			if ((r = kvm_boot_vcpu(vm, &vm->v[i])))
+				goto fail;
+		vm->loaded = 1;
+	}
+	vm->state = KS_CREATED;
+	m->nregions = kvm_mem_regions(vm, m->regions);
+	m->priv = vm;
+	return 0;
+fail:
+	vm_free(vm);
+	return r;
+}
+
+static void kvm_destroy(struct machine *m)
+{
+	struct kvm_vm *vm = m->priv;
+
+	if (!vm)
+		return;
+	kvm_vcpus_stop(vm);
+	vm_free(vm);
+	m->priv = NULL;
+	m->nregions = 0;
+}
+
+static int kvm_start(struct machine *m)
+{
+	struct kvm_vm *vm = m->priv;
+	int r = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->state != KS_CREATED)
+		r = -EBUSY;
+	else if (!vm->loaded)
+		r = -EINVAL;    /* an incoming VM that never got its state */
+	else if (!(r = kvm_vcpus_start(vm)))
+		vm->state = KS_RUNNING;
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+static int kvm_pause(struct machine *m)
+{
+	struct kvm_vm *vm = m->priv;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->state == KS_RUNNING) {
+		kvm_vcpus_pause(vm);
+		vm->state = KS_PAUSED;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return 0;
+}
+
+static int kvm_resume(struct machine *m)
+{
+	struct kvm_vm *vm = m->priv;
+	int r = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->state == KS_PAUSED) {
+		kvm_vcpus_resume(vm);
+		vm->state = KS_RUNNING;
+	} else if (vm->state == KS_CREATED) {
+		r = -EINVAL;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+static size_t kvm_body_size(const struct machine *m)
+{
+	return kvm_state_size(m->priv);
+}
+
+static ssize_t kvm_save_body(struct machine *m, void *buf, size_t cap)
+{
+	struct kvm_vm *vm = m->priv;
+	ssize_t r;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->state == KS_RUNNING)
+		r = -EBUSY;
+	else if (!vm->loaded)
+		r = -EINVAL;
+	else
+		r = kvm_state_save(vm, &m->cfg, buf, cap);
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+static int kvm_load_body(struct machine *m, const void *body, size_t len)
+{
+	struct kvm_vm *vm = m->priv;
+	int r;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->state == KS_RUNNING || vm->nthreads) {
+		/* KVM takes CPUID only before a vCPU first runs. */
+		r = -EBUSY;
+	} else {
+		r = kvm_state_load(vm, &m->cfg, body, len);
+		if (!r)
+			vm->loaded = 1;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+static void kvm_stats(struct machine *m, struct machine_stats *s)
+{
+	struct kvm_vm *vm = m->priv;
+
+	for (unsigned i = 0; i < vm->n; i++)
+		s->heartbeats += atomic_load_explicit(&vm->v[i].heartbeats, memory_order_relaxed);
+	s->pause_ns_last = atomic_load_explicit(&vm->pause_last, memory_order_relaxed);
+	s->pause_ns_max = atomic_load_explicit(&vm->pause_max, memory_order_relaxed);
+}
+
+static const char *kvm_why(const struct machine *m)
+{
+	const struct kvm_vm *vm = m->priv;
+
+	return vm && vm->why[0] ? vm->why : NULL;
+}
+
+static const char *kvm_crashed(const struct machine *m)
+{
+	struct kvm_vm *vm = m->priv;
+
+	return vm && atomic_load(&vm->crash.crashed) ? vm->crash.why : NULL;
+}
+
+/* Can this host run c on KVM at all? The reason when not. */
+static int kvm_probe(const struct machine_config *c, char *why, size_t len)
+{
+	int fd = kvm_sys_open(why, len), max;
+
+	if (fd < 0)
+		return fd;
+	max = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (max <= 0)
+		max = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	close(fd);
+	if (c && max > 0 && c->vcpus > (unsigned)max) {
+		snprintf(why, len, "KVM on this host allows at most %d vCPUs, not %u", max, c->vcpus);
+		return -EINVAL;
+	}
+	if (c && c->ram_bytes > PC_RAM_MAX) {
+		snprintf(why, len, "the kvm engine maps at most %llu GiB of guest RAM",
+			 (unsigned long long)(PC_RAM_MAX >> 30));
+		return -E2BIG;
+	}
+	return 0;
+}
+
+static void kvm_features(const struct machine *m, uint32_t *w)
+{
+	const struct kvm_vm *vm = m->priv;
+	struct cpufeat f;
+
+	cpufeat_from_cpuid(vm->cpuid, &f);
+	cpufeat_mask_volatile(&f);
+	memcpy(w, f.w, sizeof(f.w));
+}
+
+static int kvm_features_check(const uint32_t *need, char *why, size_t len)
+{
+	struct cpufeat want, have;
+	char names[256];
+	int fd, r;
+
+	fd = kvm_sys_open(why, len);
+	if (fd < 0)
+		return fd;
+	r = cpufeat_host(fd, &have);
+	close(fd);
+	if (r) {
+		snprintf(why, len, "reading this host's CPUID: %s", strerror(-r));
+		return r;
+	}
+	memcpy(want.w, need, sizeof(want.w));
+	cpufeat_mask_volatile(&want);
+	cpufeat_mask_volatile(&have);
+	if (cpufeat_missing(&want, &have, names, sizeof(names))) {
+		snprintf(why, len, "this host's CPU lacks features the guest was given: %s", names);
+		return -ENOEXEC;
+	}
+	return 0;
+}
+
+const struct machine_engine machine_engine_kvm = {
+	.name = "kvm",
+	.id = MACHINE_ENGINE_KVM,
+	.probe = kvm_probe,
+	.create = kvm_create,
+	.destroy = kvm_destroy,
+	.start = kvm_start,
+	.pause = kvm_pause,
+	.resume = kvm_resume,
+	.body_size = kvm_body_size,
+	.save_body = kvm_save_body,
+	.load_body = kvm_load_body,
+	.stats = kvm_stats,
+	.why = kvm_why,
+	.crashed = kvm_crashed,
+	.features = kvm_features,
+	.features_check = kvm_features_check,
+};

@@ -1,0 +1,373 @@
+/* kvm/vcpu.c - vCPU threads: creation, the KVM_RUN loop and its exits,
+ * and pause/resume of all vCPUs from the control thread.
+ *
+ * Pause protocol (the control thread against each vCPU thread, all
+ * sequentially consistent):
+ *
+ *   pauser: go = PAUSE; run->immediate_exit = 1; kick signal; wait parked
+ *   vCPU:   top: if go != GO -> park;  KVM_RUN;  handle exit;  goto top
+ *           park: complete a pending I/O (KVM_RUN with immediate_exit),
+ *                 parked = 1, wait while go == PAUSE, parked = 0,
+ *                 immediate_exit = 0, goto top (which reads go again)
+ *
+ * A vCPU that reads GO just before the pause either gets the signal inside
+ * KVM_RUN (which then returns EINTR) or enters KVM_RUN with immediate_exit
+ * already set (which returns at once), so the pause always takes hold. The
+ * re-read of go after clearing immediate_exit closes the window in which a
+ * new pause set it before the vCPU cleared it.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guest/pc/pc.h"
+#include "kvm/vmm.h"
+
+#define COM1_LAST (UART_COM1_BASE + UART_NPORTS - 1)
+#define PC_IDLE_MAX_NS 1000000   /* the guest's timer ticks every ms anyway */
+
+static long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int kick_signal(void)
+{
+	return SIGRTMIN;
+}
+
+static void kick_handler(int sig)
+{
+	(void)sig;   /* its only job is to interrupt KVM_RUN */
+}
+
+void kvm_crash_set(struct kvm_vm *vm, const char *fmt, ...)
+{
+	va_list ap;
+	int expected = 0;
+
+	if (!atomic_compare_exchange_strong(&vm->crash.crashed, &expected, 1))
+		return;   /* the first reason is the one that matters */
+	va_start(ap, fmt);
+	vsnprintf(vm->crash.why, sizeof(vm->crash.why), fmt, ap);
+	va_end(ap);
+}
+
+int kvm_vcpu_create(struct kvm_vm *vm, struct kvm_vcpu *v, unsigned idx)
+{
+	int sz;
+
+	v->vm = vm;
+	v->idx = idx;
+	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)idx);
+	if (v->fd < 0)
+		return -errno;
+	sz = ioctl(vm->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (sz < (int)sizeof(struct kvm_run))
+		return sz < 0 ? -errno : -EINVAL;
+	v->run_size = (size_t)sz;
+	v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (v->run == MAP_FAILED) {
+		v->run = NULL;
+		return -errno;
+	}
+	return 0;
+}
+
+void kvm_vcpu_destroy(struct kvm_vcpu *v)
+{
+	if (v->run)
+		munmap(v->run, v->run_size);
+	if (v->fd > 0)
+		close(v->fd);
+	v->run = NULL;
+	v->fd = -1;
+}
+
+/* ---- exits ---- */
+
+/* An exception in the payload: name the vector and the faulting RIP, which
+ * the exception frame on the vCPU's stack holds (one word further when the
+ * CPU pushed an error code). */
+static void guest_panic(struct kvm_vcpu *v, uint32_t vector)
+{
+	static const uint32_t with_code = (1u << 8) | (0x1fu << 10) | (1u << 17) |
+					  (1u << 21) | (1u << 29) | (1u << 30);
+	struct kvm_regs r;
+	uint64_t rip = 0, at;
+
+	if (ioctl(v->fd, KVM_GET_REGS, &r) == 0) {
+		at = r.rsp + ((vector < 32 && (with_code >> vector) & 1) ? 8 : 0);
+		if (at + 8 <= v->vm->ram_size && at < PC_LOW_END)
+			memcpy(&rip, v->vm->ram + at, 8);
+	}
+	kvm_crash_set(v->vm, "guest exception %u on vCPU %u at rip %#llx", vector,
+		      v->idx, (unsigned long long)rip);
+}
+
+static void exit_io(struct kvm_vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	uint16_t port = run->io.port;
+	uint32_t val = 0;
+
+	v->io_pending = 1;
+	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
+		if (run->io.direction == KVM_EXIT_IO_OUT)
+			memcpy(&val, data, run->io.size < 4 ? run->io.size : 4);
+		if (port >= UART_COM1_BASE && port <= COM1_LAST) {
+			if (run->io.direction == KVM_EXIT_IO_OUT)
+				uart_out(&v->vm->uart, port - UART_COM1_BASE, (uint8_t)val);
+			else
+				*data = uart_in(&v->vm->uart, port - UART_COM1_BASE);
+		} else if (run->io.direction == KVM_EXIT_IO_IN) {
+			memset(data, 0xff, run->io.size);   /* nothing there */
+		} else if (port == PC_PORT_PANIC) {
+			guest_panic(v, val);
+		}
+	}
+}
+
+static uint64_t vcpu_rip(struct kvm_vcpu *v)
+{
+	struct kvm_regs r;
+
+	return ioctl(v->fd, KVM_GET_REGS, &r) == 0 ? r.rip : 0;
+}
+
+/* The payload's idle: sleep until the deadline or a pause, whichever
+ * comes first (pause wakes the futex on go). */
+static void vcpu_idle(struct kvm_vcpu *v, uint64_t ns)
+{
+	struct timespec ts;
+
+	if (ns > PC_IDLE_MAX_NS)
+		ns = PC_IDLE_MAX_NS;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)ns;
+	futex(&v->vm->go, FUTEX_WAIT_PRIVATE, VCPU_GO, &ts);
+}
+
+static void exit_mmio(struct kvm_vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint64_t off = run->mmio.phys_addr - PC_MMIO_BASE, val = 0;
+
+	v->io_pending = !run->mmio.is_write;
+	if (run->mmio.phys_addr < PC_MMIO_BASE || off >= 4096) {
+		if (!run->mmio.is_write)
+			memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
+		return;
+	}
+	if (run->mmio.is_write)
+		memcpy(&val, run->mmio.data, run->mmio.len <= 8 ? run->mmio.len : 8);
+	if (off < PC_MMIO_UART + UART_NPORTS) {
+		if (run->mmio.is_write)
+			uart_out(&v->vm->uart, (unsigned)off, (uint8_t)val);
+		else
+			memset(run->mmio.data, uart_in(&v->vm->uart, (unsigned)off), 1);
+	} else if (!run->mmio.is_write) {
+		memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
+	} else if (off == PC_MMIO_HEARTBEAT) {
+		atomic_fetch_add_explicit(&v->heartbeats, 1, memory_order_relaxed);
+	} else if (off == PC_MMIO_READY) {
+		atomic_store(&v->ready, 1);
+	} else if (off == PC_MMIO_IDLE) {
+		vcpu_idle(v, val);
+	}
+}
+
+/* 0: keep running; anything else: this vCPU stops (the VM crashed). */
+static int exit_handle(struct kvm_vcpu *v)
+{
+	struct kvm_run *run = v->run;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		exit_io(v);
+		return 0;
+	case KVM_EXIT_MMIO:
+		exit_mmio(v);
+		return 0;
+	case KVM_EXIT_HLT:
+	case KVM_EXIT_INTR:
+		return 0;
+	case KVM_EXIT_SHUTDOWN:
+		kvm_crash_set(v->vm, "vCPU %u: triple fault (guest shut down)", v->idx);
+		return -1;
+	case KVM_EXIT_FAIL_ENTRY:
+		kvm_crash_set(v->vm, "vCPU %u: entry failed, reason %#llx", v->idx,
+			      (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		return -1;
+	case KVM_EXIT_INTERNAL_ERROR:
+		kvm_crash_set(v->vm, "vCPU %u: KVM internal error, suberror %u at rip %#llx (data %u: %#llx %#llx %#llx %#llx)",
+			      v->idx, run->internal.suberror, (unsigned long long)vcpu_rip(v), run->internal.ndata, (unsigned long long)run->internal.data[0], (unsigned long long)run->internal.data[1], (unsigned long long)run->internal.data[2], (unsigned long long)run->internal.data[3]);
+		return -1;
+	case KVM_EXIT_SYSTEM_EVENT:
+		kvm_crash_set(v->vm, "vCPU %u: system event %u", v->idx, run->system_event.type);
+		return -1;
+	default:
+		kvm_crash_set(v->vm, "vCPU %u: unexpected exit %u", v->idx, run->exit_reason);
+		return -1;
+	}
+}
+
+/* ---- the thread ---- */
+
+/* Finish an exit KVM expects completed on the next KVM_RUN (an IN's data,
+ * an MMIO read), so that the registers a save reads are whole. */
+static void io_complete(struct kvm_vcpu *v)
+{
+	if (!v->io_pending)
+		return;
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	ioctl(v->fd, KVM_RUN, 0);
+	v->io_pending = 0;
+}
+
+/* Returns VCPU_STOP when the thread must end. */
+static uint32_t vcpu_park(struct kvm_vcpu *v)
+{
+	struct kvm_vm *vm = v->vm;
+	uint32_t go;
+
+	io_complete(v);
+	atomic_store(&v->parked, 1);
+	futex(&v->parked, FUTEX_WAKE_PRIVATE, 1, NULL);
+	while ((go = atomic_load(&vm->go)) == VCPU_PAUSE ||
+	       (go == VCPU_GO && atomic_load(&vm->crash.crashed)))
+		futex(&vm->go, FUTEX_WAIT_PRIVATE, go, NULL);
+	if (go == VCPU_STOP)
+		return go;
+	atomic_store(&v->parked, 0);
+	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	return go;
+}
+
+static void *vcpu_main(void *arg)
+{
+	struct kvm_vcpu *v = arg;
+	struct kvm_vm *vm = v->vm;
+	sigset_t kick;
+
+	sigemptyset(&kick);
+	sigaddset(&kick, kick_signal());
+	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	for (;;) {
+		if (atomic_load(&vm->go) != VCPU_GO || atomic_load(&vm->crash.crashed)) {
+			if (vcpu_park(v) == VCPU_STOP)
+				break;
+			continue;
+		}
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			kvm_crash_set(vm, "vCPU %u: KVM_RUN: %s", v->idx, strerror(errno));
+			continue;
+		}
+		v->io_pending = 0;
+		if (exit_handle(v))
+			continue;   /* crashed: the top of the loop parks us */
+	}
+	atomic_store(&v->parked, 1);
+	futex(&v->parked, FUTEX_WAKE_PRIVATE, 1, NULL);
+	return NULL;
+}
+
+int kvm_vcpus_start(struct kvm_vm *vm)
+{
+	struct sigaction sa = { .sa_handler = kick_handler };
+	sigset_t all, old;
+	int r = 0;
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(kick_signal(), &sa, NULL) < 0)
+		return -errno;
+	atomic_store(&vm->go, VCPU_GO);
+	/* vCPU threads take no signal but the kick, which they unblock. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (unsigned i = 0; i < vm->n; i++) {
+		char name[16];
+
+		atomic_store(&vm->v[i].parked, 0);
+		r = -pthread_create(&vm->v[i].th, NULL, vcpu_main, &vm->v[i]);
+		if (r)
+			break;
+		vm->nthreads++;
+		snprintf(name, sizeof(name), "vcpu-%u", i);
+		pthread_setname_np(vm->v[i].th, name);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r)
+		kvm_vcpus_stop(vm);
+	return r;
+}
+
+static void vcpus_kick(struct kvm_vm *vm)
+{
+	for (unsigned i = 0; i < vm->nthreads; i++) {
+		__atomic_store_n(&vm->v[i].run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		pthread_kill(vm->v[i].th, kick_signal());
+	}
+}
+
+void kvm_vcpus_stop(struct kvm_vm *vm)
+{
+	atomic_store(&vm->go, VCPU_STOP);
+	futex(&vm->go, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+	vcpus_kick(vm);
+	for (unsigned i = 0; i < vm->nthreads; i++)
+		pthread_join(vm->v[i].th, NULL);
+	vm->nthreads = 0;
+}
+
+int kvm_vcpus_pause(struct kvm_vm *vm)
+{
+	uint64_t t0 = mono_ns(), dt;
+
+	atomic_store(&vm->go, VCPU_PAUSE);
+	futex(&vm->go, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);   /* idlers */
+	vcpus_kick(vm);
+	for (unsigned i = 0; i < vm->nthreads; i++) {
+		struct kvm_vcpu *v = &vm->v[i];
+		/* The timeout re-kicks: a vCPU blocked on a page that is still
+		 * arriving takes the signal only once the page is there. */
+		const struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		while (!atomic_load(&v->parked)) {
+			if (futex(&v->parked, FUTEX_WAIT_PRIVATE, 0, &ts) < 0 && errno == ETIMEDOUT)
+				pthread_kill(v->th, kick_signal());
+		}
+	}
+	dt = mono_ns() - t0;
+	atomic_store_explicit(&vm->pause_last, dt, memory_order_relaxed);
+	if (dt > atomic_load_explicit(&vm->pause_max, memory_order_relaxed))
+		atomic_store_explicit(&vm->pause_max, dt, memory_order_relaxed);
+	return 0;
+}
+
+void kvm_vcpus_resume(struct kvm_vm *vm)
+{
+	atomic_store(&vm->go, VCPU_GO);
+	futex(&vm->go, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+}

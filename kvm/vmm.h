@@ -1,0 +1,110 @@
+/* kvm/vmm.h - inside kvm/: the VMM's shared structures.
+ *
+ * One struct kvm_vm per machine: the /dev/kvm, VM and vCPU descriptors,
+ * guest RAM (one memfd, mapped once, contiguous in the VMM; given to KVM as
+ * one or two memory slots around the hole below 4 GiB), the serial UART
+ * and the vCPU threads. Files:
+ *   sys.c    /dev/kvm: open, probe, capabilities, CPUID and MSR lists
+ *   mem.c    guest RAM, memory slots, dirty log
+ *   boot.c   page tables, GDT, payload image, first registers
+ *   vcpu.c   vCPU threads: run loop, exits, pause/resume
+ *   state.c  the state blob: save and restore of vCPUs and devices
+ *   engine.c the machine_engine the rest of the project sees
+ */
+#ifndef KVM_VMM_H
+#define KVM_VMM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include "kvm/uart.h"
+#include "vm/engine.h"
+
+#define KVM_MAX_MSRS    256
+#define KVM_MAX_CPUID   256
+
+/* Why a VM stopped on its own (a guest crash is not a host error). */
+struct kvm_crash {
+	_Atomic int crashed;
+	char why[160];
+};
+
+struct kvm_vcpu {
+	_Alignas(64) _Atomic uint32_t parked;    /* futex: 1 while parked */
+	_Atomic uint64_t heartbeats;
+	_Atomic uint32_t ready;                  /* the payload said so */
+	struct kvm_vm *vm;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t th;
+	unsigned idx;
+	int io_pending;                          /* last exit needs completion */
+};
+
+struct kvm_vm {
+	_Alignas(64) _Atomic uint32_t go;        /* futex: VCPU_* */
+	pthread_mutex_t lock;                    /* control operations */
+	int state;                               /* KS_* */
+	int sys_fd, vm_fd;
+	int memfd;
+	uint8_t *ram;                            /* contiguous host view */
+	uint64_t ram_size;
+	unsigned nslots;
+	unsigned n;
+	struct kvm_vcpu *v;
+	unsigned nthreads;
+	struct kvm_cpuid2 *cpuid;                /* what the guest is given */
+	uint32_t msrs[KVM_MAX_MSRS];             /* saved MSRs, TSC first */
+	unsigned nmsrs;
+	uint64_t tsc_khz;
+	size_t xsave_size;
+	struct uart uart;
+	struct kvm_crash crash;
+	_Atomic uint64_t pause_last, pause_max;
+	int console_fd;                          /* -1: none */
+	int loaded;                              /* incoming VM holds a state */
+	char why[160];                           /* reason for the last failure */
+};
+
+enum { VCPU_GO = 0, VCPU_PAUSE = 1, VCPU_STOP = 2 };
+enum { KS_CREATED, KS_RUNNING, KS_PAUSED };
+
+/* sys.c */
+int kvm_sys_open(char *why, size_t len);
+int kvm_sys_cpuid(int sys_fd, struct kvm_cpuid2 **out);
+int kvm_sys_msrs(struct kvm_vm *vm);
+
+/* mem.c */
+int kvm_mem_create(struct kvm_vm *vm, uint64_t ram_size);
+void kvm_mem_destroy(struct kvm_vm *vm);
+unsigned kvm_mem_regions(const struct kvm_vm *vm, struct machine_region *r);
+int kvm_mem_dirty_log(struct kvm_vm *vm, int on);
+int kvm_mem_dirty_get(struct kvm_vm *vm, uint64_t *bitmap, uint64_t npages);
+
+/* boot.c */
+int kvm_boot_write(struct kvm_vm *vm, unsigned nvcpus, const struct wl_params *p);
+int kvm_boot_vcpu(struct kvm_vm *vm, struct kvm_vcpu *v);
+
+/* vcpu.c */
+int kvm_vcpu_create(struct kvm_vm *vm, struct kvm_vcpu *v, unsigned idx);
+void kvm_vcpu_destroy(struct kvm_vcpu *v);
+int kvm_vcpus_start(struct kvm_vm *vm);
+void kvm_vcpus_stop(struct kvm_vm *vm);
+int kvm_vcpus_pause(struct kvm_vm *vm);
+void kvm_vcpus_resume(struct kvm_vm *vm);
+
+/* state.c */
+size_t kvm_state_size(const struct kvm_vm *vm);
+ssize_t kvm_state_save(struct kvm_vm *vm, const struct machine_config *c,
+		       void *buf, size_t cap);
+int kvm_state_load(struct kvm_vm *vm, struct machine_config *c,
+		   const void *buf, size_t len);
+
+void kvm_crash_set(struct kvm_vm *vm, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif
