@@ -43,6 +43,31 @@ static inline uint64_t wl_slice_base(const struct wl_params *p, unsigned nvcpus,
 #define G_LOAD(x)     __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define G_STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
+/* Bracket a change of the object at RAM offset off (see inflight in
+ * guest/layout.h). The compiler barriers keep the object's stores inside
+ * the bracket; x86 keeps them in order for anyone who sees the guest
+ * paused. */
+static inline void wl_inflight_begin(struct guest_vcpu_stats *s, uint64_t off)
+{
+	G_STORE(s->inflight, off + 1);
+	__asm__ __volatile__("" ::: "memory");
+}
+
+static inline void wl_inflight_end(struct guest_vcpu_stats *s)
+{
+	__asm__ __volatile__("" ::: "memory");
+	G_STORE(s->inflight, 0);
+}
+
+/* Is RAM offset off some vCPU's object in flight? */
+static inline int wl_inflight(const uint8_t *ram, unsigned nvcpus, uint64_t off)
+{
+	for (unsigned v = 0; v < nvcpus; v++)
+		if (guest_stats_of((uint8_t *)ram, v)->inflight == off + 1)
+			return 1;
+	return 0;
+}
+
 /* The per-operation bookkeeping every workload does once per step:
  * ops++, longest gap (with the stall-epoch reset), last_op_ns, heartbeat. */
 void wl_op_done(struct guest_cpu *c, struct wl_regs *r, uint64_t now);

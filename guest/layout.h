@@ -60,7 +60,11 @@ struct guest_vcpu_stats {
 	volatile uint64_t epoch;
 	volatile uint64_t ready;        /* set once the workload's set-up is done */
 	volatile uint64_t check_fail;   /* self-check failures seen in service */
-	uint64_t pad[2];
+	/* RAM offset + 1 of the object (kv slot, sweep page) this vCPU is
+	 * changing, 0 when none: a KVM guest can be paused mid-operation,
+	 * and the self-check must not call a half-written object corrupt. */
+	volatile uint64_t inflight;
+	uint64_t pad;
 	volatile uint64_t lat_hist[GUEST_LAT_BUCKETS];
 };
 

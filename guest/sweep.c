@@ -129,8 +129,11 @@ void sweep_step(struct guest_cpu *c, struct wl_regs *r)
 	page_off = base + r->cursor * GUEST_PAGE;
 	pidx = (page_off - GUEST_DATA_OFF) / GUEST_PAGE;
 	pg = (volatile uint64_t *)(c->ram + page_off);
-	if (write)
+	if (write) {
+		wl_inflight_begin(s, page_off);
 		page_write(pg, pidx, r->step + 1);
+		wl_inflight_end(s);
+	}
 	else if (!page_read_ok(pg, pidx))
 		s->check_fail = s->check_fail + 1;
 	r->cursor = r->cursor + 1 < npages ? r->cursor + 1 : 0;
@@ -164,7 +167,8 @@ int sweep_check(const uint8_t *ram, const struct guest_boot *b,
 			continue;
 		}
 
-		if (!page_full_ok(pg, i)) {
+		if (!page_full_ok(pg, i) &&
+		    !wl_inflight(ram, b->nvcpus, GUEST_DATA_OFF + i * GUEST_PAGE)) {
 			why_str(w, "sweep: page ");
 			why_u64(w, i);
 			why_str(w, " of the working set (gpa ");

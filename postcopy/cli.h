@@ -43,6 +43,8 @@ int vmhost_serve(struct machine *m, const char *name);
 struct vm_opts {
 	struct machine_config cfg;
 	char workload[16];
+	char console[256];        /* cfg.console points here */
+	char engine_note[240];    /* which engine and, for auto, why */
 };
 void vm_opts_default(struct vm_opts *v, uint64_t mem, unsigned vcpus, const char *wl);
 /* Handles --mem --vcpus --workload --working-set --write-fraction

@@ -29,9 +29,10 @@ VMOPTS_HELP
 "  -h, --help             this help\n";
 
 /* The destination: receive, run the VM a little on its own, stop. */
-static int demo_child(int lfd, bool quiet)
+static int demo_child(int lfd, bool quiet, const char *console)
 {
-	struct receive_opts o = { .accept_timeout_ms = 10000, .reply_timeout_ms = 30000 };
+	struct receive_opts o = { .accept_timeout_ms = 10000, .reply_timeout_ms = 30000,
+				  .console = console };
 	struct machine_stats a, b;
 	struct pm_hello hello;
 	struct pm_done done;
@@ -80,8 +81,8 @@ static int demo_source(struct vm_opts *v, uint16_t port, double warmup, bool jso
 		machine_destroy(m);
 		return cli_error("cannot start the VM: %s", strerror(-err));
 	}
-	fprintf(stderr, "source: VM booted (%llu MiB, %u vCPUs, %s); setting up the workload\n",
-		(unsigned long long)(v->cfg.ram_bytes >> 20), v->cfg.vcpus, v->workload);
+	fprintf(stderr, "source: VM booted (engine %s, %llu MiB, %u vCPUs, %s); setting up the workload\n",
+		v->engine_note, (unsigned long long)(v->cfg.ram_bytes >> 20), v->cfg.vcpus, v->workload);
 	t0 = clock_now_ns();
 	while (!vm_ready(m) && clock_now_ns() - t0 < 120000000000ull)
 		nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
@@ -138,7 +139,7 @@ int cmd_demo(int argc, char **argv)
 	if (child < 0)
 		return cli_error("fork failed");
 	if (child == 0)
-		_exit(demo_child(lfd, json));
+		_exit(demo_child(lfd, json, v.cfg.console));
 	close(lfd);
 	err = demo_source(&v, port, warmup, json);
 	if (waitpid(child, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))

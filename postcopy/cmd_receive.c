@@ -20,6 +20,7 @@ static const char receive_help[] =
 "  --name NAME            name here (default: the name the source sends)\n"
 "  --mem-limit SIZE       refuse VMs with more RAM than SIZE\n"
 "  --timeout SECONDS      give up when the source is silent this long (30)\n"
+"  --console FILE         kvm guests: serial console to FILE ('-': stdout)\n"
 "  -h, --help             this help\n";
 
 struct recv_args { const char *name; };
@@ -40,6 +41,7 @@ static int receive_parse(int argc, char **argv, struct receive_opts *o,
 	static const struct option longopts[] = {
 		{ "listen", required_argument, 0, 'l' }, { "name", required_argument, 0, 'n' },
 		{ "mem-limit", required_argument, 0, 'm' }, { "timeout", required_argument, 0, 't' },
+		{ "console", required_argument, 0, 'c' },
 		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
 	bool have_listen = false;
 	uint64_t secs;
@@ -63,6 +65,9 @@ static int receive_parse(int argc, char **argv, struct receive_opts *o,
 		case 'm':
 			if (cli_parse_size(optarg, &o->mem_limit))
 				return cli_usage_error("receive", "invalid --mem-limit '%s'", optarg);
+			break;
+		case 'c':
+			o->console = strcmp(optarg, "none") ? optarg : NULL;
 			break;
 		case 't':
 			if (cli_parse_u64(optarg, 86400, &secs) || secs == 0)

@@ -54,7 +54,7 @@ int cmd_run(int argc, char **argv)
 		return cli_error("cannot start the VM: %s", strerror(-err));
 	}
 	printf("VM '%s' running: engine %s, %llu MiB, %u vCPUs, workload %s\n", name,
-	       v.cfg.engine, (unsigned long long)(v.cfg.ram_bytes >> 20), v.cfg.vcpus, v.workload);
+	       v.engine_note, (unsigned long long)(v.cfg.ram_bytes >> 20), v.cfg.vcpus, v.workload);
 	fflush(stdout);
 	return vmhost_serve(m, name);
 }

@@ -57,9 +57,31 @@ static uint64_t meminfo_kb(const char *key)
 }
 
 /* Can this host take the VM? 0, or the refusal in why. */
+/* Can this host run the guest: its engine, its vCPU count and RAM, and
+ * every CPU feature it was given? */
+static int dst_engine_check(struct dst *d, const struct pm_hello *h, char *why, size_t n)
+{
+	struct machine_config c = { .ram_bytes = h->ram_bytes, .vcpus = h->vcpus };
+	char reason[PM_WHY_LEN - 48];
+	int err;
+
+	(void)d;
+	pm_strset(c.engine, sizeof(c.engine), h->engine);
+	if ((err = machine_probe(&c, reason, sizeof(reason)))) {
+		snprintf(why, n, "engine '%s' cannot run here: %s", h->engine, reason);
+		return -ENODEV;
+	}
+	if ((err = machine_features_check(h->engine, h->cpu_features, reason, sizeof(reason)))) {
+		snprintf(why, n, "%s", reason);
+		return err;
+	}
+	return 0;
+}
+
 static int dst_admit(struct dst *d, const struct pm_hello *h, char *why, size_t n)
 {
 	uint64_t avail = meminfo_kb("MemAvailable") << 10;
+	int err;
 
 	if (h->proto_version != PM_PROTO_VERSION) {
 		snprintf(why, n, "protocol version %u, this destination speaks %u",
@@ -71,10 +93,8 @@ static int dst_admit(struct dst *d, const struct pm_hello *h, char *why, size_t 
 			 h->guest_abi, GUEST_ABI_VERSION);
 		return -ENOEXEC;
 	}
-	if (strcmp(h->engine, "thread")) {
-		snprintf(why, n, "engine '%s' is not available on this host", h->engine);
-		return -ENODEV;
-	}
+	if ((err = dst_engine_check(d, h, why, n)))
+		return err;
 	if (strcmp(h->mode, "postcopy")) {
 		snprintf(why, n, "mode '%s' is not supported by this destination", h->mode);
 		return -EOPNOTSUPP;
@@ -102,7 +122,7 @@ static int dst_refuse(struct dst *d, int err, const char *why)
 static int dst_prepare(struct dst *d)
 {
 	struct machine_config c = { .ram_bytes = d->hello.ram_bytes, .vcpus = d->hello.vcpus,
-				    .params = d->hello.params };
+				    .params = d->hello.params, .console = d->o->console };
 	int err;
 
 	pm_strset(c.engine, sizeof(c.engine), d->hello.engine);
@@ -210,7 +230,8 @@ static int dst_activate(struct dst *d)
 		return pm_fail_set(d->fail, -EBADMSG, "STATE length does not match its blob");
 	err = machine_load(d->m, (const uint8_t *)m.payload + sizeof(sh), sh.state_len);
 	if (err)
-		return pm_fail_set(d->fail, err, "loading the VM state: %s", strerror(-err));
+		return pm_fail_set(d->fail, err, "loading the VM state: %s",
+				   machine_why(d->m) ? machine_why(d->m) : strerror(-err));
 	if ((err = machine_start(d->m)))
 		return pm_fail_set(d->fail, err, "starting the vCPUs: %s", strerror(-err));
 	r.dst_ns = clock_now_ns() - t0;

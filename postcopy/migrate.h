@@ -34,6 +34,7 @@ struct receive_opts {
 	int accept_timeout_ms;     /* for the urgent and bulk connections */
 	int reply_timeout_ms;
 	uint64_t mem_limit;        /* refuse VMs larger than this (0: RAM) */
+	const char *console;       /* kvm guests' serial console (NULL: none) */
 	void (*on_hello)(void *arg, const struct pm_hello *h);
 	void *arg;
 };

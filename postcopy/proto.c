@@ -84,7 +84,6 @@ int pm_decode_hello(const void *payload, uint32_t len, struct pm_hello *h,
 		return err;
 	if (!terminated(h->engine, sizeof(h->engine)) ||
 	    !terminated(h->name, sizeof(h->name)) ||
-	    !terminated(h->cpu_fp, sizeof(h->cpu_fp)) ||
 	    !terminated(h->mode, sizeof(h->mode)))
 		return bad(why, "unterminated string in HELLO");
 	return hello_layout_check(h, why);

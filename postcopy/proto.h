@@ -15,7 +15,7 @@
 #include "postcopy/hist.h"
 #include "vm/machine.h"
 
-#define PM_PROTO_VERSION   1
+#define PM_PROTO_VERSION   2
 #define PM_PAGE            4096u
 #define PM_RUN_MAX         64u         /* pages per PAGES message */
 #define PM_ZERO_MAX        256u        /* ranges per ZERO message */
@@ -44,7 +44,6 @@ enum pm_type {
 enum pm_channel { PM_CH_CONTROL, PM_CH_URGENT, PM_CH_BULK, PM_CH_COUNT };
 
 #define PM_NAME_LEN 64
-#define PM_FP_LEN   64
 #define PM_WHY_LEN  200
 
 struct pm_region { uint64_t gpa, size; };
@@ -55,7 +54,7 @@ struct pm_hello {
 	uint64_t session;
 	char engine[MACHINE_ENGINE_LEN];
 	char name[PM_NAME_LEN];
-	char cpu_fp[PM_FP_LEN];
+	uint32_t cpu_features[MACHINE_FEATURE_WORDS];   /* what the guest was given */
 	char mode[16];
 	uint64_t ram_bytes;
 	uint32_t page_size;

@@ -66,7 +66,7 @@ static void src_hello_fill(struct src *s, struct pm_hello *h)
 	h->session = s->session;
 	pm_strset(h->engine, sizeof(h->engine), c->engine);
 	pm_strset(h->name, sizeof(h->name), s->o->name);
-	pm_strset(h->cpu_fp, sizeof(h->cpu_fp), "thread/x86-64");
+	machine_features(s->m, h->cpu_features);
 	pm_strset(h->mode, sizeof(h->mode), s->o->mode);
 	h->ram_bytes = c->ram_bytes;
 	h->page_size = PM_PAGE;

@@ -7,7 +7,7 @@
 void vm_opts_default(struct vm_opts *v, uint64_t mem, unsigned vcpus, const char *wl)
 {
 	memset(v, 0, sizeof(*v));
-	pm_strset(v->cfg.engine, sizeof(v->cfg.engine), "thread");
+	pm_strset(v->cfg.engine, sizeof(v->cfg.engine), "auto");
 	v->cfg.ram_bytes = mem;
 	v->cfg.vcpus = vcpus;
 	pm_strset(v->workload, sizeof(v->workload), wl);
@@ -45,7 +45,13 @@ int vm_opts_parse(struct vm_opts *v, const char *cmd, int opt, const char *arg)
 		pm_strset(v->workload, sizeof(v->workload), arg);
 		return 1;
 	case VMOPT_ENGINE:
+		if (strcmp(arg, "auto") && strcmp(arg, "kvm") && strcmp(arg, "thread"))
+			return cli_usage_error(cmd, "unknown engine '%s' (auto, kvm, thread)", arg);
 		pm_strset(v->cfg.engine, sizeof(v->cfg.engine), arg);
+		return 1;
+	case VMOPT_CONSOLE:
+		pm_strset(v->console, sizeof(v->console), arg);
+		v->cfg.console = strcmp(arg, "none") ? v->console : NULL;
 		return 1;
 	case VMOPT_WSET:
 		if (cli_parse_size(arg, &p->working_set))
@@ -75,10 +81,11 @@ int vm_opts_parse(struct vm_opts *v, const char *cmd, int opt, const char *arg)
 int vm_opts_finish(struct vm_opts *v, const char *cmd)
 {
 	const char *why = "invalid workload parameters";
+	char reason[200];
 
-	if (strcmp(v->cfg.engine, "thread"))
-		return cli_usage_error(cmd, "engine '%s' is not available (this build has: thread)",
-				       v->cfg.engine);
+	machine_engine_pick(&v->cfg, v->engine_note, sizeof(v->engine_note));
+	if (machine_probe(&v->cfg, reason, sizeof(reason)))
+		return cli_error("%s: --engine %s cannot run here: %s", cmd, v->cfg.engine, reason);
 	if (v->cfg.ram_bytes < (16u << 20) || v->cfg.ram_bytes % (2u << 20))
 		return cli_usage_error(cmd, "--mem must be a multiple of 2 MiB and at least 16 MiB");
 	v->cfg.params.workload = wl_lookup(v->workload);

@@ -7,7 +7,7 @@
 
 enum {
 	VMOPT_MEM = 1000, VMOPT_VCPUS, VMOPT_WORKLOAD, VMOPT_ENGINE, VMOPT_WSET,
-	VMOPT_WRITE, VMOPT_PUT, VMOPT_RATE, VMOPT_KEYS, VMOPT_SEED,
+	VMOPT_WRITE, VMOPT_PUT, VMOPT_RATE, VMOPT_KEYS, VMOPT_SEED, VMOPT_CONSOLE,
 };
 
 #define VMOPTS_LONG \
@@ -20,10 +20,14 @@ enum {
 	{ "kv-put-fraction", required_argument, 0, VMOPT_PUT }, \
 	{ "dirty-rate", required_argument, 0, VMOPT_RATE }, \
 	{ "kv-keys", required_argument, 0, VMOPT_KEYS }, \
-	{ "seed", required_argument, 0, VMOPT_SEED }
+	{ "seed", required_argument, 0, VMOPT_SEED }, \
+	{ "console", required_argument, 0, VMOPT_CONSOLE }
 
 #define VMOPTS_HELP \
-"  --engine thread        engine that runs the guest (default: thread)\n" \
+"  --engine auto|kvm|thread  what runs the guest (default auto: kvm where\n" \
+"                         /dev/kvm works, else thread)\n" \
+"  --console FILE         kvm: the guest's serial console to FILE ('-' is\n" \
+"                         stdout; default: none)\n" \
 "  --mem SIZE             guest RAM, e.g. 256M, 1G (multiple of 2 MiB)\n" \
 "  --vcpus N              vCPUs (1..64)\n" \
 "  --workload NAME        idle | sweep | kv\n" \
