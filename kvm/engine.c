@@ -333,6 +333,16 @@ static int kvm_features_check(const uint32_t *need, char *why, size_t len)
 	return 0;
 }
 
+static int kvm_dirty_log(struct machine *m, int on)
+{
+	return kvm_mem_dirty_log(m->priv, on);
+}
+
+static int kvm_dirty_fetch(struct machine *m, uint64_t *bitmap, uint64_t npages)
+{
+	return kvm_mem_dirty_get(m->priv, bitmap, npages);
+}
+
 const struct machine_engine machine_engine_kvm = {
 	.name = "kvm",
 	.id = MACHINE_ENGINE_KVM,
@@ -350,4 +360,6 @@ const struct machine_engine machine_engine_kvm = {
 	.crashed = kvm_crashed,
 	.features = kvm_features,
 	.features_check = kvm_features_check,
+	.dirty_log = kvm_dirty_log,
+	.dirty_fetch = kvm_dirty_fetch,
 };

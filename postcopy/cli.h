@@ -70,5 +70,6 @@ int cmd_migrate(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_engines(int argc, char **argv);
 
 #endif

@@ -13,11 +13,13 @@ static const char main_help[] =
 "  migrate   move a running VM to a destination\n"
 "  status    show a running VM\n"
 "  stop      stop a running VM\n"
-"  demo      a whole migration on this machine, with its report\n";
+"  demo      a whole migration on this machine, with its report\n"
+"  engines   which engines (kvm, thread) can run a guest here\n";
 
 static const struct { const char *name; int (*fn)(int, char **); } commands[] = {
 	{ "run", cmd_run }, { "receive", cmd_receive }, { "migrate", cmd_migrate },
 	{ "status", cmd_status }, { "stop", cmd_stop }, { "demo", cmd_demo },
+	{ "engines", cmd_engines },
 };
 
 int main(int argc, char **argv)

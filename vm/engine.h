@@ -45,6 +45,9 @@ struct machine_engine {
 	 * host can give a guest those (0, or -ENOEXEC naming what lacks). */
 	void (*features)(const struct machine *m, uint32_t *w);
 	int (*features_check)(const uint32_t *w, char *why, size_t len);
+	/* Optional. Dirty-page tracking for pre-copy (machine.h). */
+	int (*dirty_log)(struct machine *m, int on);
+	int (*dirty_fetch)(struct machine *m, uint64_t *bitmap, uint64_t npages);
 };
 
 struct machine {

@@ -227,6 +227,21 @@ int machine_features_check(const char *engine, const uint32_t w[MACHINE_FEATURE_
 	return eng->features_check ? eng->features_check(w, why, len) : 0;
 }
 
+int machine_dirty_start(struct machine *m)
+{
+	return m->eng->dirty_log ? m->eng->dirty_log(m, 1) : -EOPNOTSUPP;
+}
+
+int machine_dirty_fetch(struct machine *m, uint64_t *bitmap, uint64_t npages)
+{
+	return m->eng->dirty_fetch ? m->eng->dirty_fetch(m, bitmap, npages) : -EOPNOTSUPP;
+}
+
+int machine_dirty_stop(struct machine *m)
+{
+	return m->eng->dirty_log ? m->eng->dirty_log(m, 0) : -EOPNOTSUPP;
+}
+
 void machine_stats(struct machine *m, struct machine_stats *s)
 {
 	struct guest_boot *b = (struct guest_boot *)machine_gpa(m, 0, GUEST_DATA_OFF);

@@ -93,6 +93,14 @@ void machine_features(const struct machine *m, uint32_t w[MACHINE_FEATURE_WORDS]
 int machine_features_check(const char *engine, const uint32_t w[MACHINE_FEATURE_WORDS],
 			   char *why, size_t len);
 
+/* Dirty-page tracking (pre-copy): start logging, fetch the pages written
+ * since the last fetch (or the start) into bitmap (one bit per page in
+ * region order, ORed in; the log is cleared), stop. -EOPNOTSUPP when the
+ * engine cannot track. */
+int machine_dirty_start(struct machine *m);
+int machine_dirty_fetch(struct machine *m, uint64_t *bitmap, uint64_t npages);
+int machine_dirty_stop(struct machine *m);
+
 /* Counters; reads guest RAM (the stats area), so on a machine whose pages
  * are still arriving it may fault like a vCPU. */
 void machine_stats(struct machine *m, struct machine_stats *s);

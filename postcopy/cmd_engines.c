@@ -1,0 +1,59 @@
+/* postcopy/cmd_engines.c - `postcopy-move engines`: which engines can run
+ * a guest on this host, and why not. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include "postcopy/cli.h"
+#include "vm/machine.h"
+
+static const char engines_help[] =
+"usage: postcopy-move engines [--check ENGINE]\n"
+"\n"
+"List the engines that can run a guest here (kvm needs a working /dev/kvm;\n"
+"thread runs anywhere) and which one --engine auto picks.\n"
+"\n"
+"  --check ENGINE         print nothing; exit 0 if ENGINE works here, 1 if not\n"
+"  -h, --help             this help\n";
+
+static const char *const names[] = { "kvm", "thread" };
+
+int cmd_engines(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "check", required_argument, 0, 'c' }, { "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 } };
+	const char *check = NULL;
+	struct machine_config c = { .ram_bytes = 0, .vcpus = 1 };
+	char why[200];
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			fputs(engines_help, stdout);
+			return 0;
+		case 'c':
+			check = optarg;
+			break;
+		default:
+			return cli_usage_error("engines", "unknown option");
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("engines", "unexpected argument '%s'", argv[optind]);
+	if (check) {
+		pm_strset(c.engine, sizeof(c.engine), check);
+		return machine_probe(&c, why, sizeof(why)) ? 1 : 0;
+	}
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		pm_strset(c.engine, sizeof(c.engine), names[i]);
+		if (machine_probe(&c, why, sizeof(why)))
+			printf("%-8s unavailable: %s\n", names[i], why);
+		else
+			printf("%-8s available\n", names[i]);
+	}
+	pm_strset(c.engine, sizeof(c.engine), "auto");
+	machine_engine_pick(&c, why, sizeof(why));
+	printf("auto     -> %s\n", why);
+	return 0;
+}
