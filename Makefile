@@ -45,7 +45,7 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 
 DEB_PKGS  := liburing-dev libxxhash-dev libcmocka-dev pkg-config iproute2 procps jq
 
-.PHONY: all deps demo test unit integration bench-core clean
+.PHONY: all deps demo test unit integration bench-core bench-kvm clean
 all: $(BIN)
 
 deps:
@@ -127,6 +127,10 @@ test: deps
 bench-core: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	bash bench/core.sh
+
+bench-kvm: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+	bash bench/kvm.sh
 
 clean:
 	rm -rf build bin

@@ -26,30 +26,6 @@ static void uart_irq(void *ctx, int level)
 	ioctl(vm->vm_fd, KVM_IRQ_LINE, &l);
 }
 
-/* Each vCPU's CPUID names its own APIC ID (leaf 1 and the x2APIC leaves). */
-static int vcpu_cpuid_set(struct kvm_vm *vm, struct kvm_vcpu *v)
-{
-	size_t len = sizeof(*vm->cpuid) + vm->cpuid->nent * sizeof(vm->cpuid->entries[0]);
-	struct kvm_cpuid2 *c = malloc(len);
-	int r = 0;
-
-	if (!c)
-		return -ENOMEM;
-	memcpy(c, vm->cpuid, len);
-	for (uint32_t i = 0; i < c->nent; i++) {
-		struct kvm_cpuid_entry2 *e = &c->entries[i];
-
-		if (e->function == 1)
-			e->ebx = (e->ebx & 0x00ffffff) | (v->idx << 24);
-		else if (e->function == 0xb || e->function == 0x1f)
-			e->edx = v->idx;
-	}
-	if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0)
-		r = -errno;
-	free(c);
-	return r;
-}
-
 static int console_open(const char *path)
 {
 	if (!path || !*path)
@@ -80,7 +56,7 @@ static int vm_setup(struct kvm_vm *vm, const struct machine_config *c)
 	for (unsigned i = 0; i < vm->n; i++) {
 		if ((r = kvm_vcpu_create(vm, &vm->v[i], i)))
 			return r;
-		if ((r = vcpu_cpuid_set(vm, &vm->v[i])))
+		if ((r = kvm_vcpu_cpuid(&vm->v[i], vm->cpuid, 1)))
 			return r;
 	}
 	r = ioctl(vm->v[0].fd, KVM_GET_TSC_KHZ, 0);

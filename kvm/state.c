@@ -91,7 +91,7 @@ static size_t vcpu_bytes(const struct kvm_vm *vm)
 
 	for (uint32_t t = KS_CPUID; t < KS_VCPU_TYPES; t++)
 		n += sizeof(struct kvm_state_sec) + pad8(sec_fixed(t));
-	n += sizeof(struct kvm_cpuid2) + vm->cpuid->nent * sizeof(struct kvm_cpuid_entry2);
+	n += sizeof(struct kvm_cpuid2) + vm->v[0].cpuid->nent * sizeof(struct kvm_cpuid_entry2);
 	n += vm->xsave_size;
 	n += sizeof(struct kvm_msrs) + vm->nmsrs * sizeof(struct kvm_msr_entry);
 	return n;
@@ -143,7 +143,7 @@ static int sec_ioctl(struct writer *w, int fd, unsigned long req, uint32_t type,
 
 static int save_vcpu(struct kvm_vm *vm, struct kvm_vcpu *v, struct writer *w)
 {
-	size_t clen = sizeof(struct kvm_cpuid2) + vm->cpuid->nent * sizeof(struct kvm_cpuid_entry2);
+	size_t clen = sizeof(struct kvm_cpuid2) + v->cpuid->nent * sizeof(struct kvm_cpuid_entry2);
 	size_t mlen = sizeof(struct kvm_msrs) + vm->nmsrs * sizeof(struct kvm_msr_entry);
 	struct kvm_cpuid2 *c;
 	struct kvm_msrs *m;
@@ -152,9 +152,7 @@ static int save_vcpu(struct kvm_vm *vm, struct kvm_vcpu *v, struct writer *w)
 
 	if (!(c = sec_add(w, KS_CPUID, v->idx, clen)))
 		return -ENOSPC;
-	c->nent = vm->cpuid->nent;
-	if (ioctl(v->fd, KVM_GET_CPUID2, c) < 0)
-		return -errno;
+	memcpy(c, v->cpuid, clen);   /* what we gave KVM, without asking it */
 	if ((err = sec_ioctl(w, v->fd, KVM_GET_MP_STATE, KS_MP_STATE, v->idx)) ||
 	    (err = sec_ioctl(w, v->fd, KVM_GET_REGS, KS_REGS, v->idx)) ||
 	    (err = sec_ioctl(w, v->fd, KVM_GET_SREGS, KS_SREGS, v->idx)))
@@ -403,6 +401,18 @@ static int load_msrs(struct kvm_vm *vm, struct kvm_vcpu *v, const uint8_t *d,
 	return r;
 }
 
+static int load_cpuid(struct kvm_vcpu *v, const uint8_t *d, uint32_t len)
+{
+	struct kvm_cpuid2 *c = sec_copy(d, len, 0);
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	r = kvm_vcpu_cpuid(v, c, 0);   /* the blob's table already names its APIC ID */
+	free(c);
+	return r;
+}
+
 static const struct { uint32_t type; unsigned long req; const char *name; } vcpu_order[] = {
 	{ KS_CPUID, KVM_SET_CPUID2, "CPUID" },
 	{ KS_MP_STATE, KVM_SET_MP_STATE, "MP state" },
@@ -427,6 +437,8 @@ static int load_vcpu(struct kvm_vm *vm, struct kvm_vcpu *v, const struct parsed 
 
 		if (t == KS_MSRS)
 			err = load_msrs(vm, v, d, len, tsc_delta);
+		else if (t == KS_CPUID)
+			err = load_cpuid(v, d, len);
 		else
 			err = set_copy(v->fd, vcpu_order[i].req, d, len,
 				       t == KS_XSAVE ? vm->xsave_size : 0);

@@ -22,6 +22,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -92,8 +93,50 @@ int kvm_vcpu_create(struct kvm_vm *vm, struct kvm_vcpu *v, unsigned idx)
 	return 0;
 }
 
+static size_t cpuid_bytes(const struct kvm_cpuid2 *c)
+{
+	return sizeof(*c) + c->nent * sizeof(c->entries[0]);
+}
+
+/* Give the vCPU the CPUID table c; with own_apic_id, patched to name the
+ * vCPU's own APIC ID (leaf 1 and the x2APIC leaves), as at boot. Setting
+ * the table KVM already has is skipped: KVM_SET_CPUID2 is the slowest
+ * part of a restore, and an incoming vCPU already holds its table. */
+int kvm_vcpu_cpuid(struct kvm_vcpu *v, const struct kvm_cpuid2 *c, int own_apic_id)
+{
+	struct kvm_cpuid2 *t = malloc(cpuid_bytes(c));
+
+	if (!t)
+		return -ENOMEM;
+	memcpy(t, c, cpuid_bytes(c));
+	for (uint32_t i = 0; own_apic_id && i < t->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &t->entries[i];
+
+		if (e->function == 1)
+			e->ebx = (e->ebx & 0x00ffffff) | (v->idx << 24);
+		else if (e->function == 0xb || e->function == 0x1f)
+			e->edx = v->idx;
+	}
+	if (v->cpuid && cpuid_bytes(v->cpuid) == cpuid_bytes(t) &&
+	    !memcmp(v->cpuid, t, cpuid_bytes(t))) {
+		free(t);
+		return 0;
+	}
+	if (ioctl(v->fd, KVM_SET_CPUID2, t) < 0) {
+		int err = -errno;
+
+		free(t);
+		return err;
+	}
+	free(v->cpuid);
+	v->cpuid = t;
+	return 0;
+}
+
 void kvm_vcpu_destroy(struct kvm_vcpu *v)
 {
+	free(v->cpuid);
+	v->cpuid = NULL;
 	if (v->run)
 		munmap(v->run, v->run_size);
 	if (v->fd > 0)
@@ -269,6 +312,7 @@ static void *vcpu_main(void *arg)
 	struct kvm_vm *vm = v->vm;
 	sigset_t kick;
 
+	machine_vcpu_sched(vm->vcpu_nice);
 	sigemptyset(&kick);
 	sigaddset(&kick, kick_signal());
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
@@ -303,6 +347,7 @@ int kvm_vcpus_start(struct kvm_vm *vm)
 	if (sigaction(kick_signal(), &sa, NULL) < 0)
 		return -errno;
 	atomic_store(&vm->go, VCPU_GO);
+	vm->vcpu_nice = machine_vcpu_nice();
 	/* vCPU threads take no signal but the kick, which they unblock. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);

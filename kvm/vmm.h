@@ -43,6 +43,7 @@ struct kvm_vcpu {
 	pthread_t th;
 	unsigned idx;
 	int io_pending;                          /* last exit needs completion */
+	struct kvm_cpuid2 *cpuid;                /* what KVM_SET_CPUID2 got */
 };
 
 struct kvm_vm {
@@ -66,6 +67,7 @@ struct kvm_vm {
 	struct kvm_crash crash;
 	_Atomic uint64_t pause_last, pause_max;
 	int console_fd;                          /* -1: none */
+	int vcpu_nice;                           /* machine_vcpu_nice() at start */
 	int loaded;                              /* incoming VM holds a state */
 	char why[160];                           /* reason for the last failure */
 };
@@ -92,6 +94,7 @@ int kvm_boot_vcpu(struct kvm_vm *vm, struct kvm_vcpu *v);
 /* vcpu.c */
 int kvm_vcpu_create(struct kvm_vm *vm, struct kvm_vcpu *v, unsigned idx);
 void kvm_vcpu_destroy(struct kvm_vcpu *v);
+int kvm_vcpu_cpuid(struct kvm_vcpu *v, const struct kvm_cpuid2 *c, int own_apic_id);
 int kvm_vcpus_start(struct kvm_vm *vm);
 void kvm_vcpus_stop(struct kvm_vm *vm);
 int kvm_vcpus_pause(struct kvm_vm *vm);

@@ -86,6 +86,16 @@ struct thread_state_body {
 extern const struct machine_engine machine_engine_thread;
 extern const struct machine_engine machine_engine_kvm;
 
+/* How vCPU threads of every engine are scheduled: vCPUs are CPU hogs and
+ * the VMM's own threads (the one pausing or resuming them, fault
+ * handlers, the network) must not wait behind them. SCHED_BATCH (a waking
+ * vCPU does not preempt anyone, so a resume wakes all vCPUs at once) at
+ * nice machine_vcpu_nice(): PCM_VCPU_NICE (0..19), default 5. The nice
+ * value is read once by the controlling thread; vCPU threads apply it to
+ * themselves. */
+int machine_vcpu_nice(void);
+void machine_vcpu_sched(int nice);
+
 /* Host address of guest-physical gpa (len bytes inside one region), or
  * NULL. */
 uint8_t *machine_gpa(const struct machine *m, uint64_t gpa, uint64_t len);

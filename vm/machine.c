@@ -8,9 +8,13 @@
  * it in engines[] below.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "guest/workload.h"
 #include "vm/engine.h"
@@ -26,6 +30,31 @@ static const struct machine_engine *engine_find(const char *name)
 		if (!strcmp(engines[i]->name, name))
 			return engines[i];
 	return NULL;
+}
+
+#define VCPU_NICE_DEFAULT 5
+
+int machine_vcpu_nice(void)
+{
+	const char *e = getenv("PCM_VCPU_NICE");
+	char *end;
+	long n;
+
+	if (!e || !*e)
+		return VCPU_NICE_DEFAULT;
+	n = strtol(e, &end, 10);
+	if (*end || n < 0 || n > 19)
+		return VCPU_NICE_DEFAULT;
+	return (int)n;
+}
+
+void machine_vcpu_sched(int nice)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+
+	pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+	if (nice)
+		setpriority(PRIO_PROCESS, (id_t)gettid(), nice);
 }
 
 int machine_probe(const struct machine_config *c, char *why, size_t len)

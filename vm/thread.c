@@ -44,7 +44,6 @@
 enum { RUN_GO = 0, RUN_PAUSE = 1, RUN_STOP = 2 };
 enum { TS_CREATED, TS_RUNNING, TS_PAUSED };
 
-#define VCPU_NICE_DEFAULT 5
 
 struct thread_vm;
 
@@ -66,7 +65,7 @@ struct thread_vm {
 	int have_regs;                           /* regs hold a guest */
 	unsigned nthreads;                       /* threads created */
 	_Atomic uint64_t pause_last, pause_max;
-	int vcpu_nice;                           /* nice of vCPU threads */
+	int vcpu_nice;                           /* machine_vcpu_nice() at start */
 	int memfd;
 	uint8_t *ram;
 	uint64_t ram_size;
@@ -137,16 +136,13 @@ static void *vcpu_main(void *arg)
 {
 	struct tvcpu *v = arg;
 	struct thread_vm *tm = v->tm;
-	struct sched_param sp = { .sched_priority = 0 };
 	uint32_t run;
 
 	/* vCPUs are CPU hogs and the VMM's own threads (the one pausing or
 	 * resuming us, fault handlers, the network) must not wait behind
 	 * them: SCHED_BATCH (a waking vCPU does not preempt anyone, so a
 	 * resume wakes all vCPUs at once) and a lower priority. */
-	pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
-	if (tm->vcpu_nice)
-		setpriority(PRIO_PROCESS, (id_t)gettid(), tm->vcpu_nice);
+	machine_vcpu_sched(tm->vcpu_nice);
 	for (;;) {
 		atomic_store(&v->in_step, 1);
 		run = atomic_load(&tm->run);
@@ -175,21 +171,6 @@ static void threads_stop(struct thread_vm *tm)
 	for (unsigned i = 0; i < tm->nthreads; i++)
 		pthread_join(tm->v[i].th, NULL);
 	tm->nthreads = 0;
-}
-
-/* Nice value of vCPU threads: PCM_VCPU_NICE (0..19), default 5. */
-static int vcpu_nice(void)
-{
-	const char *e = getenv("PCM_VCPU_NICE");
-	char *end;
-	long n;
-
-	if (!e || !*e)
-		return VCPU_NICE_DEFAULT;
-	n = strtol(e, &end, 10);
-	if (*end || n < 0 || n > 19)
-		return VCPU_NICE_DEFAULT;
-	return (int)n;
 }
 
 /* ---- engine ---- */
@@ -304,7 +285,7 @@ static int thread_start(struct machine *m)
 		goto out;
 	}
 	atomic_store(&tm->run, RUN_GO);
-	tm->vcpu_nice = vcpu_nice();
+	tm->vcpu_nice = machine_vcpu_nice();
 	/* vCPU threads take no asynchronous signals. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
