@@ -24,7 +24,7 @@ if ! "$PM" engines --check kvm; then
 	step "(on such hosts run the KVM tests with make test-kvm; this benchmark needs /dev/kvm)"
 	exit 1
 fi
-where=$(grep -qs 'kvm-pvm\|pvm' /proc/modules && echo "PVM (KVM without hardware virtualization, guest kernel mode emulated)" || echo "KVM")
+where=$([ -d /sys/module/kvm_pvm ] && echo "PVM (KVM without hardware virtualization, guest kernel mode emulated)" || echo "KVM")
 
 step "state blob: size, save and restore time (1, 2, 4, 8 vCPUs)"
 build/bench/kvm_state $([ "$QUICK" = 1 ] && echo "--reps 5") >"$tmp/state.json"
