@@ -31,7 +31,7 @@ demo() { # name, args...: REPS runs, one JSON report a line in $tmp/name.json
 	local name=$1; shift
 	for i in $(seq "$REPS"); do
 		step "post-copy: $name run $i/$REPS ($*)"
-		"$PM" demo --json "$@" 2>"$tmp/$name.err" | tail -1 >>"$tmp/$name.json" || {
+		"$PM" demo --json --engine "${ENGINE:-thread}" "$@" 2>"$tmp/$name.err" | tail -1 >>"$tmp/$name.json" || {
 			cat "$tmp/$name.err" >&2; return 1; }
 	done
 }

@@ -43,6 +43,12 @@ int kvm_sys_open(char *why, size_t len)
 		return err;
 	}
 	api = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (api < 0) {
+		err = -errno;
+		snprintf(why, len, "/dev/kvm is not a KVM device (%s)", strerror(-err));
+		close(fd);
+		return -ENOTSUP;
+	}
 	if (api != KVM_API_VERSION) {
 		snprintf(why, len, "/dev/kvm speaks API %d, not %d", api, KVM_API_VERSION);
 		close(fd);

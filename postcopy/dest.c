@@ -56,16 +56,14 @@ static uint64_t meminfo_kb(const char *key)
 	return v;
 }
 
-/* Can this host take the VM? 0, or the refusal in why. */
 /* Can this host run the guest: its engine, its vCPU count and RAM, and
  * every CPU feature it was given? */
-static int dst_engine_check(struct dst *d, const struct pm_hello *h, char *why, size_t n)
+static int dst_engine_check(const struct pm_hello *h, char *why, size_t n)
 {
 	struct machine_config c = { .ram_bytes = h->ram_bytes, .vcpus = h->vcpus };
 	char reason[PM_WHY_LEN - 48];
 	int err;
 
-	(void)d;
 	pm_strset(c.engine, sizeof(c.engine), h->engine);
 	if ((err = machine_probe(&c, reason, sizeof(reason)))) {
 		snprintf(why, n, "engine '%s' cannot run here: %s", h->engine, reason);
@@ -78,6 +76,7 @@ static int dst_engine_check(struct dst *d, const struct pm_hello *h, char *why, 
 	return 0;
 }
 
+/* Can this host take the VM? 0, or the refusal in why. */
 static int dst_admit(struct dst *d, const struct pm_hello *h, char *why, size_t n)
 {
 	uint64_t avail = meminfo_kb("MemAvailable") << 10;
@@ -93,7 +92,7 @@ static int dst_admit(struct dst *d, const struct pm_hello *h, char *why, size_t 
 			 h->guest_abi, GUEST_ABI_VERSION);
 		return -ENOEXEC;
 	}
-	if ((err = dst_engine_check(d, h, why, n)))
+	if ((err = dst_engine_check(h, why, n)))
 		return err;
 	if (strcmp(h->mode, "postcopy")) {
 		snprintf(why, n, "mode '%s' is not supported by this destination", h->mode);
@@ -102,8 +101,8 @@ static int dst_admit(struct dst *d, const struct pm_hello *h, char *why, size_t 
 	if (h->ram_bytes > avail || (d->o->mem_limit && h->ram_bytes > d->o->mem_limit)) {
 		uint64_t lim = d->o->mem_limit && d->o->mem_limit < avail ? d->o->mem_limit : avail;
 
-		snprintf(why, n, "not enough memory: the VM needs %.1f GiB, %.1f GiB available",
-			 h->ram_bytes / 1073741824.0, lim / 1073741824.0);
+		snprintf(why, n, "not enough memory: the VM needs %llu MiB, %llu MiB available",
+			 (unsigned long long)(h->ram_bytes >> 20), (unsigned long long)(lim >> 20));
 		return -ENOMEM;
 	}
 	return 0;

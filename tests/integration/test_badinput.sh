@@ -3,7 +3,7 @@
 # the source VM keeps running untouched.
 source "$(dirname "$0")/lib.sh"
 
-start_vm src --mem 256M --vcpus 2 --workload kv
+start_vm src --engine thread --mem 256M --vcpus 2 --workload kv
 
 closed=$(free_port)
 expect_error "refused connection" "refused" "$PM" migrate src --to "127.0.0.1:$closed"

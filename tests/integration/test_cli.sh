@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 
 port=$(free_port)
-start_vm src --mem 256M --vcpus 2 --workload sweep --write-fraction 0.3
+start_vm src --engine thread --mem 256M --vcpus 2 --workload sweep --write-fraction 0.3
 check "source VM runs" vm_alive src
 "$PM" receive --listen "127.0.0.1:$port" --name dst >"$TMP/dst.log" 2>&1 &
 PIDS+=($!)
@@ -27,5 +27,5 @@ check "destination VM runs under its name" vm_alive dst
 check "stop stops it" "$PM" stop dst
 sleep 0.3
 expect_error "stopped VM is gone" "no VM named 'dst'" "$PM" status dst
-check "help on every subcommand" bash -c "for c in run receive migrate status stop demo; do '$PM' \$c --help | grep -q usage || exit 1; done"
+check "help on every subcommand" bash -c "for c in run receive migrate status stop demo engines; do '$PM' \$c --help | grep -q usage || exit 1; done"
 finish

@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh"
 
 demo_check() {
 	local wl=$1 mem=$2 out json
-	if ! out=$("$PM" demo --mem "$mem" --workload "$wl" --warmup 0.5 --json 2>"$TMP/demo.err"); then
+	if ! out=$("$PM" demo --engine thread --mem "$mem" --workload "$wl" --warmup 0.5 --json 2>"$TMP/demo.err"); then
 		fail "demo $wl $mem exited non-zero: $(tail -3 "$TMP/demo.err")"
 		return
 	fi

@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# The KVM engine end to end, as an operator would use it: run, receive and
+# migrate as separate processes over loopback for sweep and kv (report,
+# status and both serial consoles), --engine auto picking kvm, a host whose
+# /dev/kvm is unusable, destinations that refuse the guest (a CPU feature
+# this host's KVM lacks, another protocol version, too little memory, no
+# usable /dev/kvm) and bad kvm options. Skips when /dev/kvm does not work.
+source "$(dirname "$0")/lib.sh"
+
+skip() { echo "skip: $*"; }
+
+# Wait until FILE contains PATTERN (grep -E), at most about 5 s.
+wait_for() {
+	local file=$1 pat=$2
+	for _ in $(seq 100); do
+		grep -Eq "$pat" "$file" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# Start `receive` in the background; its pid in RPID, log in $TMP/NAME.log.
+start_receive() {
+	local name=$1 port=$2; shift 2
+	"$PM" receive --listen "127.0.0.1:$port" --name "$name" "$@" >"$TMP/$name.log" 2>&1 &
+	RPID=$!
+	PIDS+=("$RPID")
+	wait_for "$TMP/$name.log" "waiting for a VM on" ||
+		{ echo "receive $name did not come up:" >&2; cat "$TMP/$name.log" >&2; return 1; }
+}
+
+# Exit status of a background process into XRC, waiting at most about
+# 10 s (not in a $(...) subshell: only this shell can wait for its child).
+exit_of() {
+	local pid=$1
+	for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	XRC=0
+	wait "$pid" || XRC=$?
+}
+
+# Run a command in a private mount namespace where /dev/kvm is unusable:
+# HOW is "null" (/dev/null bound over it: opens, but is no KVM) or "gone"
+# (an empty /dev: no such file).
+without_kvm() {
+	local how=$1; shift
+	local setup
+	case $how in
+	null) setup='mount --bind /dev/null /dev/kvm' ;;
+	gone) setup='mount -t tmpfs none /dev' ;;
+	esac
+	unshare --mount sh -c "$setup && exec \"\$@\"" sh "$@"
+}
+
+# ------------------------------------------------------------- can we? ----
+probe_kvm() {
+	local pid rc
+	[ -e /dev/kvm ] || { WHY="/dev/kvm does not exist"; return 1; }
+	[ -c /dev/kvm ] || { WHY="/dev/kvm is not a character device"; return 1; }
+	"$PM" run --engine kvm --name kvmprobe --mem 16M --vcpus 1 --workload idle \
+		>"$TMP/kvmprobe.log" 2>&1 &
+	pid=$!
+	PIDS+=("$pid")
+	for _ in $(seq 100); do
+		if "$PM" status kvmprobe >/dev/null 2>&1; then
+			"$PM" stop kvmprobe >/dev/null 2>&1 || true
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	WHY=$(grep -m1 error "$TMP/kvmprobe.log" || echo "run --engine kvm did not start")
+	return 1
+}
+WHY=
+if ! probe_kvm; then
+	skip "kvm engine not available here: $WHY"
+	exit 0
+fi
+
+# ---------------------------------------- a. run / receive / migrate ----
+status_has() { "$PM" status "$1" | grep -qx "$2"; }
+# Status lines the payload printed on a console ("[Ns] ops N ticks N").
+console_lines() { grep -Ec '^\[[0-9]+s\] ops [0-9]+ ticks [0-9]+' "$1" 2>/dev/null || true; }
+console_ops() { sed -n 's/^\[[0-9]*s\] ops \([0-9]*\) ticks [0-9]*$/\1/p' "$1"; }
+
+migrate_kvm() {
+	local wl=$1 src=A$1 dst=B$1 port rc n1 n2 last first
+	local con1=$TMP/console-$src con2=$TMP/console-$dst rep=$TMP/report-$wl.json
+	port=$(free_port)
+	start_vm "$src" --engine kvm --mem 256M --vcpus 2 --workload "$wl" --console "$con1"
+	local spid=${PIDS[-1]}
+	check "$wl: source VM runs on kvm" status_has "$src" "engine: kvm"
+	check "$wl: source VM makes progress" vm_alive "$src"
+	start_receive "$dst" "$port" --console "$con2"
+	sleep 1   # a second of workload: the console has a status line
+	rc=0
+	"$PM" migrate "$src" --to "127.0.0.1:$port" --json >"$rep" 2>"$TMP/migrate-$wl.err" || rc=$?
+	if [ "$rc" -eq 0 ]; then pass "$wl: migrate exits 0"; else fail "$wl: migrate exit $rc: $(cat "$TMP/migrate-$wl.err")"; fi
+	check "$wl: report verified, engine kvm, remote faults" jqt --arg wl "$wl" \
+		'.verified == true and .engine == "kvm" and .workload == $wl and .mode == "postcopy"
+		 and .remote_faults > 0 and .vcpus == 2 and .ram_bytes == 268435456' "$rep"
+	check "$wl: destination VM runs on kvm" status_has "$dst" "engine: kvm"
+	check "$wl: destination VM is running with ops advancing" vm_alive "$dst"
+	exit_of "$spid"; rc=$XRC
+	check "$wl: source process exits 0 after releasing the VM ($rc)" test "$rc" -eq 0
+	expect_error "$wl: source released the VM" "no VM named '$src'" "$PM" status "$src"
+	check "$wl: source console had the payload banner" grep -q "^postcopy-move payload:" "$con1"
+	check "$wl: source console had status lines" test "$(console_lines "$con1")" -ge 1
+	wait_for "$con2" '^\[[0-9]+s\] ops' || true
+	n1=$(console_lines "$con2")
+	sleep 1.5
+	n2=$(console_lines "$con2")
+	check "$wl: destination console gets new status lines ($n1 then $n2)" test "$n1" -ge 1 -a "$n2" -gt "$n1"
+	last=$(console_ops "$con1" | tail -1)
+	first=$(console_ops "$con2" | head -1)
+	check "$wl: guest ops count carries on across the move ($last on source, then $first)" \
+		test "${first:-0}" -ge "${last:-1}"
+	check "$wl: destination console has no payload banner (no reboot)" bash -c "! grep -q 'payload:' '$con2'"
+	check "$wl: stop stops the destination VM" bash -c "'$PM' stop '$dst' >/dev/null"
+	exit_of "$RPID"; rc=$XRC
+	check "$wl: receive process exits 0 after stop ($rc)" test "$rc" -eq 0
+}
+
+migrate_kvm sweep
+migrate_kvm kv
+
+# --------------------------------------------------------- b. auto ----
+start_vm autovm --engine auto --mem 64M --vcpus 1 --workload idle
+check "auto picks kvm and says so" grep -q "^VM 'autovm' running: engine kvm (auto: " "$TMP/autovm.log"
+check "auto VM status says engine kvm" status_has autovm "engine: kvm"
+"$PM" stop autovm >/dev/null
+
+# ------------------------------------------------ c. unusable /dev/kvm ----
+if ! unshare --mount sh -c 'mount --bind /dev/null /dev/kvm' 2>"$TMP/unshare.err"; then
+	skip "unusable /dev/kvm cases: cannot make a private mount namespace: $(head -1 "$TMP/unshare.err")"
+else
+	for how in null gone; do
+		expect_error "/dev/kvm $how: --engine kvm refuses, naming /dev/kvm" "/dev/kvm" \
+			without_kvm "$how" "$PM" run --engine kvm --name nokvm --mem 64M --vcpus 1 --workload idle
+		without_kvm "$how" "$PM" run --engine auto --name fb$how --mem 64M --vcpus 1 --workload idle \
+			>"$TMP/fb$how.log" 2>&1 &
+		PIDS+=($!)
+		for _ in $(seq 100); do "$PM" status "fb$how" >/dev/null 2>&1 && break; sleep 0.05; done
+		check "/dev/kvm $how: --engine auto falls back to thread and says why" \
+			grep -q "^VM 'fb$how' running: engine thread (auto: /dev/kvm" "$TMP/fb$how.log"
+		check "/dev/kvm $how: fallback VM runs on thread" status_has "fb$how" "engine: thread"
+		check "/dev/kvm $how: fallback VM makes progress" vm_alive "fb$how"
+		"$PM" stop "fb$how" >/dev/null || true
+	done
+	expect_error "/dev/kvm null: demo --engine kvm refuses, naming /dev/kvm" "/dev/kvm" \
+		without_kvm null "$PM" demo --engine kvm --mem 64M
+fi
+
+# ------------------------------------- d. refusals at the reservation ----
+# A fake source offers a kvm guest; the real destination must refuse it
+# before it makes anything, and exit with one clear error.
+refuse_case() {
+	local mode=$1 name=R$1 port rc out feat pat
+	port=$(free_port)
+	start_receive "$name" "$port"
+	rc=0
+	out=$("$FAKEPEER" "$mode" 127.0.0.1 "$port" 2>&1) || rc=$?
+	if [ "$rc" -eq 3 ]; then
+		skip "$mode: $out"
+		kill "$RPID" 2>/dev/null || true
+		return 0
+	fi
+	case $mode in
+	hello-features)
+		feat=$(sed -n 's/^feature: //p' <<<"$out")
+		pat="lacks features the guest was given: $feat\$"
+		;;
+	hello-version) pat="protocol version" ;;
+	esac
+	if [ "$rc" -eq 0 ] && [ -n "$pat" ] && grep -Eq "^refused: .*$pat" <<<"$(sed 's/ ([^()]*)$//' <<<"$out")"; then
+		pass "$mode: destination refuses${feat:+ naming the missing feature '$feat'} ($(sed -n 's/^refused: //p' <<<"$out"))"
+	else
+		fail "$mode: fakepeer exit $rc, output: $out"
+	fi
+	exit_of "$RPID"; rc=$XRC
+	if [ "$rc" -ne 0 ] && [ "$(grep -c 'error' "$TMP/$name.log")" -eq 1 ] &&
+		grep -Eq "^postcopy-move: error: .*refused the incoming VM: .*$pat" "$TMP/$name.log"; then
+		pass "$mode: receive exits $rc with one clear error line"
+	else
+		fail "$mode: receive exit $rc, log: $(cat "$TMP/$name.log")"
+	fi
+	check "$mode: destination made no VM" bash -c "[ ! -e '$POSTCOPY_MOVE_RUN_DIR/$name.sock' ] && ! '$PM' status '$name' >/dev/null 2>&1"
+}
+refuse_case hello-features
+refuse_case hello-version
+
+# ------------------------------------------------------ e. bad input ----
+expect_error "kvm: 65 vCPUs is a usage error" "invalid --vcpus" \
+	"$PM" run --engine kvm --vcpus 65 --mem 64M --workload idle
+check "kvm: 65 vCPUs exits 2" bash -c "'$PM' run --engine kvm --vcpus 65 --mem 64M --workload idle 2>/dev/null; [ \$? -eq 2 ]"
+expect_error "kvm: 8 MiB of RAM is too small" "at least 16 MiB|too small" \
+	"$PM" run --engine kvm --vcpus 1 --mem 8M --workload idle
+expect_error "kvm: RAM not a multiple of 2 MiB" "multiple of 2 MiB" \
+	"$PM" run --engine kvm --vcpus 1 --mem 17M --workload idle
+
+start_vm E --engine kvm --mem 256M --vcpus 2 --workload kv
+check "kvm source VM runs" vm_alive E
+
+port=$(free_port)
+start_receive small "$port" --mem-limit 64M
+expect_error "kvm: destination without memory refuses" "not enough memory" \
+	"$PM" migrate E --to "127.0.0.1:$port"
+exit_of "$RPID"; rc=$XRC
+check "kvm: refusing destination exits non-zero ($rc)" test "$rc" -ne 0
+check "kvm: VM still running after the refusal" vm_alive E
+
+if [ -f "$TMP/unshare.err" ] && [ ! -s "$TMP/unshare.err" ]; then
+	port=$(free_port)
+	without_kvm gone "$PM" receive --listen "127.0.0.1:$port" --name nokvmdst >"$TMP/nokvmdst.log" 2>&1 &
+	RPID=$!; PIDS+=("$RPID")
+	wait_for "$TMP/nokvmdst.log" "waiting for a VM on" || true
+	expect_error "kvm: destination without /dev/kvm refuses, naming it" "engine 'kvm' cannot run here: /dev/kvm" \
+		"$PM" migrate E --to "127.0.0.1:$port"
+	exit_of "$RPID"; rc=$XRC
+	check "kvm: destination without /dev/kvm exits non-zero ($rc)" test "$rc" -ne 0
+	check "kvm: VM still running after that refusal" vm_alive E
+fi
+
+for mode in badsum close; do
+	"$FAKEPEER" "$mode" "$TMP/port.$mode" & PIDS+=($!)
+	for _ in $(seq 50); do [ -s "$TMP/port.$mode" ] && break; sleep 0.05; done
+	case $mode in
+	badsum) pat="checksum" ;;
+	close) pat="closed|reset" ;;
+	esac
+	expect_error "kvm: peer $mode" "$pat" "$PM" migrate E --to "127.0.0.1:$(cat "$TMP/port.$mode")"
+	check "kvm: VM still running after peer $mode" vm_alive E
+done
+
+# After all of it the VM still moves, intact.
+port=$(free_port)
+start_receive F "$port"
+rc=0
+"$PM" migrate E --to "127.0.0.1:$port" --json >"$TMP/report-E.json" 2>"$TMP/migrate-E.err" || rc=$?
+if [ "$rc" -eq 0 ]; then pass "kvm: after the refusals the VM migrates"; else fail "kvm: final migrate exit $rc: $(cat "$TMP/migrate-E.err")"; fi
+check "kvm: that migration verified" jqt '.verified == true and .engine == "kvm" and .workload == "kv"' "$TMP/report-E.json"
+check "kvm: moved VM runs" vm_alive F
+"$PM" stop F >/dev/null || true
+finish
