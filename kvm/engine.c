@@ -222,6 +222,8 @@ static int kvm_load_body(struct machine *m, const void *body, size_t len)
 		r = kvm_state_load(vm, &m->cfg, body, len);
 		if (!r)
 			vm->loaded = 1;
+		else
+			snprintf(m->why, sizeof(m->why), "%s", vm->why);
 	}
 	pthread_mutex_unlock(&vm->lock);
 	return r;
@@ -235,13 +237,6 @@ static void kvm_stats(struct machine *m, struct machine_stats *s)
 		s->heartbeats += atomic_load_explicit(&vm->v[i].heartbeats, memory_order_relaxed);
 	s->pause_ns_last = atomic_load_explicit(&vm->pause_last, memory_order_relaxed);
 	s->pause_ns_max = atomic_load_explicit(&vm->pause_max, memory_order_relaxed);
-}
-
-static const char *kvm_why(const struct machine *m)
-{
-	const struct kvm_vm *vm = m->priv;
-
-	return vm && vm->why[0] ? vm->why : NULL;
 }
 
 static const char *kvm_crashed(const struct machine *m)
@@ -332,7 +327,6 @@ const struct machine_engine machine_engine_kvm = {
 	.save_body = kvm_save_body,
 	.load_body = kvm_load_body,
 	.stats = kvm_stats,
-	.why = kvm_why,
 	.crashed = kvm_crashed,
 	.features = kvm_features,
 	.features_check = kvm_features_check,

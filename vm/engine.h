@@ -37,8 +37,6 @@ struct machine_engine {
 	int (*load_body)(struct machine *m, const void *body, size_t len);
 	/* heartbeats and pause timings (machine.c adds the guest counters). */
 	void (*stats)(struct machine *m, struct machine_stats *s);
-	/* Optional. The reason of the last failed call, or NULL. */
-	const char *(*why)(const struct machine *m);
 	/* Optional. Why the guest stopped on its own, or NULL. */
 	const char *(*crashed)(const struct machine *m);
 	/* Optional. The CPU features the guest was given; and whether this
@@ -57,6 +55,7 @@ struct machine {
 	unsigned nregions;
 	struct machine_region regions[MACHINE_MAX_REGIONS];
 	void *priv;
+	char why[160];        /* reason of the last failed load; engines may fill it */
 };
 
 /* Outer header of every state blob; all fields host (little) endian. */

@@ -211,25 +211,36 @@ ssize_t machine_save(struct machine *m, void *buf, size_t cap)
 	return (ssize_t)h.total_len;
 }
 
+static int load_bad(struct machine *m, int err, const char *why)
+{
+	snprintf(m->why, sizeof(m->why), "%s", why);
+	return err;
+}
+
 int machine_load(struct machine *m, const void *blob, size_t len)
 {
 	struct machine_state_hdr h;
 
+	m->why[0] = 0;
 	if (!blob || len < sizeof(h))
-		return -EINVAL;
+		return load_bad(m, -EINVAL, "state blob shorter than its header");
 	memcpy(&h, blob, sizeof(h));
-	if (h.magic != MACHINE_STATE_MAGIC || h.version != MACHINE_STATE_VERSION)
-		return -EINVAL;
+	if (h.magic != MACHINE_STATE_MAGIC)
+		return load_bad(m, -EINVAL, "not a postcopy-move state blob (bad magic)");
+	if (h.version != MACHINE_STATE_VERSION)
+		return load_bad(m, -EINVAL, "state blob of another format version");
 	if (h.hdr_size < sizeof(h) || h.hdr_size > len || h.total_len != len)
-		return -EINVAL;
-	if (h.engine != m->eng->id || h.nvcpus != m->cfg.vcpus)
-		return -ENOEXEC;
+		return load_bad(m, -EINVAL, "state blob length does not match its header");
+	if (h.engine != m->eng->id)
+		return load_bad(m, -ENOEXEC, "state blob is from another engine");
+	if (h.nvcpus != m->cfg.vcpus)
+		return load_bad(m, -ENOEXEC, "state blob has another vCPU count");
 	return m->eng->load_body(m, (const uint8_t *)blob + h.hdr_size, len - h.hdr_size);
 }
 
 const char *machine_why(const struct machine *m)
 {
-	return m->eng->why ? m->eng->why(m) : NULL;
+	return m->why[0] ? m->why : NULL;
 }
 
 const char *machine_crashed(const struct machine *m)
