@@ -122,6 +122,8 @@ static int kvm_create(struct machine *m, int incoming)
 				goto fail;
 		vm->loaded = 1;
 	}
+	if ((r = kvm_vcpus_spawn(vm)))
+		goto fail;
 	vm->state = KS_CREATED;
 	m->nregions = kvm_mem_regions(vm, m->regions);
 	m->priv = vm;
@@ -153,8 +155,11 @@ static int kvm_start(struct machine *m)
 		r = -EBUSY;
 	else if (!vm->loaded)
 		r = -EINVAL;    /* an incoming VM that never got its state */
-	else if (!(r = kvm_vcpus_start(vm)))
+	else {
+		vm->ran = 1;
+		kvm_vcpus_resume(vm);
 		vm->state = KS_RUNNING;
+	}
 	pthread_mutex_unlock(&vm->lock);
 	return r;
 }
@@ -215,7 +220,7 @@ static int kvm_load_body(struct machine *m, const void *body, size_t len)
 	int r;
 
 	pthread_mutex_lock(&vm->lock);
-	if (vm->state == KS_RUNNING || vm->nthreads) {
+	if (vm->state == KS_RUNNING || vm->ran) {
 		/* KVM takes CPUID only before a vCPU first runs. */
 		r = -EBUSY;
 	} else {

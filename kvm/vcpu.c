@@ -1,13 +1,16 @@
 /* kvm/vcpu.c - vCPU threads: creation, the KVM_RUN loop and its exits,
  * and pause/resume of all vCPUs from the control thread.
  *
- * Pause protocol (the control thread against each vCPU thread, all
- * sequentially consistent):
+ * The threads exist from the VM's creation, parked; start is the first
+ * resume. A parked vCPU runs jobs the control thread posts (its part of a
+ * state save or restore). Pause protocol (the control thread against each
+ * vCPU thread, all sequentially consistent):
  *
  *   pauser: go = PAUSE; run->immediate_exit = 1; kick signal; wait parked
  *   vCPU:   top: if go != GO -> park;  KVM_RUN;  handle exit;  goto top
  *           park: complete a pending I/O (KVM_RUN with immediate_exit),
- *                 parked = 1, wait while go == PAUSE, parked = 0,
+ *                 parked = 1, run jobs and wait while go == PAUSE
+ *                 (on the gen futex, bumped by every change), parked = 0,
  *                 immediate_exit = 0, goto top (which reads go again)
  *
  * A vCPU that reads GO just before the pause either gets the signal inside
@@ -287,20 +290,46 @@ static void io_complete(struct kvm_vcpu *v)
 	v->io_pending = 0;
 }
 
-/* Returns VCPU_STOP when the thread must end. */
+/* Tell parked vCPUs to look again (go changed, or a job was posted). */
+static void vcpus_poke(struct kvm_vm *vm)
+{
+	atomic_fetch_add(&vm->gen, 1);
+	futex(&vm->gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+}
+
+static void job_run(struct kvm_vcpu *v)
+{
+	kvm_job_fn *fn = atomic_load(&v->job);
+
+	if (!fn)
+		return;
+	v->job_err = fn(v, v->job_arg);
+	atomic_store(&v->job, NULL);
+	atomic_store(&v->job_done, 1);
+	futex(&v->job_done, FUTEX_WAKE_PRIVATE, 1, NULL);
+}
+
+/* Parked: do the jobs the control thread posts (a vCPU's own ioctls are
+ * cheapest from its own thread, and the vCPUs work in parallel) until go
+ * says run or stop. Returns VCPU_STOP when the thread must end. */
 static uint32_t vcpu_park(struct kvm_vcpu *v)
 {
 	struct kvm_vm *vm = v->vm;
-	uint32_t go;
+	uint32_t go, gen;
 
 	io_complete(v);
 	atomic_store(&v->parked, 1);
 	futex(&v->parked, FUTEX_WAKE_PRIVATE, 1, NULL);
-	while ((go = atomic_load(&vm->go)) == VCPU_PAUSE ||
-	       (go == VCPU_GO && atomic_load(&vm->crash.crashed)))
-		futex(&vm->go, FUTEX_WAIT_PRIVATE, go, NULL);
-	if (go == VCPU_STOP)
-		return go;
+	for (;;) {
+		gen = atomic_load(&vm->gen);
+		job_run(v);
+		go = atomic_load(&vm->go);
+		if (go == VCPU_STOP)
+			return go;
+		if (go == VCPU_GO && !atomic_load(&vm->crash.crashed))
+			break;
+		futex(&vm->gen, FUTEX_WAIT_PRIVATE, gen, NULL);
+	}
 	atomic_store(&v->parked, 0);
 	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 	return go;
@@ -337,7 +366,10 @@ static void *vcpu_main(void *arg)
 	return NULL;
 }
 
-int kvm_vcpus_start(struct kvm_vm *vm)
+/* The vCPU threads, born parked: a VM's threads exist from its creation,
+ * so that starting an incoming VM (inside the downtime) is a wake-up, not
+ * a round of thread creation. */
+int kvm_vcpus_spawn(struct kvm_vm *vm)
 {
 	struct sigaction sa = { .sa_handler = kick_handler };
 	sigset_t all, old;
@@ -346,7 +378,7 @@ int kvm_vcpus_start(struct kvm_vm *vm)
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(kick_signal(), &sa, NULL) < 0)
 		return -errno;
-	atomic_store(&vm->go, VCPU_GO);
+	atomic_store(&vm->go, VCPU_PAUSE);
 	vm->vcpu_nice = machine_vcpu_nice();
 	/* vCPU threads take no signal but the kick, which they unblock. */
 	sigfillset(&all);
@@ -368,6 +400,31 @@ int kvm_vcpus_start(struct kvm_vm *vm)
 	return r;
 }
 
+/* Run fn on every vCPU's own thread, all at once; the vCPUs must be
+ * parked. The first error, or 0. */
+int kvm_vcpus_job(struct kvm_vm *vm, kvm_job_fn *fn, void *arg)
+{
+	int err = 0;
+
+	if (vm->nthreads != vm->n)
+		return -ECHILD;
+	for (unsigned i = 0; i < vm->n; i++) {
+		vm->v[i].job_arg = arg;
+		atomic_store(&vm->v[i].job_done, 0);
+		atomic_store(&vm->v[i].job, fn);
+	}
+	vcpus_poke(vm);
+	for (unsigned i = 0; i < vm->n; i++) {
+		struct kvm_vcpu *v = &vm->v[i];
+
+		while (!atomic_load(&v->job_done))
+			futex(&v->job_done, FUTEX_WAIT_PRIVATE, 0, NULL);
+		if (v->job_err && !err)
+			err = v->job_err;
+	}
+	return err;
+}
+
 static void vcpus_kick(struct kvm_vm *vm)
 {
 	for (unsigned i = 0; i < vm->nthreads; i++) {
@@ -380,6 +437,7 @@ void kvm_vcpus_stop(struct kvm_vm *vm)
 {
 	atomic_store(&vm->go, VCPU_STOP);
 	futex(&vm->go, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+	vcpus_poke(vm);
 	vcpus_kick(vm);
 	for (unsigned i = 0; i < vm->nthreads; i++)
 		pthread_join(vm->v[i].th, NULL);
@@ -415,4 +473,5 @@ void kvm_vcpus_resume(struct kvm_vm *vm)
 {
 	atomic_store(&vm->go, VCPU_GO);
 	futex(&vm->go, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+	vcpus_poke(vm);
 }
