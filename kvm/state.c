@@ -207,24 +207,6 @@ static int save_vm(struct kvm_vm *vm, struct writer *w)
 	return 0;
 }
 
-/* Each vCPU saves its own sections, on its own thread, into its own
- * stretch of the blob: every vCPU's sections have the same size. */
-struct save_job {
-	uint8_t *buf;
-	size_t base;                /* where vCPU 0's sections start */
-	size_t per;                 /* bytes of one vCPU's sections */
-};
-
-static int save_job_run(struct kvm_vcpu *v, void *arg)
-{
-	struct save_job *j = arg;
-	size_t start = j->base + v->idx * j->per;
-	struct writer w = { j->buf, start + j->per, start, 0 };
-	int err = save_vcpu(v->vm, v, &w);
-
-	return err ? err : w.pos == start + j->per ? 0 : -EIO;
-}
-
 /* The VM must be paused (or never started). */
 ssize_t kvm_state_save(struct kvm_vm *vm, const struct machine_config *c,
 		       void *buf, size_t cap)
@@ -237,19 +219,18 @@ ssize_t kvm_state_save(struct kvm_vm *vm, const struct machine_config *c,
 	};
 	struct writer w = { buf, cap, sizeof(b), 0 };
 	int err;
-	struct save_job job = { buf, 0, vcpu_bytes(vm) };
 
 	if (cap < kvm_state_size(vm))
 		return -ENOSPC;
 	b.realtime_ns = realtime_ns();
 	if ((err = save_vm(vm, &w)))
 		return err;
-	job.base = w.pos;
-	if ((err = kvm_vcpus_job(vm, save_job_run, &job)))
-		return err;
-	b.nsections = w.nsec + vm->n * (KS_VCPU_TYPES - KS_CPUID);
+	for (unsigned i = 0; i < vm->n; i++)
+		if ((err = save_vcpu(vm, &vm->v[i], &w)))
+			return err;
+	b.nsections = w.nsec;
 	memcpy(buf, &b, sizeof(b));
-	return (ssize_t)(job.base + vm->n * job.per);
+	return (ssize_t)w.pos;
 }
 
 /* ---- load ---- */
@@ -258,20 +239,16 @@ struct parsed {
 	const uint8_t *vm[KS_VM_END - KS_VM_FIRST];
 	uint32_t vm_len[KS_VM_END - KS_VM_FIRST];
 	const uint8_t **vcpu;       /* n * KS_VCPU_TYPES */
-	uint64_t tsc_delta;         /* guest TSC cycles since the save */
 	uint32_t *vcpu_len;
 };
 
 static int bad(struct kvm_vm *vm, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* The first reason wins: vCPUs restore themselves in parallel. */
 static int bad(struct kvm_vm *vm, int err, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (atomic_exchange(&vm->why_taken, 1))
-		return err;
 	va_start(ap, fmt);
 	vsnprintf(vm->why, sizeof(vm->why), fmt, ap);
 	va_end(ap);
@@ -474,13 +451,6 @@ static int load_vcpu(struct kvm_vm *vm, struct kvm_vcpu *v, const struct parsed 
 	return 0;
 }
 
-static int load_job_run(struct kvm_vcpu *v, void *arg)
-{
-	const struct parsed *ps = arg;
-
-	return load_vcpu(v->vm, v, ps, ps->tsc_delta);
-}
-
 /* Keep vCPU 0's CPUID as the VM's: a later save sizes and reports it. */
 static int cpuid_adopt(struct kvm_vm *vm, const uint8_t *d, uint32_t len)
 {
@@ -501,7 +471,6 @@ int kvm_state_load(struct kvm_vm *vm, struct machine_config *c, const void *buf,
 	int err;
 
 	vm->why[0] = 0;
-	atomic_store(&vm->why_taken, 0);
 	if (len < sizeof(b))
 		return bad(vm, -EINVAL, "state blob shorter than its header");
 	memcpy(&b, buf, sizeof(b));
@@ -532,8 +501,12 @@ int kvm_state_load(struct kvm_vm *vm, struct machine_config *c, const void *buf,
 	elapsed = now > b.realtime_ns ? now - b.realtime_ns : 0;
 	if ((err = load_vm(vm, &ps, elapsed)))
 		goto out;
-	ps.tsc_delta = elapsed * b.tsc_khz / 1000000;
-	if ((err = kvm_vcpus_job(vm, load_job_run, &ps)))
+	/* On the control thread, not the vCPUs' own: they run at a lower
+	 * priority, and on the destination the page stream starts competing
+	 * for the CPU as soon as the state is sent. */
+	for (unsigned i = 0; i < vm->n && !err; i++)
+		err = load_vcpu(vm, &vm->v[i], &ps, elapsed * b.tsc_khz / 1000000);
+	if (err)
 		goto out;
 	if (!err)
 		err = cpuid_adopt(vm, ps.vcpu[KS_CPUID], ps.vcpu_len[KS_CPUID]);

@@ -2,15 +2,14 @@
  * and pause/resume of all vCPUs from the control thread.
  *
  * The threads exist from the VM's creation, parked; start is the first
- * resume. A parked vCPU runs jobs the control thread posts (its part of a
- * state save or restore). Pause protocol (the control thread against each
+ * resume. Pause protocol (the control thread against each
  * vCPU thread, all sequentially consistent):
  *
  *   pauser: go = PAUSE; run->immediate_exit = 1; kick signal; wait parked
  *   vCPU:   top: if go != GO -> park;  KVM_RUN;  handle exit;  goto top
  *           park: complete a pending I/O (KVM_RUN with immediate_exit),
- *                 parked = 1, run jobs and wait while go == PAUSE
- *                 (on the gen futex, bumped by every change), parked = 0,
+ *                 parked = 1, wait while go == PAUSE (on the gen futex,
+ *                 bumped by every change of go), parked = 0,
  *                 immediate_exit = 0, goto top (which reads go again)
  *
  * A vCPU that reads GO just before the pause either gets the signal inside
@@ -290,28 +289,15 @@ static void io_complete(struct kvm_vcpu *v)
 	v->io_pending = 0;
 }
 
-/* Tell parked vCPUs to look again (go changed, or a job was posted). */
+/* Tell parked vCPUs to look at go again. */
 static void vcpus_poke(struct kvm_vm *vm)
 {
 	atomic_fetch_add(&vm->gen, 1);
 	futex(&vm->gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
 }
 
-static void job_run(struct kvm_vcpu *v)
-{
-	kvm_job_fn *fn = atomic_load(&v->job);
-
-	if (!fn)
-		return;
-	v->job_err = fn(v, v->job_arg);
-	atomic_store(&v->job, NULL);
-	atomic_store(&v->job_done, 1);
-	futex(&v->job_done, FUTEX_WAKE_PRIVATE, 1, NULL);
-}
-
-/* Parked: do the jobs the control thread posts (a vCPU's own ioctls are
- * cheapest from its own thread, and the vCPUs work in parallel) until go
- * says run or stop. Returns VCPU_STOP when the thread must end. */
+/* Parked until go says run or stop. Returns VCPU_STOP when the thread
+ * must end. */
 static uint32_t vcpu_park(struct kvm_vcpu *v)
 {
 	struct kvm_vm *vm = v->vm;
@@ -322,7 +308,6 @@ static uint32_t vcpu_park(struct kvm_vcpu *v)
 	futex(&v->parked, FUTEX_WAKE_PRIVATE, 1, NULL);
 	for (;;) {
 		gen = atomic_load(&vm->gen);
-		job_run(v);
 		go = atomic_load(&vm->go);
 		if (go == VCPU_STOP)
 			return go;
@@ -398,31 +383,6 @@ int kvm_vcpus_spawn(struct kvm_vm *vm)
 	if (r)
 		kvm_vcpus_stop(vm);
 	return r;
-}
-
-/* Run fn on every vCPU's own thread, all at once; the vCPUs must be
- * parked. The first error, or 0. */
-int kvm_vcpus_job(struct kvm_vm *vm, kvm_job_fn *fn, void *arg)
-{
-	int err = 0;
-
-	if (vm->nthreads != vm->n)
-		return -ECHILD;
-	for (unsigned i = 0; i < vm->n; i++) {
-		vm->v[i].job_arg = arg;
-		atomic_store(&vm->v[i].job_done, 0);
-		atomic_store(&vm->v[i].job, fn);
-	}
-	vcpus_poke(vm);
-	for (unsigned i = 0; i < vm->n; i++) {
-		struct kvm_vcpu *v = &vm->v[i];
-
-		while (!atomic_load(&v->job_done))
-			futex(&v->job_done, FUTEX_WAIT_PRIVATE, 0, NULL);
-		if (v->job_err && !err)
-			err = v->job_err;
-	}
-	return err;
 }
 
 static void vcpus_kick(struct kvm_vm *vm)

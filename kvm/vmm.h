@@ -32,15 +32,8 @@ struct kvm_crash {
 	char why[160];
 };
 
-struct kvm_vcpu;
-typedef int kvm_job_fn(struct kvm_vcpu *v, void *arg);
-
 struct kvm_vcpu {
 	_Alignas(64) _Atomic uint32_t parked;    /* futex: 1 while parked */
-	_Atomic uint32_t job_done;               /* futex: the job ran */
-	kvm_job_fn *_Atomic job;                 /* posted by kvm_vcpus_job */
-	void *job_arg;
-	int job_err;
 	_Atomic uint64_t heartbeats;
 	_Atomic uint32_t ready;                  /* the payload said so */
 	struct kvm_vm *vm;
@@ -79,7 +72,6 @@ struct kvm_vm {
 	int loaded;                              /* incoming VM holds a state */
 	int ran;                                 /* vCPUs were started once */
 	char why[160];                           /* reason for the last failure */
-	_Atomic int why_taken;                   /* why holds this load's reason */
 };
 
 enum { VCPU_GO = 0, VCPU_PAUSE = 1, VCPU_STOP = 2 };
@@ -106,7 +98,6 @@ int kvm_vcpu_create(struct kvm_vm *vm, struct kvm_vcpu *v, unsigned idx);
 void kvm_vcpu_destroy(struct kvm_vcpu *v);
 int kvm_vcpu_cpuid(struct kvm_vcpu *v, const struct kvm_cpuid2 *c, int own_apic_id);
 int kvm_vcpus_spawn(struct kvm_vm *vm);
-int kvm_vcpus_job(struct kvm_vm *vm, kvm_job_fn *fn, void *arg);
 void kvm_vcpus_stop(struct kvm_vm *vm);
 int kvm_vcpus_pause(struct kvm_vm *vm);
 void kvm_vcpus_resume(struct kvm_vm *vm);

@@ -36,8 +36,8 @@ static void human_times(FILE *f, const struct report *r)
 		fprintf(f, "  pre-copy       %.3f ms, %u round%s\n",
 			r->precopy_ms, r->precopy_rounds,
 			r->precopy_rounds == 1 ? "" : "s");
-	fprintf(f, "  downtime       %.3f us (pause %.3f us)\n",
-		r->downtime_us, r->pause_us);
+	fprintf(f, "  downtime       %.3f us (pause %.3f, save %.3f, transfer %.3f, restore %.3f us)\n",
+		r->downtime_us, r->pause_us, r->save_us, r->transfer_us, r->restore_us);
 	fprintf(f, "  max stall      %.3f us\n", r->max_stall_us);
 	fprintf(f, "  total          %.3f ms\n", r->total_ms);
 }
@@ -153,6 +153,9 @@ static void json_run(FILE *f, const struct report *r)
 	JSON_U64(f, ",", "precopy_rounds", r->precopy_rounds);
 	JSON_DBL(f, ",", "downtime_us", r->downtime_us);
 	JSON_DBL(f, ",", "pause_us", r->pause_us);
+	JSON_DBL(f, ",", "save_us", r->save_us);
+	JSON_DBL(f, ",", "transfer_us", r->transfer_us);
+	JSON_DBL(f, ",", "restore_us", r->restore_us);
 	JSON_DBL(f, ",", "max_stall_us", r->max_stall_us);
 	JSON_DBL(f, ",", "total_ms", r->total_ms);
 }

@@ -21,7 +21,10 @@ struct report {
 	double precopy_ms;
 	unsigned precopy_rounds;
 	double downtime_us;     /* source pause to destination resume */
-	double pause_us;        /* of which: stopping the vCPUs */
+	double pause_us;        /* of which: stopping the vCPUs, */
+	double save_us;         /* saving their state, */
+	double transfer_us;     /* half a round trip (the state's one-way trip), */
+	double restore_us;      /* loading and starting them on the destination */
 	double max_stall_us;    /* the workload's own longest gap */
 	double total_ms;        /* start to source release */
 	uint64_t bytes_control, bytes_urgent, bytes_bulk;

@@ -196,6 +196,7 @@ static int src_commit(struct src *s)
 	s->committed = true;
 	/* Destination's own interval plus the one-way trip of the state:
 	 * neither side's clock needs to agree with the other's. */
+	s->dst_ns = r.dst_ns;
 	s->downtime_ns = (s->t_sent - s->t_pause) + s->rtt_ns / 2 + r.dst_ns;
 	return 0;
 }

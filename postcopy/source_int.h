@@ -32,7 +32,7 @@ struct src {
 	atomic_bool stop;
 
 	uint64_t t_start, t_ready, t_pause, t_paused, t_sent;
-	uint64_t rtt_ns, downtime_ns;
+	uint64_t rtt_ns, downtime_ns, dst_ns;
 	uint64_t bytes[PM_CH_COUNT];
 	bool paused, committed;
 };

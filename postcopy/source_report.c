@@ -21,6 +21,9 @@ void src_report(const struct src *s, const struct pm_done *d, struct report *r)
 	r->setup_ms = ms(s->t_ready - s->t_start);
 	r->downtime_us = us(s->downtime_ns);
 	r->pause_us = us(s->t_paused - s->t_pause);
+	r->save_us = us(s->t_sent - s->t_paused);
+	r->transfer_us = us(s->rtt_ns / 2);
+	r->restore_us = us(s->dst_ns);
 	r->max_stall_us = us(d->max_stall_ns);
 	r->total_ms = ms(clock_now_ns() - s->t_start);
 	r->bytes_control = s->bytes[PM_CH_CONTROL];
