@@ -18,7 +18,7 @@ KVMN_PKGS   := qemu-system-x86 busybox-static xz-utils cpio
 # libraries into the initramfs).
 KVMN_TESTS  := $(patsubst tests/unit/%.c,$(KVMN_STATIC)/tests/%,$(wildcard tests/unit/test_kvm*.c))
 
-.PHONY: test-kvm nested-deps
+.PHONY: test-kvm nested-deps bench-kvm-nested
 
 nested-deps:
 	@missing=""; for p in $(KVMN_PKGS); do \
@@ -49,5 +49,16 @@ test-kvm: deps nested-deps $(KVMN_DIR)/kvm_smoke
 	@$(MAKE) --no-print-directory B=$(KVMN_STATIC) BINDIR=$(KVMN_STATIC)/bin LDFLAGS=-static $(KVMN_STATIC)/bin/postcopy-move
 	@$(if $(KVMN_TESTS),$(MAKE) --no-print-directory B=$(KVMN_STATIC) BINDIR=$(KVMN_STATIC)/bin $(KVMN_TESTS),true)
 	@bash tests/kvm-nested/run.sh
+
+# The KVM benchmark inside the nested guest: state blob per vCPU and the
+# kvm/thread downtime ratio of the same nested run (bench/RESULTS.md).
+bench-kvm-nested: deps nested-deps $(KVMN_DIR)/kvm_smoke
+	@$(MAKE) --no-print-directory B=$(KVMN_STATIC) BINDIR=$(KVMN_STATIC)/bin LDFLAGS=-static \
+	  $(KVMN_STATIC)/bin/postcopy-move $(KVMN_STATIC)/bench/kvm_state
+	@mkdir -p bench/results
+	@KVM_NESTED_BENCH=1 KVM_NESTED_ONLY=bench bash tests/kvm-nested/run.sh | tee $(KVMN_DIR)/bench.log
+	@grep '^NESTED-BENCH ' $(KVMN_DIR)/bench.log | sed 's/^NESTED-BENCH //' \
+	  > bench/results/kvm-nested-$$(date +%F)-$$(hostname -s).jsonl
+	@echo "bench-kvm-nested: results in bench/results/kvm-nested-$$(date +%F)-$$(hostname -s).jsonl"
 
 .DEFAULT_GOAL := $(KVMN_SAVED_GOAL)

@@ -20,6 +20,7 @@
 #   KVM_NESTED_EXTRA_BINS host programs copied in with their libraries (bash)
 #   KVM_NESTED_EXTRA_FILES project files copied in at the same relative path
 #   KVM_NESTED_ONLY       only run tests whose name contains this string
+#   KVM_NESTED_BENCH      1: also run tests/kvm-nested/bench.sh (bench-kvm-nested)
 set -euo pipefail
 
 say() { printf 'test-kvm: %s\n' "$*"; }
@@ -237,6 +238,10 @@ for t in "$STATIC"/tests/test_kvm*; do
 	[ -f "$t" ] && [ -x "$t" ] && add_test "$t"
 done
 [ -f tests/kvm-nested/migrate.sh ] && add_test tests/kvm-nested/migrate.sh
+if [ "${KVM_NESTED_BENCH:-0}" = 1 ]; then
+	copy_project "$STATIC/bench/kvm_state"
+	add_test tests/kvm-nested/bench.sh
+fi
 mkdir -p "$IR/pcm/tests/kvm-nested"
 cp tests/kvm-nested/inner.sh "$IR/pcm/tests/kvm-nested/inner.sh"
 for f in $EXTRA_FILES; do
