@@ -53,6 +53,15 @@ void vm_opts_default(struct vm_opts *v, uint64_t mem, unsigned vcpus, const char
 int vm_opts_parse(struct vm_opts *v, const char *cmd, int opt, const char *arg);
 /* Check the whole; 0 or exit status 2 after printing why. */
 int vm_opts_finish(struct vm_opts *v, const char *cmd);
+struct migrate_opts;
+/* Handles the MIGOPTS_LONG options into o (mode and o->pc); 1 if it took
+ * the option, 0 if not, 2 (after printing why) if its value is bad. */
+int mig_opts_parse(struct migrate_opts *o, const char *cmd, int opt, const char *arg);
+/* The options as "key=value" words for a control request, and back:
+ * 0, or -EINVAL naming the bad word in why. */
+void mig_opts_format(const struct migrate_opts *o, char *buf, size_t len);
+int mig_opts_scan(struct migrate_opts *o, const char *words, char *why, size_t len);
+
 /* True once every vCPU finished its workload's set-up. */
 bool vm_ready(struct machine *m);
 

@@ -12,13 +12,14 @@
 #include "net/wire.h"
 #include "postcopy/cli.h"
 #include "postcopy/clock.h"
+#include "postcopy/migopts.h"
 #include "postcopy/migrate.h"
 #include "postcopy/vmopts.h"
 
 static const char demo_help[] =
-"usage: postcopy-move demo [--mem SIZE] [--vcpus N] [--workload NAME] [--json]\n"
+"usage: postcopy-move demo [--mem SIZE] [--vcpus N] [--workload NAME] [--mode MODE] [--json]\n"
 "\n"
-"Live post-copy migration on this machine: source and destination are two\n"
+"Live migration on this machine: source and destination are two\n"
 "processes talking TCP over loopback. Boots the VM, runs its workload for\n"
 "--warmup seconds, migrates it, shows progress and the report, and checks\n"
 "the guest on the destination. Defaults: 1G, 2 vCPUs, kv.\n"
@@ -26,6 +27,7 @@ static const char demo_help[] =
 "  --warmup SECONDS       run the workload this long before migrating (1)\n"
 "  --json                 print the report as one JSON object\n"
 VMOPTS_HELP
+MIGOPTS_HELP
 "  -h, --help             this help\n";
 
 /* The destination: receive, run the VM a little on its own, stop. */
@@ -64,10 +66,17 @@ static void demo_progress(void *arg, const struct pm_progress *p, uint64_t npage
 }
 
 /* Boot, warm up, migrate; 0 or exit status. */
-static int demo_source(struct vm_opts *v, uint16_t port, double warmup, bool json)
+static void demo_round(void *arg, unsigned round, uint64_t pages, uint64_t bytes,
+		       uint64_t pending)
 {
-	struct migrate_opts o = { .port = port, .connect_timeout_ms = 5000,
-				  .reply_timeout_ms = 30000, .progress = demo_progress };
+	cli_progress_end(arg);
+	fprintf(stderr, "source: pre-copy round %u: %llu pages, %.1f MiB; %llu pages written since\n",
+		round, (unsigned long long)pages, bytes / 1048576.0, (unsigned long long)pending);
+}
+
+static int demo_source(struct vm_opts *v, struct migrate_opts *mo, double warmup, bool json)
+{
+	struct migrate_opts o = *mo;
 	struct cli_progress pr;
 	struct pm_fail fail;
 	struct report r;
@@ -89,7 +98,6 @@ static int demo_source(struct vm_opts *v, uint16_t port, double warmup, bool jso
 	fprintf(stderr, "source: workload running; migrating in %.1f s\n", warmup);
 	nanosleep(&(struct timespec){ (time_t)warmup, (long)((warmup - (time_t)warmup) * 1e9) }, NULL);
 	pm_strset(o.host, sizeof(o.host), "127.0.0.1");
-	pm_strset(o.mode, sizeof(o.mode), "postcopy");
 	pm_strset(o.name, sizeof(o.name), "demo");
 	cli_progress_init(&pr, stderr);
 	o.progress_arg = &pr;
@@ -106,8 +114,12 @@ static int demo_source(struct vm_opts *v, uint16_t port, double warmup, bool jso
 int cmd_demo(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		VMOPTS_LONG, { "json", no_argument, 0, 'j' }, { "warmup", required_argument, 0, 'w' },
-		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+		VMOPTS_LONG, MIGOPTS_LONG, { "json", no_argument, 0, 'j' },
+		{ "warmup", required_argument, 0, 'w' }, { "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 } };
+	struct migrate_opts o = { .connect_timeout_ms = 5000, .reply_timeout_ms = 30000,
+				  .progress = demo_progress, .round_done = demo_round,
+				  .mode = "postcopy" };
 	struct vm_opts v;
 	double warmup = 1;
 	bool json = false;
@@ -125,7 +137,8 @@ int cmd_demo(int argc, char **argv)
 			json = true;
 		else if (opt == 'w' && (cli_parse_double(optarg, &warmup) || warmup > 3600))
 			return cli_usage_error("demo", "invalid --warmup '%s'", optarg);
-		else if (opt != 'w' && (err = vm_opts_parse(&v, "demo", opt, optarg)) != 1)
+		else if (opt != 'w' && (err = vm_opts_parse(&v, "demo", opt, optarg)) != 1 &&
+			 (err = err ? err : mig_opts_parse(&o, "demo", opt, optarg)) != 1)
 			return err ? err : cli_usage_error("demo", "unknown option");
 	}
 	if (optind < argc)
@@ -141,7 +154,8 @@ int cmd_demo(int argc, char **argv)
 	if (child == 0)
 		_exit(demo_child(lfd, json, v.cfg.console));
 	close(lfd);
-	err = demo_source(&v, port, warmup, json);
+	o.port = port;
+	err = demo_source(&v, &o, warmup, json);
 	if (waitpid(child, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
 		return err ? err : cli_error("the destination process failed");
 	return err;

@@ -7,6 +7,7 @@
  * to anyone: a failure discards the half-made VM.
  */
 #include <errno.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,7 +95,7 @@ static int dst_admit(struct dst *d, const struct pm_hello *h, char *why, size_t 
 	}
 	if ((err = dst_engine_check(h, why, n)))
 		return err;
-	if (strcmp(h->mode, "postcopy")) {
+	if (strcmp(h->mode, "postcopy") && strcmp(h->mode, "precopy") && strcmp(h->mode, "hybrid")) {
 		snprintf(why, n, "mode '%s' is not supported by this destination", h->mode);
 		return -EOPNOTSUPP;
 	}
@@ -137,7 +138,10 @@ static int dst_prepare(struct dst *d)
 					 UFFD_MODE_MISSING)))
 			return dst_refuse(d, err, "cannot register guest RAM with userfaultfd");
 	d->registered = true;
-	if (bitmap_init(&d->received, d->ram.npages) || bitmap_init(&d->requested, d->ram.npages))
+	d->precopy = strcmp(d->hello.mode, "postcopy") != 0;
+	atomic_store(&d->bulk_seen_ns, clock_now_ns());
+	if (bitmap_init(&d->received, d->ram.npages) || bitmap_init(&d->requested, d->ram.npages) ||
+	    bitmap_init(&d->zeroed, d->ram.npages))
 		return dst_refuse(d, -ENOMEM, "no memory for page bitmaps");
 	return 0;
 }
@@ -210,6 +214,42 @@ static int dst_channels(struct dst *d)
 	return 0;
 }
 
+/* Pre-copy: everything the source put on the bulk channel before
+ * PRECOPY_END must be in before a discard or the state applies. */
+static int dst_precopy_wait(struct dst *d)
+{
+	uint64_t t0 = clock_now_ns();
+
+	while (d->precopy && !atomic_load(&d->precopy_ended)) {
+		if (pm_failed(d->fail))
+			return d->fail->err;
+		if (clock_now_ns() - t0 > (uint64_t)d->o->reply_timeout_ms * 1000000ull)
+			return pm_fail_set(d->fail, -ETIMEDOUT, "pre-copy did not end within %d ms",
+					   d->o->reply_timeout_ms);
+		nanosleep(&(struct timespec){ 0, 20000 }, NULL);
+	}
+	return 0;
+}
+
+/* The control channel until STATE: silent while pre-copy rounds run, as
+ * long as pages keep coming on the bulk channel. */
+static int dst_wait_state(struct dst *d, struct net_msg *m)
+{
+	for (;;) {
+		int err = dst_recv(d, m, 1000, NULL);
+
+		if (err == -ETIMEDOUT) {
+			uint64_t idle = clock_now_ns() - atomic_load(&d->bulk_seen_ns);
+
+			if (d->precopy && idle < (uint64_t)d->o->reply_timeout_ms * 1000000ull)
+				continue;
+			return pm_fail_set(d->fail, err, "source sent no STATE within %d ms",
+					   d->o->reply_timeout_ms);
+		}
+		return err;
+	}
+}
+
 /* Stage 3 and 5: load the state, resume at once, tell the source. */
 static int dst_activate(struct dst *d)
 {
@@ -217,11 +257,13 @@ static int dst_activate(struct dst *d)
 	struct pm_resumed r;
 	struct net_msg m;
 	uint64_t t0;
-	int err = dst_recv(d, &m, d->o->reply_timeout_ms, "STATE");
+	int err = dst_wait_state(d, &m);
 
 	if (err)
 		return err;
 	t0 = clock_now_ns();
+	if ((err = dst_precopy_wait(d)))
+		return err;
 	if (m.type != PM_STATE || m.len < sizeof(sh))
 		return pm_fail_set(d->fail, -EPROTO, "expected STATE, got %s", pm_type_name(m.type));
 	memcpy(&sh, m.payload, sizeof(sh));
@@ -355,6 +397,8 @@ static int dst_finish(struct dst *d, struct pm_digest *dg, bool have_dg,
 	done->pages_pushed = atomic_load(&d->pushed);
 	done->pages_requested = atomic_load(&d->requested_in);
 	done->pages_zero = atomic_load(&d->zero);
+	done->pages_precopied = atomic_load(&d->precopied);
+	done->pages_resent = atomic_load(&d->resent);
 	done->remote_faults = atomic_load(&d->remote_faults);
 	done->blocktime_ns = d->blocktime_ns;
 	done->fault_lat = d->lat;
@@ -399,6 +443,7 @@ static void dst_close(struct dst *d, bool keep_vm)
 			net_close(d->ch[i]);
 	bitmap_free(&d->received);
 	bitmap_free(&d->requested);
+	bitmap_free(&d->zeroed);
 	if (!keep_vm && d->m)
 		machine_destroy(d->m);
 }

@@ -34,10 +34,15 @@ struct dst {
 	bool fault_running, bulk_running;
 	atomic_bool stop;
 	atomic_bool bulk_ended;
+	atomic_bool precopy_ended;               /* bulk thread saw PRECOPY_END */
+	bool precopy;                            /* the mode has pre-copy rounds */
+	struct bitmap zeroed;                    /* received as zero (pre-copy) */
 
 	atomic_uint_fast64_t pages_in;
 	atomic_uint_fast64_t pushed, requested_in, zero, remote_faults;
+	atomic_uint_fast64_t precopied, resent;
 	uint64_t t_bulk_first, t_bulk_last;      /* bulk thread only */
+	atomic_uint_fast64_t bulk_seen_ns;       /* last bulk message, any kind */
 
 	pthread_mutex_t lock;                    /* guards the fault table */
 	atomic_uint npend;

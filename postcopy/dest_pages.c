@@ -76,13 +76,116 @@ static int dst_install_data(struct dst *d, uint64_t first, uint64_t n,
  * as zero once userfaultfd lets go of guest RAM. Only a page a vCPU waits
  * for (now or later) gets a zero page mapped. This keeps a mostly empty
  * guest's migration, and its memory on the destination, small. */
-static void dst_install_zero(struct dst *d, uint64_t first, uint64_t n)
+static void dst_install_zero(struct dst *d, uint64_t first, uint64_t n, bool pre)
 {
+	if (pre)
+		bitmap_set_range(&d->zeroed, first, n);
 	atomic_fetch_add(&d->zero, dst_pages_in(d, first, n, true));
 }
 
-/* PAGES or ZERO from either channel. */
-static int dst_install_msg(struct dst *d, const struct net_msg *m, atomic_uint_fast64_t *count)
+/* Pages first..first+n-1 are no longer what the guest last wrote: back to
+ * missing (a hole) and uncounted. Before activation only. Returns how many
+ * had arrived, or negative errno. */
+static int64_t dst_drop(struct dst *d, uint64_t first, uint64_t n)
+{
+	int64_t dropped = 0;
+	int err;
+
+	for (uint64_t p = first; p < first + n; p++) {
+		if (!bitmap_test(&d->received, p))
+			continue;
+		bitmap_clear(&d->received, p);
+		atomic_fetch_sub(&d->pages_in, 1);
+		if (bitmap_test(&d->zeroed, p)) {
+			bitmap_clear(&d->zeroed, p);
+			atomic_fetch_sub(&d->zero, 1);
+		} else {
+			atomic_fetch_sub(&d->precopied, 1);
+		}
+		dropped++;
+	}
+	if (dropped && (err = ram_punch(&d->ram, first, n)))
+		return err;
+	return dropped;
+}
+
+static int dst_discard(struct dst *d, const struct pm_range *r, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		int64_t got = dst_drop(d, r[i].first, r[i].count);
+
+		if (got < 0)
+			return pm_fail_set(d->fail, (int)got, "discarding pages: %s",
+					   strerror((int)-got));
+	}
+	return 0;
+}
+
+static int dst_discard_msg(struct dst *d, const struct net_msg *m)
+{
+	const struct pm_range *r;
+	const char *why;
+	unsigned n;
+
+	if (pm_decode_ranges(m->payload, m->len, d->ram.npages, &r, &n, &why))
+		return pm_fail_set(d->fail, -EBADMSG, "bad DISCARD message: %s", why);
+	return dst_discard(d, r, n);
+}
+
+/* Before activation nothing runs on guest RAM, so a page a pre-copy round
+ * sends again is simply overwritten where it is present. A page known zero
+ * is a hole, so it is installed like a new one but counted once. */
+static bool dst_present(struct dst *d, uint64_t p)
+{
+	return bitmap_test(&d->received, p) && !bitmap_test(&d->zeroed, p);
+}
+
+static int dst_pre_data(struct dst *d, uint64_t first, uint64_t n, const uint8_t *data)
+{
+	uint64_t i = 0;
+	int err = 0;
+
+	while (i < n && !err) {
+		bool present = dst_present(d, first + i);
+		uint64_t j = i + 1;
+
+		while (j < n && dst_present(d, first + j) == present)
+			j++;
+		if (present) {
+			memcpy(ram_page(&d->ram, first + i), data + i * PM_PAGE, (j - i) * PM_PAGE);
+			atomic_fetch_add(&d->resent, j - i);
+		} else {
+			for (uint64_t k = i; k < j; k++) {
+				if (!bitmap_test(&d->zeroed, first + k))
+					continue;
+				bitmap_clear(&d->zeroed, first + k);
+				atomic_fetch_sub(&d->zero, 1);
+				atomic_fetch_add(&d->resent, 1);
+			}
+			err = dst_install_data(d, first + i, j - i, data + i * PM_PAGE,
+					       &d->precopied);
+		}
+		i = j;
+	}
+	return err;
+}
+
+static void dst_pre_zero(struct dst *d, uint64_t first, uint64_t n)
+{
+	for (uint64_t p = first; p < first + n; p++) {
+		if (dst_present(d, p))
+			memset(ram_page(&d->ram, p), 0, PM_PAGE);
+		if (bitmap_test(&d->received, p))
+			atomic_fetch_add(&d->resent, 1);
+		else
+			dst_install_zero(d, p, 1, true);
+	}
+}
+
+/* PAGES or ZERO from either channel; pre: a pre-copy round's (bulk,
+ * before PRECOPY_END), which may replace pages already here. */
+static int dst_install_msg(struct dst *d, const struct net_msg *m, atomic_uint_fast64_t *count,
+			   bool pre)
 {
 	const char *why;
 
@@ -92,6 +195,8 @@ static int dst_install_msg(struct dst *d, const struct net_msg *m, atomic_uint_f
 
 		if (pm_decode_pages(m->payload, m->len, d->ram.npages, &h, &data, &why))
 			return pm_fail_set(d->fail, -EBADMSG, "bad PAGES message: %s", why);
+		if (pre)
+			return dst_pre_data(d, h.first, h.count, data);
 		return dst_install_data(d, h.first, h.count, data, count);
 	}
 	if (m->type == PM_ZERO) {
@@ -100,8 +205,12 @@ static int dst_install_msg(struct dst *d, const struct net_msg *m, atomic_uint_f
 
 		if (pm_decode_ranges(m->payload, m->len, d->ram.npages, &r, &n, &why))
 			return pm_fail_set(d->fail, -EBADMSG, "bad ZERO message: %s", why);
-		for (unsigned i = 0; i < n; i++)
-			dst_install_zero(d, r[i].first, r[i].count);
+		for (unsigned i = 0; i < n; i++) {
+			if (pre)
+				dst_pre_zero(d, r[i].first, r[i].count);
+			else
+				dst_install_zero(d, r[i].first, r[i].count, false);
+		}
 		return 0;
 	}
 	return pm_fail_set(d->fail, -EPROTO, "unexpected %s on a page channel",
@@ -165,7 +274,7 @@ static int dst_urgent_drain(struct dst *d)
 	int err, n = 0;
 
 	while ((err = net_recv(d->ch[PM_CH_URGENT], &m, 0)) == 0) {
-		if ((err = dst_install_msg(d, &m, &d->requested_in)))
+		if ((err = dst_install_msg(d, &m, &d->requested_in, false)))
 			return err;
 		n++;
 	}
@@ -208,10 +317,12 @@ static void *dst_bulk_main(void *arg)
 {
 	struct dst *d = arg;
 	struct net_msg m;
+	bool pre = d->precopy;
 
 	while (!atomic_load(&d->stop)) {
 		int err = net_recv(d->ch[PM_CH_BULK], &m, -1);
 
+		atomic_store(&d->bulk_seen_ns, clock_now_ns());
 		if (err) {
 			if (!atomic_load(&d->stop))
 				pm_fail_set(d->fail, err, "bulk channel: %s", wire_strerror(err));
@@ -221,9 +332,24 @@ static void *dst_bulk_main(void *arg)
 			atomic_store(&d->bulk_ended, true);
 			break;
 		}
+		if (m.type == PM_PRECOPY_END && pre) {
+			pre = false;
+			atomic_store(&d->precopy_ended, true);
+			continue;
+		}
+		if (pre && m.type == PM_DISCARD) {
+			if (dst_discard_msg(d, &m))
+				break;
+			continue;
+		}
+		if (pre) {
+			if (dst_install_msg(d, &m, &d->precopied, true))
+				break;
+			continue;
+		}
 		if (!d->t_bulk_first)
 			d->t_bulk_first = clock_now_ns();
-		if (dst_install_msg(d, &m, &d->pushed))
+		if (dst_install_msg(d, &m, &d->pushed, false))
 			break;
 		d->t_bulk_last = clock_now_ns();
 	}

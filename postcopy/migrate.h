@@ -9,6 +9,8 @@
 #ifndef POSTCOPY_MIGRATE_H
 #define POSTCOPY_MIGRATE_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include "postcopy/fail.h"
 #include "postcopy/proto.h"
@@ -18,15 +20,31 @@
 typedef void (*pm_progress_fn)(void *arg, const struct pm_progress *p,
 			       uint64_t npages, double elapsed_s);
 
+/* Pre-copy and hybrid knobs (0: the default). */
+struct precopy_opts {
+	uint32_t max_downtime_ms;  /* precopy: stop when the rest fits (300) */
+	uint32_t max_rounds;       /* precopy: give up converging after (30) */
+	uint32_t rounds;           /* hybrid: pre-copy rounds, then post-copy */
+	uint32_t seconds_ms;       /* hybrid: or pre-copy this long */
+	uint64_t max_bandwidth;    /* bytes/s on the bulk channel (0: none) */
+};
+
 struct migrate_opts {
 	char host[256];
 	uint16_t port;
-	char mode[16];             /* "postcopy" */
+	char mode[16];             /* "postcopy", "precopy", "hybrid" */
 	char name[PM_NAME_LEN];
 	int connect_timeout_ms;
 	int reply_timeout_ms;      /* silence on control before giving up */
+	struct precopy_opts pc;
+	/* Set from another thread to switch a running pre-copy to post-copy
+	 * (the operator's --switch-to-postcopy); may be NULL. */
+	atomic_bool *switch_req;
 	pm_progress_fn progress;
 	void *progress_arg;
+	/* Called once per pre-copy round with its number, pages and bytes. */
+	void (*round_done)(void *arg, unsigned round, uint64_t pages, uint64_t bytes,
+			   uint64_t pending);
 };
 
 struct receive_opts {

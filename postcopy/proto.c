@@ -10,6 +10,7 @@ static const char *const type_names[] = {
 	[PM_ZERO] = "ZERO", [PM_BULK_END] = "BULK_END", [PM_DIGEST] = "DIGEST",
 	[PM_PROGRESS] = "PROGRESS", [PM_DONE] = "DONE",
 	[PM_RELEASED] = "RELEASED", [PM_ERROR] = "ERROR",
+	[PM_PRECOPY_END] = "PRECOPY_END", [PM_DISCARD] = "DISCARD",
 };
 
 const char *pm_type_name(uint16_t type)

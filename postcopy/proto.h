@@ -15,7 +15,7 @@
 #include "postcopy/hist.h"
 #include "vm/machine.h"
 
-#define PM_PROTO_VERSION   2
+#define PM_PROTO_VERSION   3
 #define PM_PAGE            4096u
 #define PM_RUN_MAX         64u         /* pages per PAGES message */
 #define PM_ZERO_MAX        256u        /* ranges per ZERO message */
@@ -38,7 +38,9 @@ enum pm_type {
 	PM_DONE,          /* dst->src control: every page in, stats */
 	PM_RELEASED,      /* src->dst control: source freed the VM */
 	PM_ERROR,         /* either way control: giving up, with reason */
-	PM_TYPE_MAX = PM_ERROR,
+	PM_PRECOPY_END,   /* src->dst bulk: the last pre-copy page is before this */
+	PM_DISCARD,       /* src->dst bulk: ranges of pre-copied pages dirtied since */
+	PM_TYPE_MAX = PM_DISCARD,
 };
 
 enum pm_channel { PM_CH_CONTROL, PM_CH_URGENT, PM_CH_BULK, PM_CH_COUNT };
@@ -99,6 +101,8 @@ struct pm_progress {
 
 struct pm_done {
 	uint64_t pages_pushed, pages_requested, pages_zero;
+	uint64_t pages_precopied;      /* data pages that arrived before activation and stayed */
+	uint64_t pages_resent;         /* arrivals of pages the destination had already had */
 	uint64_t remote_faults;
 	uint64_t blocktime_ns;
 	uint64_t max_stall_ns;

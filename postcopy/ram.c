@@ -1,5 +1,6 @@
 /* postcopy/ram.c - page numbering over machine regions. */
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <xxhash.h>
 #include "postcopy/proto.h"
@@ -113,4 +114,20 @@ uint64_t ram_digest(const struct ram *ram, uint64_t from)
 	d = XXH3_64bits_digest(st);
 	XXH3_freeState(st);
 	return d;
+}
+
+int ram_punch(const struct ram *ram, uint64_t first, uint64_t n)
+{
+	while (n) {
+		unsigned i = ram_region_of(ram, first);
+		uint64_t k = ram_run_limit(ram, first, n);
+		off_t off = (off_t)(ram->r[i].memfd_off + (first - ram->first[i]) * PM_PAGE);
+
+		if (fallocate(ram->r[i].memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
+			      (off_t)(k * PM_PAGE)) < 0)
+			return -errno;
+		first += k;
+		n -= k;
+	}
+	return 0;
 }

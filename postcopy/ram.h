@@ -30,6 +30,9 @@ bool ram_page_is_zero(const uint8_t *p);
  * never written, so zero without being read. *first == *end == the
  * region's end when the rest of the region is a hole. */
 void ram_next_data(const struct ram *ram, uint64_t page, uint64_t *first, uint64_t *end);
+/* Drop pages first..first+n-1 from the memfd (a hole again): the next
+ * touch faults as if the page had never arrived. 0 or negative errno. */
+int ram_punch(const struct ram *ram, uint64_t first, uint64_t n);
 /* XXH3-64 of guest RAM from page `from` to the end, content-defined: a
  * zero page counts as an 8-byte marker whether it is a hole or a written
  * page of zeros, so both sides agree and holes are never read (reading a

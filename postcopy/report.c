@@ -32,12 +32,18 @@ static void human_header(FILE *f, const struct report *r)
 static void human_times(FILE *f, const struct report *r)
 {
 	fprintf(f, "  setup          %.3f ms\n", r->setup_ms);
-	if (r->precopy_rounds || r->precopy_ms > 0)
-		fprintf(f, "  pre-copy       %.3f ms, %u round%s\n",
-			r->precopy_ms, r->precopy_rounds,
-			r->precopy_rounds == 1 ? "" : "s");
-	fprintf(f, "  downtime       %.3f us (pause %.3f, save %.3f, transfer %.3f, restore %.3f us)\n",
-		r->downtime_us, r->pause_us, r->save_us, r->transfer_us, r->restore_us);
+	if (r->precopy_rounds || r->precopy_ms > 0) {
+		fprintf(f, "  pre-copy       %.3f ms, %u round%s, %.*s; %" PRIu64
+			" pages sent while paused\n", r->precopy_ms, r->precopy_rounds,
+			r->precopy_rounds == 1 ? "" : "s", FIELD_LEN(r->precopy_stop),
+			r->precopy_stop, r->final_pages);
+		for (unsigned i = 0; i < r->nrounds && i < REPORT_ROUNDS; i++)
+			fprintf(f, "    round %-3u    %" PRIu64 " pages, %.2f MiB, %.3f ms\n", i + 1,
+				r->round[i].pages, mib(r->round[i].bytes), r->round[i].ms);
+	}
+	fprintf(f, "  downtime       %.3f us (pause %.3f, last pages %.3f, save %.3f, transfer %.3f, "
+		"restore %.3f us)\n", r->downtime_us, r->pause_us, r->final_us, r->save_us,
+		r->transfer_us, r->restore_us);
 	fprintf(f, "  max stall      %.3f us\n", r->max_stall_us);
 	fprintf(f, "  total          %.3f ms\n", r->total_ms);
 }
@@ -151,8 +157,21 @@ static void json_run(FILE *f, const struct report *r)
 	JSON_DBL(f, ",", "setup_ms", r->setup_ms);
 	JSON_DBL(f, ",", "precopy_ms", r->precopy_ms);
 	JSON_U64(f, ",", "precopy_rounds", r->precopy_rounds);
+	fprintf(f, ",\"precopy\":{\"converged\":%s", r->precopy_converged ? "true" : "false");
+	JSON_STR(f, ",", "stop", r->precopy_stop);
+	JSON_U64(f, ",", "final_pages", r->final_pages);
+	fputs(",\"rounds\":[", f);
+	for (unsigned i = 0; i < r->nrounds && i < REPORT_ROUNDS; i++) {
+		fputs(i ? ",{" : "{", f);
+		JSON_U64(f, "", "pages", r->round[i].pages);
+		JSON_U64(f, ",", "bytes", r->round[i].bytes);
+		JSON_DBL(f, ",", "ms", r->round[i].ms);
+		fputc('}', f);
+	}
+	fputs("]}", f);
 	JSON_DBL(f, ",", "downtime_us", r->downtime_us);
 	JSON_DBL(f, ",", "pause_us", r->pause_us);
+	JSON_DBL(f, ",", "final_us", r->final_us);
 	JSON_DBL(f, ",", "save_us", r->save_us);
 	JSON_DBL(f, ",", "transfer_us", r->transfer_us);
 	JSON_DBL(f, ",", "restore_us", r->restore_us);

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#define REPORT_ROUNDS 32
+
 struct report {
 	char mode[16];          /* "postcopy" */
 	char engine[16];
@@ -20,8 +22,14 @@ struct report {
 	double setup_ms;        /* connect to READY */
 	double precopy_ms;
 	unsigned precopy_rounds;
+	bool precopy_converged; /* precopy: the rest fit --max-downtime */
+	char precopy_stop[48];  /* why pre-copy ended */
+	unsigned nrounds;       /* rounds itemized below (at most REPORT_ROUNDS) */
+	struct { uint64_t pages, bytes; double ms; } round[REPORT_ROUNDS];
+	uint64_t final_pages;   /* precopy: pages sent while paused */
 	double downtime_us;     /* source pause to destination resume */
 	double pause_us;        /* of which: stopping the vCPUs, */
+	double final_us;        /* precopy: sending the last dirty pages, */
 	double save_us;         /* saving their state, */
 	double transfer_us;     /* half a round trip (the state's one-way trip), */
 	double restore_us;      /* loading and starting them on the destination */

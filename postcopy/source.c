@@ -167,7 +167,10 @@ static int src_stop_and_copy(struct src *s)
 	if ((err = machine_pause(s->m)))
 		return pm_fail_set(s->fail, err, "pausing the VM: %s", strerror(-err));
 	s->paused = true;
-	s->t_paused = clock_now_ns();
+	s->t_paused = s->t_final = clock_now_ns();
+	if (strcmp(s->o->mode, "postcopy") && (err = src_precopy_final(s)))
+		return err;
+	s->t_final = clock_now_ns();
 	len = machine_save(s->m, s->blob, cap);
 	if (len < 0)
 		return pm_fail_set(s->fail, (int)len, "saving VM state: %s", strerror((int)-len));
@@ -262,6 +265,7 @@ static void src_close(struct src *s)
 			s->ch[i] = NULL;
 		}
 	bitmap_free(&s->sent);
+	bitmap_free(&s->pending);
 	free(s->blob);
 	s->blob = NULL;
 }
@@ -269,6 +273,10 @@ static void src_close(struct src *s)
 /* Failing before commitment: the VM goes on where it was. */
 static void src_abort(struct src *s)
 {
+	if (s->tracking) {
+		machine_dirty_stop(s->m);
+		s->tracking = false;
+	}
 	if (s->paused && !s->committed) {
 		src_serve_stop(s);
 		machine_resume(s->m);
@@ -291,12 +299,15 @@ int source_migrate(struct machine *m, const struct migrate_opts *o,
 	s->t_start = clock_now_ns();
 	ram_init(&s->ram, m);
 	s->session = ((uint64_t)getpid() << 32) ^ s->t_start;
+	ratelimit_init(&s->rl, o->pc.max_bandwidth);
 	err = bitmap_init(&s->sent, s->ram.npages);
 	if (err)
 		pm_fail_set(fail, err, "no memory for the page bitmap");
 	else
 		err = src_reserve(s);
 	s->t_ready = clock_now_ns();
+	if (!err && strcmp(o->mode, "postcopy"))
+		err = src_precopy(s);
 	if (!err)
 		err = src_stop_and_copy(s);
 	if (!err)

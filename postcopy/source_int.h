@@ -11,8 +11,40 @@
 #include "postcopy/migrate.h"
 #include "postcopy/pusher.h"
 #include "postcopy/ram.h"
+#include "postcopy/ratelimit.h"
 
 struct net_chan;
+
+#define BULK_BATCH 16          /* PAGES messages per submission (4 MiB) */
+
+struct bulk_batch {
+	struct pm_pages_hdr hdr[BULK_BATCH];
+	struct pm_range zero[PM_ZERO_MAX];
+	unsigned nhdr, nzero;
+	uint64_t bytes;        /* queued since the last flush */
+	/* While the VM runs (pre-copy), pages are copied here before they are
+	 * checksummed and sent: the guest may write them meanwhile, and the
+	 * dirty log sends such a page again. NULL: send from guest RAM. */
+	uint8_t *bounce;
+	uint64_t bounce_used;
+};
+
+#define BULK_BOUNCE_BYTES ((uint64_t)BULK_BATCH * PM_RUN_MAX * PM_PAGE)
+
+#define PC_ROUNDS_MAX 32      /* rounds the report itemizes */
+
+struct precopy_round { uint64_t pages, bytes, ns; };
+
+struct precopy_stats {
+	unsigned rounds;
+	struct precopy_round round[PC_ROUNDS_MAX];
+	uint64_t ns;               /* first round's start to the pause */
+	uint64_t final_pages;      /* sent during the downtime (precopy mode) */
+	uint64_t discarded;        /* hybrid: pre-copied pages the guest wrote again */
+	uint64_t resent;           /* pages sent again in a later round */
+	bool converged;
+	const char *stop;          /* why pre-copy ended */
+};
 
 struct src {
 	struct machine *m;
@@ -31,11 +63,26 @@ struct src {
 	bool serving;
 	atomic_bool stop;
 
-	uint64_t t_start, t_ready, t_pause, t_paused, t_sent;
+	uint64_t t_start, t_ready, t_pause, t_paused, t_final, t_sent;
 	uint64_t rtt_ns, downtime_ns, dst_ns;
 	uint64_t bytes[PM_CH_COUNT];
 	bool paused, committed;
+	bool tracking;                    /* the engine's dirty log is on */
+	struct ratelimit rl;              /* the bulk channel's cap */
+	struct precopy_stats pc;          /* source_precopy.c */
+	struct bitmap pending;            /* pre-copy: written, not yet re-sent */
 };
+
+/* source_bulk.c */
+int bulk_flush(struct src *s, struct bulk_batch *b);
+int bulk_zero(struct src *s, struct bulk_batch *b, uint64_t first, uint64_t count);
+int bulk_data(struct src *s, struct bulk_batch *b, uint64_t first, uint64_t count);
+int bulk_run(struct src *s, struct bulk_batch *b, uint64_t first, uint64_t n);
+int bulk_holes(struct src *s, struct bulk_batch *b);
+
+/* source_precopy.c */
+int src_precopy(struct src *s);
+int src_precopy_final(struct src *s);
 
 int src_serve_start(struct src *s);
 void src_serve_stop(struct src *s);

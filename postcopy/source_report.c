@@ -19,9 +19,21 @@ void src_report(const struct src *s, const struct pm_done *d, struct report *r)
 	r->ram_bytes = c->ram_bytes;
 	r->vcpus = c->vcpus;
 	r->setup_ms = ms(s->t_ready - s->t_start);
+	r->precopy_ms = ms(s->pc.ns);
+	r->precopy_rounds = s->pc.rounds;
+	r->precopy_converged = s->pc.converged;
+	pm_strset(r->precopy_stop, sizeof(r->precopy_stop), s->pc.stop);
+	r->final_pages = s->pc.final_pages;
+	r->nrounds = s->pc.rounds < REPORT_ROUNDS ? s->pc.rounds : REPORT_ROUNDS;
+	for (unsigned i = 0; i < r->nrounds; i++) {
+		r->round[i].pages = s->pc.round[i].pages;
+		r->round[i].bytes = s->pc.round[i].bytes;
+		r->round[i].ms = ms(s->pc.round[i].ns);
+	}
 	r->downtime_us = us(s->downtime_ns);
 	r->pause_us = us(s->t_paused - s->t_pause);
-	r->save_us = us(s->t_sent - s->t_paused);
+	r->final_us = us(s->t_final - s->t_paused);
+	r->save_us = us(s->t_sent - s->t_final);
 	r->transfer_us = us(s->rtt_ns / 2);
 	r->restore_us = us(s->dst_ns);
 	r->max_stall_us = us(d->max_stall_ns);
@@ -32,6 +44,8 @@ void src_report(const struct src *s, const struct pm_done *d, struct report *r)
 	r->pages_pushed = d->pages_pushed;
 	r->pages_requested = d->pages_requested;
 	r->pages_zero = d->pages_zero;
+	r->pages_precopied = d->pages_precopied;
+	r->pages_resent = s->pc.resent + s->pc.discarded;
 	r->pages_total = s->ram.npages;
 	r->remote_faults = d->remote_faults;
 	r->fault_p50_us = us(hist_pct(&d->fault_lat, 50));

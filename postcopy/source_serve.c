@@ -5,7 +5,7 @@
  * each request also hints the pusher to continue just past the faulting
  * page. The pusher first sends the memfd's holes as zero ranges (no page
  * to read), then claims runs of unsent pages and sends them in batches,
- * one submission per batch.
+ * one submission per batch (source_bulk.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,7 +15,6 @@
 #include "net/wire.h"
 #include "postcopy/source_int.h"
 
-#define PUSH_BATCH 16          /* PAGES messages per submission (4 MiB) */
 
 /* Sends a page as data or, when it is all zero, as a one-page range. */
 static int urgent_reply(struct src *s, uint64_t page, struct pm_pages_hdr *h)
@@ -83,123 +82,23 @@ static void *urgent_main(void *arg)
 	return NULL;
 }
 
-struct push_batch {
-	struct pm_pages_hdr hdr[PUSH_BATCH];
-	struct pm_range zero[PM_ZERO_MAX];
-	unsigned nhdr, nzero;
-};
-
-static int push_flush(struct src *s, struct push_batch *b)
-{
-	struct net_chan *c = s->ch[PM_CH_BULK];
-	int err = 0;
-
-	if (b->nzero) {
-		struct iovec iov = { b->zero, b->nzero * sizeof(b->zero[0]) };
-
-		err = net_queue(c, PM_ZERO, &iov, 1);
-	}
-	if (!err)
-		err = net_flush(c);
-	b->nhdr = b->nzero = 0;
-	return err;
-}
-
-static int push_zero(struct src *s, struct push_batch *b, uint64_t first, uint64_t count)
-{
-	struct pm_range *last = b->nzero ? &b->zero[b->nzero - 1] : NULL;
-
-	if (last && last->first + last->count == first) {
-		last->count += count;
-		return 0;
-	}
-	if (b->nzero == PM_ZERO_MAX) {
-		int err = push_flush(s, b);
-
-		if (err)
-			return err;
-	}
-	b->zero[b->nzero++] = (struct pm_range){ first, count };
-	return 0;
-}
-
-/* One PAGES message per piece of the run inside one region, since the
- * payload is read straight from guest RAM. */
-static int push_data(struct src *s, struct push_batch *b, uint64_t first, uint64_t count)
-{
-	while (count) {
-		uint64_t n = ram_run_limit(&s->ram, first, count);
-		struct pm_pages_hdr *h;
-		struct iovec iov[2];
-		int err;
-
-		if (b->nhdr == PUSH_BATCH && (err = push_flush(s, b)))
-			return err;
-		h = &b->hdr[b->nhdr++];
-		*h = (struct pm_pages_hdr){ .first = first, .count = (uint32_t)n };
-		iov[0] = (struct iovec){ h, sizeof(*h) };
-		iov[1] = (struct iovec){ ram_page(&s->ram, first), n * PM_PAGE };
-		if ((err = net_queue(s->ch[PM_CH_BULK], PM_PAGES, iov, 2)))
-			return err;
-		first += n;
-		count -= n;
-	}
-	return 0;
-}
-
-/* Split a claimed run into zero and data sub-runs. */
-static int push_run(struct src *s, struct push_batch *b, uint64_t first, uint64_t n)
-{
-	uint64_t i = 0;
-	int err = 0;
-
-	while (i < n && !err) {
-		bool zero = ram_page_is_zero(ram_page(&s->ram, first + i));
-		uint64_t j = i + 1;
-
-		while (j < n && ram_page_is_zero(ram_page(&s->ram, first + j)) == zero)
-			j++;
-		err = zero ? push_zero(s, b, first + i, j - i)
-			   : push_data(s, b, first + i, j - i);
-		i = j;
-	}
-	return err;
-}
-
-/* Holes of the memfd were never written: zero without reading them. */
-static int push_holes(struct src *s, struct push_batch *b)
-{
-	uint64_t page = 0, first, end;
-	int err = 0;
-
-	while (page < s->ram.npages && !err) {
-		ram_next_data(&s->ram, page, &first, &end);
-		if (first > page) {
-			bitmap_set_range(&s->sent, page, first - page);
-			err = push_zero(s, b, page, first - page);
-		}
-		page = end;
-	}
-	return err;
-}
-
 static void *push_main(void *arg)
 {
 	struct src *s = arg;
-	struct push_batch *b = calloc(1, sizeof(*b));
+	struct bulk_batch *b = calloc(1, sizeof(*b));
 	uint64_t first, n;
 	int err = b ? 0 : -ENOMEM;
 
 	if (!err)
-		err = push_holes(s, b);
+		err = bulk_holes(s, b);
 	while (!err && !atomic_load(&s->stop)) {
 		n = pusher_next(&s->pusher, PM_RUN_MAX, &first);
 		if (n == 0)
 			break;
-		err = push_run(s, b, first, n);
+		err = bulk_run(s, b, first, n);
 	}
 	if (!err)
-		err = push_flush(s, b);
+		err = bulk_flush(s, b);
 	if (!err && !atomic_load(&s->stop))
 		err = net_send(s->ch[PM_CH_BULK], PM_BULK_END, NULL, 0);
 	if (err && !atomic_load(&s->stop)) {

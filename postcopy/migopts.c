@@ -1,0 +1,89 @@
+/* postcopy/migopts.c - the migration options `migrate` and `demo` share,
+ * and their form on a control socket. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "postcopy/cli.h"
+#include "postcopy/migopts.h"
+#include "postcopy/migrate.h"
+
+static int u32_opt(const char *cmd, const char *name, const char *arg, uint64_t max,
+		   uint32_t *out)
+{
+	uint64_t x;
+
+	if (cli_parse_u64(arg, max, &x) || x == 0)
+		return cli_usage_error(cmd, "invalid %s '%s' (1..%llu)", name, arg,
+				       (unsigned long long)max);
+	*out = (uint32_t)x;
+	return 1;
+}
+
+int mig_opts_parse(struct migrate_opts *o, const char *cmd, int opt, const char *arg)
+{
+	double d;
+
+	switch (opt) {
+	case MIGOPT_MODE:
+		if (strcmp(arg, "postcopy") && strcmp(arg, "precopy") && strcmp(arg, "hybrid"))
+			return cli_usage_error(cmd, "unknown --mode '%s' (postcopy, precopy, hybrid)",
+					       arg);
+		pm_strset(o->mode, sizeof(o->mode), arg);
+		return 1;
+	case MIGOPT_DOWNTIME:
+		return u32_opt(cmd, "--max-downtime", arg, 3600000, &o->pc.max_downtime_ms);
+	case MIGOPT_ROUNDS:
+		return u32_opt(cmd, "--max-rounds", arg, 10000, &o->pc.max_rounds);
+	case MIGOPT_PRE_ROUNDS:
+		return u32_opt(cmd, "--precopy-rounds", arg, 10000, &o->pc.rounds);
+	case MIGOPT_PRE_SECONDS:
+		if (cli_parse_double(arg, &d) || d <= 0 || d > 86400)
+			return cli_usage_error(cmd, "invalid --precopy-seconds '%s'", arg);
+		o->pc.seconds_ms = (uint32_t)(d * 1000 + 0.5);
+		return 1;
+	case MIGOPT_BANDWIDTH:
+		if (cli_parse_size(arg, &o->pc.max_bandwidth) || !o->pc.max_bandwidth)
+			return cli_usage_error(cmd, "invalid --max-bandwidth '%s' (bytes/s, e.g. 100M)",
+					       arg);
+		return 1;
+	}
+	return 0;
+}
+
+void mig_opts_format(const struct migrate_opts *o, char *buf, size_t len)
+{
+	snprintf(buf, len, "max_downtime_ms=%u max_rounds=%u rounds=%u seconds_ms=%u "
+		 "max_bandwidth=%llu", o->pc.max_downtime_ms, o->pc.max_rounds, o->pc.rounds,
+		 o->pc.seconds_ms, (unsigned long long)o->pc.max_bandwidth);
+}
+
+int mig_opts_scan(struct migrate_opts *o, const char *words, char *why, size_t len)
+{
+	char copy[256], *save, *w;
+
+	pm_strset(copy, sizeof(copy), words);
+	for (w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+		unsigned long long v;
+		char key[32];
+
+		if (sscanf(w, "%31[a-z_]=%llu", key, &v) != 2)
+			goto bad;
+		if (!strcmp(key, "max_downtime_ms"))
+			o->pc.max_downtime_ms = (uint32_t)v;
+		else if (!strcmp(key, "max_rounds"))
+			o->pc.max_rounds = (uint32_t)v;
+		else if (!strcmp(key, "rounds"))
+			o->pc.rounds = (uint32_t)v;
+		else if (!strcmp(key, "seconds_ms"))
+			o->pc.seconds_ms = (uint32_t)v;
+		else if (!strcmp(key, "max_bandwidth"))
+			o->pc.max_bandwidth = v;
+		else
+			goto bad;
+	}
+	return 0;
+bad:
+	snprintf(why, len, "bad migration option '%s'", w);
+	return -EINVAL;
+}

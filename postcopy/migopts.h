@@ -1,0 +1,33 @@
+/* postcopy/migopts.h - getopt codes and help text of the migration
+ * options that `migrate` and `demo` share (mig_opts_parse in cli.h), and
+ * their one-line form on a VM's control socket. */
+#ifndef POSTCOPY_MIGOPTS_H
+#define POSTCOPY_MIGOPTS_H
+
+#include <getopt.h>
+
+enum {
+	MIGOPT_MODE = 1100, MIGOPT_DOWNTIME, MIGOPT_ROUNDS, MIGOPT_PRE_ROUNDS,
+	MIGOPT_PRE_SECONDS, MIGOPT_BANDWIDTH,
+};
+
+#define MIGOPTS_LONG \
+	{ "mode", required_argument, 0, MIGOPT_MODE }, \
+	{ "max-downtime", required_argument, 0, MIGOPT_DOWNTIME }, \
+	{ "max-rounds", required_argument, 0, MIGOPT_ROUNDS }, \
+	{ "precopy-rounds", required_argument, 0, MIGOPT_PRE_ROUNDS }, \
+	{ "precopy-seconds", required_argument, 0, MIGOPT_PRE_SECONDS }, \
+	{ "max-bandwidth", required_argument, 0, MIGOPT_BANDWIDTH }
+
+#define MIGOPTS_HELP \
+"  --mode MODE            postcopy (default), precopy, or hybrid\n" \
+"  --max-downtime MS      precopy: stop-and-copy once the rest would cross\n" \
+"                         in MS at the last round's rate (default 300)\n" \
+"  --max-rounds N         precopy: give up converging after N rounds (30)\n" \
+"  --precopy-rounds N     hybrid: pre-copy rounds before post-copy (1)\n" \
+"  --precopy-seconds S    hybrid: or pre-copy for S seconds\n" \
+"  --max-bandwidth RATE   cap the background stream (pre-copy rounds and the\n" \
+"                         post-copy pusher) at RATE bytes/s, e.g. 100M;\n" \
+"                         page replies to faulting vCPUs are never capped\n"
+
+#endif

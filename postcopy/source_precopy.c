@@ -1,0 +1,271 @@
+/* postcopy/source_precopy.c - pre-copy rounds, for modes precopy and
+ * hybrid, while the VM runs.
+ *
+ * Round 1 sends every page (the memfd's holes as zero ranges, without
+ * reading them); each later round sends the pages the guest wrote since
+ * the previous one (the engine's dirty log). precopy stops when what is
+ * left would cross in --max-downtime at the last round's rate, or after
+ * --max-rounds, and sends the rest while the VM is paused. hybrid stops
+ * after --precopy-rounds or --precopy-seconds (or when the operator
+ * switches), and hands over to post-copy: pre-copied pages the guest wrote
+ * again are discarded on the destination and fetched again on demand.
+ *
+ * Pages travel on the bulk channel like the post-copy pusher's; the sent
+ * bitmap is shared with it, so a page pre-copied and not written again is
+ * never sent twice.
+ */
+#include <errno.h>
+#include <linux/sockios.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include "net/chan.h"
+#include "net/wire.h"
+#include "postcopy/clock.h"
+#include "postcopy/source_int.h"
+
+#define PC_MAX_DOWNTIME_MS 300
+#define PC_MAX_ROUNDS      30
+
+static bool mode_is(const struct src *s, const char *mode)
+{
+	return !strcmp(s->o->mode, mode);
+}
+
+static bool switched(const struct src *s)
+{
+	return s->o->switch_req && atomic_load(s->o->switch_req);
+}
+
+/* hybrid's time budget, or the operator: stop even mid-round. */
+static bool interrupted(const struct src *s)
+{
+	uint64_t limit = (uint64_t)s->o->pc.seconds_ms * 1000000ull;
+
+	return switched(s) ||
+	       (mode_is(s, "hybrid") && limit && clock_now_ns() - s->t_ready >= limit);
+}
+
+/* Send the pending pages in runs, clearing them and marking them sent;
+ * stops early (leaving the rest pending) when can_stop and interrupted. */
+static int send_pending(struct src *s, struct bulk_batch *b, struct precopy_round *r,
+			bool can_stop)
+{
+	uint64_t p = 0, npages = s->ram.npages;
+	unsigned runs = 0;
+	int err = 0;
+
+	while (!err && (p = bitmap_next_set(&s->pending, p)) < npages) {
+		uint64_t e = bitmap_next_clear(&s->pending, p), n;
+
+		n = ram_run_limit(&s->ram, p, e - p < PM_RUN_MAX ? e - p : PM_RUN_MAX);
+		for (uint64_t i = p; i < p + n; i++) {
+			bitmap_clear(&s->pending, i);
+			if (bitmap_set(&s->sent, i))
+				s->pc.resent++;
+		}
+		err = bulk_run(s, b, p, n);
+		r->pages += n;
+		p += n;
+		if (can_stop && ++runs % 64 == 0 && interrupted(s))
+			break;
+	}
+	return err ? err : bulk_flush(s, b);
+}
+
+static uint64_t bulk_bytes(const struct src *s)
+{
+	struct net_stats st;
+
+	net_get_stats(s->ch[PM_CH_BULK], &st);
+	return st.bytes_sent;
+}
+
+/* Round 1's set: every page backed by memory (holes go separately). */
+static void pending_all_data(struct src *s)
+{
+	uint64_t page = 0, first, end;
+
+	while (page < s->ram.npages) {
+		ram_next_data(&s->ram, page, &first, &end);
+		if (end > first)
+			bitmap_set_range(&s->pending, first, end - first);
+		page = end;
+	}
+}
+
+static int round_run(struct src *s, struct bulk_batch *b)
+{
+	struct precopy_round r = { 0 };
+	uint64_t t0 = clock_now_ns(), b0 = bulk_bytes(s);
+	int err = 0;
+
+	if (s->pc.rounds == 0) {
+		err = bulk_holes(s, b);
+		pending_all_data(s);
+	}
+	if (!err)
+		err = send_pending(s, b, &r, true);
+	if (err)
+		return pm_fail_set(s->fail, err, "pre-copy round %u: %s", s->pc.rounds + 1,
+				   wire_strerror(err));
+	r.ns = clock_now_ns() - t0;
+	r.bytes = bulk_bytes(s) - b0;
+	if (s->pc.rounds < PC_ROUNDS_MAX)
+		s->pc.round[s->pc.rounds] = r;
+	s->pc.rounds++;
+	err = machine_dirty_fetch(s->m, s->pending.w, s->ram.npages);
+	if (err)
+		return pm_fail_set(s->fail, err, "reading the dirty log: %s", strerror(-err));
+	if (s->o->round_done)
+		s->o->round_done(s->o->progress_arg, s->pc.rounds, r.pages, r.bytes,
+				 bitmap_count(&s->pending));
+	return 0;
+}
+
+/* precopy: would the pages left cross within max_downtime at the rate
+ * the last round ran at? */
+static bool converged(const struct src *s)
+{
+	const struct precopy_round *r = &s->pc.round[(s->pc.rounds - 1) % PC_ROUNDS_MAX];
+	uint32_t max_ms = s->o->pc.max_downtime_ms ? s->o->pc.max_downtime_ms : PC_MAX_DOWNTIME_MS;
+	double left = (double)bitmap_count(&s->pending) * PM_PAGE;
+
+	if (!r->bytes || !r->ns)
+		return left == 0;
+	return left / ((double)r->bytes / r->ns) <= max_ms * 1e6;
+}
+
+/* Why pre-copy should end now, or NULL to run another round. */
+static const char *should_stop(struct src *s)
+{
+	uint32_t max = s->o->pc.max_rounds ? s->o->pc.max_rounds : PC_MAX_ROUNDS;
+
+	if (switched(s))
+		return "switched to post-copy";
+	if (mode_is(s, "hybrid")) {
+		if (interrupted(s))
+			return "--precopy-seconds reached";
+		if (s->pc.rounds >= (s->o->pc.rounds ? s->o->pc.rounds : 1))
+			return "--precopy-rounds reached";
+		return NULL;
+	}
+	if (converged(s)) {
+		s->pc.converged = true;
+		return "converged";
+	}
+	return s->pc.rounds >= max ? "--max-rounds reached without converging" : NULL;
+}
+
+/* Before the pause: let the bulk channel's send queue drain (the peer's
+ * TCP has everything), so the downtime does not include the destination
+ * catching up on the last round. Bounded: a slow link must not hold the
+ * switch back for long. */
+static void drain_bulk(struct src *s)
+{
+	uint64_t t0 = clock_now_ns();
+	int queued = 0;
+
+	while (clock_now_ns() - t0 < 200000000ull &&
+	       ioctl(net_fd(s->ch[PM_CH_BULK]), SIOCOUTQ, &queued) == 0 && queued > 0)
+		nanosleep(&(struct timespec){ 0, 200000 }, NULL);
+}
+
+int src_precopy(struct src *s)
+{
+	struct bulk_batch *b;
+	int err;
+
+	if ((err = bitmap_init(&s->pending, s->ram.npages)))
+		return pm_fail_set(s->fail, err, "no memory for the dirty bitmap");
+	err = machine_dirty_start(s->m);
+	if (err == -EOPNOTSUPP)
+		return pm_fail_set(s->fail, err, "the %s engine cannot track dirty pages, "
+				   "which %s mode needs", machine_config_of(s->m)->engine, s->o->mode);
+	if (err)
+		return pm_fail_set(s->fail, err, "starting dirty tracking: %s", strerror(-err));
+	s->tracking = true;
+	b = calloc(1, sizeof(*b));
+	if (b)
+		b->bounce = malloc(BULK_BOUNCE_BYTES);
+	if (!b || !b->bounce) {
+		free(b);
+		return pm_fail_set(s->fail, -ENOMEM, "no memory");
+	}
+	while (!(err = round_run(s, b)) && !(s->pc.stop = should_stop(s)))
+		;
+	if (!err)
+		drain_bulk(s);
+	free(b->bounce);
+	free(b);
+	return err;
+}
+
+/* Ranges of pages both sent and written again: the destination drops them
+ * and they go back to being unsent. They travel on the bulk channel, behind
+ * the pre-copy pages they cancel and ahead of the post-copy stream, so the
+ * destination applies them in exactly that order. */
+static int send_discards(struct src *s)
+{
+	struct pm_range r[PM_ZERO_MAX];
+	uint64_t p = 0;
+	unsigned n = 0;
+	int err = 0;
+
+	while (!err && (p = bitmap_next_set(&s->pending, p)) < s->ram.npages) {
+		uint64_t e = bitmap_next_clear(&s->pending, p), q = p;
+
+		for (; q < e && !err; q++) {
+			bool was_sent = bitmap_test(&s->sent, q);
+
+			if (was_sent) {
+				bitmap_clear(&s->sent, q);
+				s->pc.discarded++;
+			}
+			if (was_sent && n && r[n - 1].first + r[n - 1].count == q) {
+				r[n - 1].count++;
+			} else if (was_sent) {
+				if (n == PM_ZERO_MAX) {
+					err = net_send(s->ch[PM_CH_BULK], PM_DISCARD, r, sizeof(r));
+					n = 0;
+				}
+				r[n++] = (struct pm_range){ q, 1 };
+			}
+		}
+		p = e;
+	}
+	if (!err && n)
+		err = net_send(s->ch[PM_CH_BULK], PM_DISCARD, r, n * sizeof(r[0]));
+	return err ? pm_fail_set(s->fail, err, "sending discards: %s", wire_strerror(err)) : 0;
+}
+
+/* With the VM paused: the last dirty pages. precopy sends them now;
+ * hybrid (or a switch) discards the pre-copied ones. Then the marker that
+ * ends pre-copy on the bulk channel. */
+int src_precopy_final(struct src *s)
+{
+	struct precopy_round r = { 0 };
+	struct bulk_batch *b;
+	int err = machine_dirty_fetch(s->m, s->pending.w, s->ram.npages);
+
+	machine_dirty_stop(s->m);
+	s->tracking = false;
+	if (err)
+		return pm_fail_set(s->fail, err, "reading the dirty log: %s", strerror(-err));
+	s->pc.ns = clock_now_ns() - s->t_ready;
+	if (mode_is(s, "precopy") && !switched(s)) {
+		if (!(b = calloc(1, sizeof(*b))))
+			return pm_fail_set(s->fail, -ENOMEM, "no memory");
+		err = send_pending(s, b, &r, false);
+		free(b);
+		s->pc.final_pages = r.pages;
+		if (err)
+			return pm_fail_set(s->fail, err, "sending the last dirty pages: %s",
+					   wire_strerror(err));
+	} else if ((err = send_discards(s))) {
+		return err;
+	}
+	err = net_send(s->ch[PM_CH_BULK], PM_PRECOPY_END, NULL, 0);
+	return err ? pm_fail_set(s->fail, err, "ending pre-copy: %s", wire_strerror(err)) : 0;
+}
