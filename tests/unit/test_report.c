@@ -218,7 +218,7 @@ static void report_fill(struct report *r)
 
 static const char *const keys[] = {
 	"mode", "engine", "workload", "ram_bytes", "vcpus", "setup_ms",
-	"precopy_ms", "precopy_rounds", "downtime_us", "pause_us", "save_us", "transfer_us", "restore_us",
+	"precopy_ms", "precopy_rounds", "downtime_us", "pause_us", "final_us", "save_us", "transfer_us", "restore_us",
 	"max_stall_us", "total_ms", "bytes", "control", "urgent", "bulk",
 	"pages", "pushed", "requested", "zero", "precopied", "resent", "total",
 	"remote_faults", "fault_latency_us", "p50", "p90", "p99", "max",
@@ -316,7 +316,7 @@ static void test_human(void **state)
 	out = capture(report_print_human, &r);
 	assert_non_null(strstr(out, "downtime"));
 	assert_non_null(strstr(out, "1234.568 us"));
-	assert_non_null(strstr(out, "pause 100.250, save"));
+	assert_non_null(strstr(out, "pause 100.250, last pages"));
 	assert_non_null(strstr(out, "p99 400.000 us"));
 	assert_non_null(strstr(out, "bulk 1000.00 MiB"));
 	assert_non_null(strstr(out, "verified       yes (all 262144 pages"));
