@@ -8,6 +8,8 @@
 #include "postcopy/cli.h"
 #include "postcopy/clock.h"
 #include "postcopy/ctl.h"
+#include "postcopy/migopts.h"
+#include "postcopy/migrate.h"
 
 static void print_line(void *arg, const char *line)
 {
@@ -82,16 +84,20 @@ int cmd_stop(int argc, char **argv)
 }
 
 static const char migrate_help[] =
-"usage: postcopy-move migrate NAME --to HOST:PORT [--mode postcopy] [--json]\n"
+"usage: postcopy-move migrate NAME --to HOST:PORT [--mode MODE] [options] [--json]\n"
+"       postcopy-move migrate NAME --switch-to-postcopy\n"
 "\n"
 "Move the running VM NAME to a destination started with\n"
-"`postcopy-move receive --listen HOST:PORT`. The VM pauses only for its\n"
-"vCPU state to cross; memory follows on demand and in the background.\n"
-"Before the destination has the VM any failure leaves it running here.\n"
+"`postcopy-move receive --listen HOST:PORT`. In post-copy the VM pauses\n"
+"only for its vCPU state to cross; memory follows on demand and in the\n"
+"background. precopy copies memory in rounds while the VM runs and pauses\n"
+"it for the rest; hybrid does a few rounds, then post-copy. Before the\n"
+"destination has the VM any failure leaves it running here.\n"
 "\n"
 "  --to HOST:PORT         the destination\n"
-"  --mode postcopy        migration mode (postcopy)\n"
 "  --json                 print the report as one JSON object\n"
+MIGOPTS_HELP
+"  --switch-to-postcopy   (alone) switch NAME's running pre-copy to post-copy now\n"
 "  -h, --help             this help\n";
 
 struct migrate_view { struct cli_progress pr; uint64_t t0; };
@@ -104,18 +110,43 @@ static void migrate_line(void *arg, const char *line)
 		cli_progress_show(&v->pr, line + 2, (clock_now_ns() - v->t0) / 1e9);
 		return;
 	}
+	if (!strncmp(line, "I ", 2)) {
+		cli_progress_end(&v->pr);
+		fprintf(stderr, "%s\n", line + 2);
+		return;
+	}
 	cli_progress_end(&v->pr);
 	puts(!strncmp(line, "R ", 2) ? line + 2 : line);
+}
+
+static int migrate_switch(const char *name, const char *to)
+{
+	char why[400];
+	int err;
+
+	if (to)
+		return cli_usage_error("migrate", "--switch-to-postcopy takes no --to: the "
+				       "migration already has its destination");
+	err = ctl_call(name, "switch", print_line, NULL, why, sizeof(why));
+	if (err == -EIO)
+		return cli_error("cannot switch '%s': %s", name, why);
+	if (err)
+		return client_fail(name, err, why);
+	printf("VM '%s': switching its migration to post-copy\n", name);
+	return 0;
 }
 
 int cmd_migrate(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "to", required_argument, 0, 't' }, { "mode", required_argument, 0, 'm' },
+		{ "to", required_argument, 0, 't' }, MIGOPTS_LONG,
+		{ "switch-to-postcopy", no_argument, 0, 's' },
 		{ "json", no_argument, 0, 'j' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
-	const char *to = NULL, *mode = "postcopy";
-	char host[256], req[400], why[400];
+	struct migrate_opts o = { .mode = "postcopy" };
+	const char *to = NULL;
+	char host[256], req[512], words[256], why[400];
 	struct migrate_view v = { .t0 = clock_now_ns() };
+	bool do_switch = false;
 	uint16_t port;
 	int opt, json = 0, err;
 
@@ -123,19 +154,22 @@ int cmd_migrate(int argc, char **argv)
 		switch (opt) {
 		case 'h': fputs(migrate_help, stdout); return 0;
 		case 't': to = optarg; break;
-		case 'm': mode = optarg; break;
 		case 'j': json = 1; break;
-		default: return cli_usage_error("migrate", "unknown option");
+		case 's': do_switch = true; break;
+		default:
+			if ((err = mig_opts_parse(&o, "migrate", opt, optarg)) != 1)
+				return err ? err : cli_usage_error("migrate", "unknown option");
 		}
 	}
 	if (optind != argc - 1)
 		return cli_usage_error("migrate", "expects exactly one VM name");
+	if (do_switch)
+		return migrate_switch(argv[optind], to);
 	if (!to || net_parse_addr(to, host, sizeof(host), &port))
 		return cli_usage_error("migrate", "--to HOST:PORT is required (got '%s')", to ? to : "");
-	if (strcmp(mode, "postcopy"))
-		return cli_usage_error("migrate", "unknown --mode '%s' (this build has: postcopy)", mode);
 	cli_progress_init(&v.pr, stderr);
-	snprintf(req, sizeof(req), "migrate %s %s %d", to, mode, json);
+	mig_opts_format(&o, words, sizeof(words));
+	snprintf(req, sizeof(req), "migrate %s %s %d %s", to, o.mode, json, words);
 	err = ctl_call(argv[optind], req, migrate_line, &v, why, sizeof(why));
 	cli_progress_end(&v.pr);
 	if (err == -EIO)

@@ -1,14 +1,19 @@
 /* postcopy/vmhost.c - a running VM's process: its control socket loop.
  *
  * `run` and `receive` end here once their VM runs. Requests: status, stop,
- * migrate HOST:PORT MODE JSON. A migration runs in this process (it is the
- * source); its progress and report travel back to the client as lines.
+ * migrate HOST:PORT MODE JSON [key=value...], switch. A migration runs in
+ * this process (it is the source), on its own thread, so the socket still
+ * answers status and switch (pre-copy to post-copy) meanwhile; its
+ * progress and report travel back to the migrate client as lines.
  */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -18,6 +23,7 @@
 #include "postcopy/clock.h"
 #include "postcopy/ctl.h"
 #include "postcopy/migrate.h"
+#include "postcopy/migopts.h"
 
 struct vmhost {
 	struct machine *m;
@@ -25,6 +31,15 @@ struct vmhost {
 	uint64_t t_start;
 	bool paused;          /* after a failure past commitment */
 	bool released;
+	/* A migration runs on its own thread so that the socket keeps
+	 * answering (status, and switch while it pre-copies). */
+	bool migrating;
+	pthread_t mig_thr;
+	FILE *mig_f;          /* the migrate client's connection */
+	int mig_json;
+	struct migrate_opts mig_o;
+	atomic_bool switch_req;
+	int wake_fd;          /* eventfd: the migration thread finished */
 };
 
 static void host_status(struct vmhost *h, FILE *f)
@@ -35,8 +50,9 @@ static void host_status(struct vmhost *h, FILE *f)
 	machine_stats(h->m, &st);
 	fprintf(f, "name: %s\nstate: %s\nengine: %s\nmem_bytes: %llu\nvcpus: %u\n"
 		   "workload: %s\nops: %llu\nheartbeats: %llu\nuptime_s: %.1f\nOK\n",
-		h->name, h->paused ? "paused" : "running", c->engine,
-		(unsigned long long)c->ram_bytes, c->vcpus, wl_name(c->params.workload),
+		h->name, h->migrating ? (atomic_load(&h->switch_req) ? "migrating (switched to post-copy)"
+					 : "migrating") : h->paused ? "paused" : "running",
+		c->engine, (unsigned long long)c->ram_bytes, c->vcpus, wl_name(c->params.workload),
 		(unsigned long long)st.ops, (unsigned long long)st.heartbeats,
 		(clock_now_ns() - h->t_start) / 1e9);
 }
@@ -70,37 +86,89 @@ static void host_report(FILE *f, const struct report *r, bool json)
 	free(text);
 }
 
-static void host_migrate(struct vmhost *h, FILE *f, const char *args)
+static void host_round(void *arg, unsigned round, uint64_t pages, uint64_t bytes,
+		       uint64_t pending)
 {
-	struct migrate_opts o = { .connect_timeout_ms = 5000, .reply_timeout_ms = 30000,
-				  .progress = host_progress, .progress_arg = f };
-	char to[300], mode[16];
+	fprintf(arg, "I pre-copy round %u: %llu pages, %.1f MiB; %llu pages written since\n",
+		round, (unsigned long long)pages, bytes / 1048576.0, (unsigned long long)pending);
+	fflush(arg);
+}
+
+static void *host_migrate_main(void *arg)
+{
+	struct vmhost *h = arg;
+	uint64_t one = 1;
 	struct pm_fail fail;
 	struct report r;
-	int json = 0;
+	FILE *f = h->mig_f;
 
-	if (sscanf(args, "%299s %15s %d", to, mode, &json) != 3 ||
-	    net_parse_addr(to, o.host, sizeof(o.host), &o.port)) {
-		fprintf(f, "ERR bad migrate request '%s'\n", args);
-		return;
-	}
-	if (h->paused) {
-		fprintf(f, "ERR the VM is paused after a failed migration; it cannot move again\n");
-		return;
-	}
-	pm_strset(o.mode, sizeof(o.mode), mode);
-	pm_strset(o.name, sizeof(o.name), h->name);
 	pm_fail_init(&fail);
-	if (source_migrate(h->m, &o, &r, &fail)) {
+	if (source_migrate(h->m, &h->mig_o, &r, &fail)) {
 		h->paused = fail.after_commit;
 		fprintf(f, "ERR %s%s\n", fail.why, fail.after_commit ?
 			"; the VM had been committed to the destination, this source keeps "
 			"its paused copy" : "; the VM keeps running here");
+	} else {
+		host_report(f, &r, h->mig_json);
+		fprintf(f, "OK released\n");
+		h->released = true;
+	}
+	fclose(f);
+	if (write(h->wake_fd, &one, sizeof(one)) < 0)
+		perror("eventfd");
+	return NULL;
+}
+
+/* "migrate HOST:PORT MODE JSON [key=value...]": started on its own thread,
+ * which answers the client; false if it could not start (answered here). */
+static bool host_migrate(struct vmhost *h, FILE *f, const char *args)
+{
+	struct migrate_opts *o = &h->mig_o;
+	char to[300], mode[16], why[200];
+	int json = 0, used = 0;
+
+	memset(o, 0, sizeof(*o));
+	*o = (struct migrate_opts){ .connect_timeout_ms = 5000, .reply_timeout_ms = 30000,
+				    .progress = host_progress, .progress_arg = f,
+				    .round_done = host_round, .switch_req = &h->switch_req };
+	if (sscanf(args, "%299s %15s %d%n", to, mode, &json, &used) != 3 ||
+	    net_parse_addr(to, o->host, sizeof(o->host), &o->port)) {
+		fprintf(f, "ERR bad migrate request '%s'\n", args);
+		return false;
+	}
+	if (mig_opts_scan(o, args + used, why, sizeof(why))) {
+		fprintf(f, "ERR %s\n", why);
+		return false;
+	}
+	if (h->migrating) {
+		fprintf(f, "ERR a migration of this VM is already running\n");
+		return false;
+	}
+	if (h->paused) {
+		fprintf(f, "ERR the VM is paused after a failed migration; it cannot move again\n");
+		return false;
+	}
+	pm_strset(o->mode, sizeof(o->mode), mode);
+	pm_strset(o->name, sizeof(o->name), h->name);
+	atomic_store(&h->switch_req, false);
+	h->mig_f = f;
+	h->mig_json = json;
+	if (pthread_create(&h->mig_thr, NULL, host_migrate_main, h)) {
+		fprintf(f, "ERR cannot start the migration thread\n");
+		return false;
+	}
+	h->migrating = true;
+	return true;
+}
+
+static void host_switch(struct vmhost *h, FILE *f)
+{
+	if (!h->migrating) {
+		fprintf(f, "ERR no migration of this VM is running\n");
 		return;
 	}
-	host_report(f, &r, json);
-	fprintf(f, "OK released\n");
-	h->released = true;
+	atomic_store(&h->switch_req, true);
+	fprintf(f, "OK switching to post-copy at the next page run\n");
 }
 
 /* One client, one request. Returns true when the host should exit. */
@@ -115,17 +183,24 @@ static bool host_client(struct vmhost *h, int fd)
 	}
 	if (fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = 0;
-		if (!strcmp(line, "status"))
+		if (!strcmp(line, "status")) {
 			host_status(h, f);
-		else if (!strcmp(line, "stop"))
+		} else if (!strcmp(line, "stop") && h->migrating) {
+			fprintf(f, "ERR a migration of this VM is running; stop it once it ends\n");
+			line[0] = 0;
+		} else if (!strcmp(line, "stop")) {
 			fprintf(f, "OK stopped\n");
-		else if (!strncmp(line, "migrate ", 8))
-			host_migrate(h, f, line + 8);
-		else
+		} else if (!strcmp(line, "switch")) {
+			host_switch(h, f);
+		} else if (!strncmp(line, "migrate ", 8)) {
+			if (host_migrate(h, f, line + 8))
+				return false;   /* the migration thread answers */
+		} else {
 			fprintf(f, "ERR unknown request '%s'\n", line);
+		}
 	}
 	fclose(f);
-	return !strcmp(line, "stop") || h->released;
+	return !strcmp(line, "stop");
 }
 
 int vmhost_serve(struct machine *m, const char *name)
@@ -142,16 +217,33 @@ int vmhost_serve(struct machine *m, const char *name)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	h.wake_fd = eventfd(0, EFD_CLOEXEC);
 	for (bool done = false; !done;) {
-		struct pollfd p[2] = { { .fd = lfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+		struct pollfd p[3] = { { .fd = lfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN },
+				       { .fd = h.wake_fd, .events = POLLIN } };
 
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		if (poll(p, 3, -1) < 0 && errno != EINTR)
 			break;
+		if (p[2].revents) {
+			uint64_t n;
+
+			if (read(h.wake_fd, &n, sizeof(n)) < 0)
+				n = 0;
+			pthread_join(h.mig_thr, NULL);
+			h.migrating = false;
+			done = h.released;
+		}
 		if (p[1].revents) {
+			if (h.migrating) {
+				fprintf(stderr, "%s: signal received: VM '%s' is migrating; "
+					"it stops once the migration ends\n", CLI_PROG, name);
+				pthread_join(h.mig_thr, NULL);
+				h.migrating = false;
+			}
 			fprintf(stderr, "%s: signal received, stopping VM '%s'\n", CLI_PROG, name);
 			break;
 		}
-		if (p[0].revents) {
+		if (p[0].revents && !done) {
 			int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 
 			if (c >= 0)
@@ -160,6 +252,7 @@ int vmhost_serve(struct machine *m, const char *name)
 	}
 	close(lfd);
 	close(sfd);
+	close(h.wake_fd);
 	ctl_unlink(name);
 	machine_destroy(m);
 	return 0;
