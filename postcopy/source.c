@@ -182,6 +182,10 @@ static int src_stop_and_copy(struct src *s)
 	err = net_sendv(s->ch[PM_CH_CONTROL], PM_STATE, iov, 2);
 	if (err)
 		return pm_fail_set(s->fail, err, "sending state: %s", wire_strerror(err));
+	if (s->tracking) {
+		machine_dirty_stop(s->m);
+		s->tracking = false;
+	}
 	/* Serving starts once the state is on its way: the pusher would only
 	 * compete with it for the CPU and the link during the downtime. */
 	return src_serve_start(s);

@@ -249,8 +249,9 @@ int src_precopy_final(struct src *s)
 	struct bulk_batch *b;
 	int err = machine_dirty_fetch(s->m, s->pending.w, s->ram.npages);
 
-	machine_dirty_stop(s->m);
-	s->tracking = false;
+	/* Tracking stops once the state is on its way (src_stop_and_copy):
+	 * with the VM paused nothing is written, and stopping takes
+	 * milliseconds on large guests that would count as downtime. */
 	if (err)
 		return pm_fail_set(s->fail, err, "reading the dirty log: %s", strerror(-err));
 	s->pc.ns = clock_now_ns() - s->t_ready;

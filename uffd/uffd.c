@@ -1,4 +1,4 @@
-/* uffd/uffd.c - userfaultfd: open, register, resolve, read faults.
+/* uffd/uffd.c - userfaultfd: open, register, resolve, read faults, track writes.
  *
  * Every function returns a negative errno on failure; nothing here keeps
  * state outside struct uffd, so several uffds can live in one process.
@@ -64,7 +64,7 @@ static int uffd_fd_new(void)
 
 /* UFFDIO_API may be issued only once per fd, so asking what the kernel
  * offers costs a throwaway fd. */
-static int uffd_features_offered(uint64_t *offered)
+int uffd_offered(uint64_t *offered)
 {
 	struct uffdio_api api = { .api = UFFD_API, .features = 0 };
 	int fd, err = 0;
@@ -80,7 +80,7 @@ static int uffd_features_offered(uint64_t *offered)
 	return err;
 }
 
-int uffd_open(struct uffd *u)
+int uffd_open_features(struct uffd *u, uint64_t need, uint64_t like)
 {
 	struct uffdio_api api = { .api = UFFD_API };
 	uint64_t offered = 0;
@@ -88,13 +88,15 @@ int uffd_open(struct uffd *u)
 
 	u->fd = -1;
 	u->features = 0;
-	err = uffd_features_offered(&offered);
+	err = uffd_offered(&offered);
 	if (err)
 		return err;
+	if ((offered & need) != need)
+		return -EOPNOTSUPP;
 	fd = uffd_fd_new();
 	if (fd < 0)
 		return fd;
-	api.features = offered & UFFD_WANTED_FEATURES;
+	api.features = need | (offered & like);
 	if (ioctl(fd, UFFDIO_API, &api) < 0) {
 		err = -errno;
 		close(fd);
@@ -103,6 +105,11 @@ int uffd_open(struct uffd *u)
 	u->fd = fd;
 	u->features = api.features;
 	return 0;
+}
+
+int uffd_open(struct uffd *u)
+{
+	return uffd_open_features(u, 0, UFFD_WANTED_FEATURES);
 }
 
 void uffd_close(struct uffd *u)
@@ -349,4 +356,98 @@ int uffd_read(struct uffd *u, struct uffd_fault *ev, int max)
 			break;
 	}
 	return got;
+}
+
+/* ---- async write-protect tracking: PAGEMAP_SCAN ---- */
+
+/* The kernel's struct pm_scan_arg and struct page_region (linux/fs.h
+ * since 6.7; Debian 12's uapi headers are older), under our own names so
+ * newer headers do not clash. */
+struct uffd_scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t category_inverted, category_mask, category_anyof_mask;
+	uint64_t return_mask;
+};
+
+struct uffd_region {
+	uint64_t start, end, categories;
+};
+
+#define UFFD_PAGEMAP_SCAN    _IOWR('f', 16, struct uffd_scan_arg)
+#define UFFD_SCAN_WP_MATCHING   (1ull << 0)  /* protect what matched */
+#define UFFD_SCAN_CHECK_WPASYNC (1ull << 1)  /* fail on non-async-wp VMAs */
+#define UFFD_PAGE_IS_WRITTEN    (1ull << 1)
+/* Regions (runs of written pages) read per ioctl; bounds the stack. */
+#define UFFD_SCAN_VEC 256
+
+_Static_assert(sizeof(struct uffd_scan_arg) == 96, "pm_scan_arg layout");
+_Static_assert(UFFD_FEAT_PAGEFAULT_FLAG_WP == UFFD_FEATURE_PAGEFAULT_FLAG_WP &&
+	       UFFD_FEAT_THREAD_ID == UFFD_FEATURE_THREAD_ID &&
+	       UFFD_FEAT_WP_HUGETLBFS_SHMEM == UFFD_FEATURE_WP_HUGETLBFS_SHMEM &&
+	       UFFD_FEAT_WP_UNPOPULATED == UFFD_FEATURE_WP_UNPOPULATED,
+	       "UFFD_FEAT_* drifted from the kernel's bits");
+#ifdef UFFD_FEATURE_WP_ASYNC
+_Static_assert(UFFD_FEAT_WP_ASYNC == UFFD_FEATURE_WP_ASYNC, "WP_ASYNC bit");
+#endif
+
+int uffd_pagemap_open(void)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static void bits_set(uint64_t *bm, uint64_t from, uint64_t to)
+{
+	for (; from < to && (from & 63); from++)
+		bm[from / 64] |= 1ull << (from & 63);
+	for (; from + 64 <= to; from += 64)
+		bm[from / 64] = ~0ull;
+	for (; from < to; from++)
+		bm[from / 64] |= 1ull << (from & 63);
+}
+
+/* The category filter is exactly WRITTEN in and out: that is the kernel's
+ * fast path, which re-protects a page only if it was output, so a full
+ * vec stops the walk (walk_end) without losing a page to it. */
+long uffd_wp_scan(int pagemap_fd, void *addr, size_t len, uint64_t *bitmap,
+		  uint64_t first, bool reprotect)
+{
+	struct uffd_region vec[UFFD_SCAN_VEC];
+	uint64_t base = (uintptr_t)addr;
+	struct uffd_scan_arg a = {
+		.size = sizeof(a),
+		.flags = UFFD_SCAN_CHECK_WPASYNC |
+			 (reprotect ? UFFD_SCAN_WP_MATCHING : 0),
+		.start = base,
+		.end = base + len,
+		.vec = (uintptr_t)vec,
+		.vec_len = UFFD_SCAN_VEC,
+		.category_mask = UFFD_PAGE_IS_WRITTEN,
+		.return_mask = UFFD_PAGE_IS_WRITTEN,
+	};
+	long pages = 0;
+
+	if ((base | len) & (UFFD_PAGE - 1))
+		return -EINVAL;
+	while (a.start < a.end) {
+		int n = ioctl(pagemap_fd, UFFD_PAGEMAP_SCAN, &a);
+
+		/* No retry on error: pages already re-protected by this
+		 * call may be lost with its output, so the caller must
+		 * treat the log as broken. */
+		if (n < 0)
+			return -errno;
+		for (int i = 0; i < n; i++) {
+			uint64_t s = (vec[i].start - base) / UFFD_PAGE;
+			uint64_t e = (vec[i].end - base) / UFFD_PAGE;
+
+			bits_set(bitmap, first + s, first + e);
+			pages += (long)(e - s);
+		}
+		if (a.walk_end <= a.start || a.walk_end > a.end)
+			return -EIO;    /* no progress: never loop forever */
+		a.start = a.walk_end;
+	}
+	return pages;
 }

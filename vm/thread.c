@@ -21,6 +21,9 @@
  * Guest clock: CLOCK_MONOTONIC + clock_off. It starts at 1 s at create, and
  * machine_load sets clock_off so that the guest time continues from the
  * saved guest time plus the wall (CLOCK_REALTIME) time since the save.
+ *
+ * Dirty log (pre-copy): userfaultfd write-protect over guest RAM, in
+ * vm/thread_dirty.c; PCM_DIRTY_SYNC=1 forces its synchronous way.
  */
 #include <errno.h>
 #include <limits.h>
@@ -40,6 +43,7 @@
 
 #include "guest/workload.h"
 #include "vm/engine.h"
+#include "vm/thread_int.h"
 
 enum { RUN_GO = 0, RUN_PAUSE = 1, RUN_STOP = 2 };
 enum { TS_CREATED, TS_RUNNING, TS_PAUSED };
@@ -71,6 +75,7 @@ struct thread_vm {
 	uint64_t ram_size;
 	unsigned n;
 	struct tvcpu *v;
+	struct thread_dirty *dirty;              /* dirty log, NULL when off */
 };
 
 static long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
@@ -257,6 +262,7 @@ static void thread_destroy(struct machine *m)
 
 	if (!tm)
 		return;
+	thread_dirty_stop(tm->dirty);   /* no vCPU left blocked on it */
 	threads_stop(tm);
 	if (tm->ram)
 		munmap(tm->ram, tm->ram_size);
@@ -464,6 +470,51 @@ static void thread_stats(struct machine *m, struct machine_stats *s)
 	s->pause_ns_max = atomic_load_explicit(&tm->pause_max, memory_order_relaxed);
 }
 
+/* ---- dirty log: vm/thread_dirty.c, calls serialized by tm->lock ---- */
+
+static int thread_log_dirty(struct machine *m, int on)
+{
+	struct thread_vm *tm = m->priv;
+	const char *e = getenv("PCM_DIRTY_SYNC");
+	unsigned flags = e && !strcmp(e, "1") ? THREAD_DIRTY_SYNC : 0;
+	int r = 0;
+
+	pthread_mutex_lock(&tm->lock);
+	if (on && !tm->dirty) {
+		r = thread_dirty_start(&tm->dirty, tm->ram, tm->ram_size, flags);
+	} else if (!on) {
+		thread_dirty_stop(tm->dirty);
+		tm->dirty = NULL;
+	}
+	pthread_mutex_unlock(&tm->lock);
+	return r;
+}
+
+static int thread_fetch_dirty(struct machine *m, uint64_t *bitmap, uint64_t npages)
+{
+	struct thread_vm *tm = m->priv;
+	int r;
+
+	pthread_mutex_lock(&tm->lock);
+	r = thread_dirty_fetch(tm->dirty, bitmap, npages);
+	pthread_mutex_unlock(&tm->lock);
+	return r;
+}
+
+const char *thread_dirty_mode(const struct machine *m)
+{
+	struct thread_vm *tm;
+	const char *k = NULL;
+
+	if (!m || m->eng != &machine_engine_thread || !(tm = m->priv))
+		return NULL;
+	pthread_mutex_lock(&tm->lock);
+	if (tm->dirty)
+		k = thread_dirty_kind(tm->dirty);
+	pthread_mutex_unlock(&tm->lock);
+	return k;
+}
+
 const struct machine_engine machine_engine_thread = {
 	.name = "thread",
 	.id = MACHINE_ENGINE_THREAD,
@@ -476,4 +527,6 @@ const struct machine_engine machine_engine_thread = {
 	.save_body = thread_save_body,
 	.load_body = thread_load_body,
 	.stats = thread_stats,
+	.dirty_log = thread_log_dirty,
+	.dirty_fetch = thread_fetch_dirty,
 };
