@@ -23,10 +23,9 @@
 #include "net/chan.h"
 #include "net/wire.h"
 #include "postcopy/clock.h"
+#include "postcopy/pcpolicy.h"
 #include "postcopy/source_int.h"
 
-#define PC_MAX_DOWNTIME_MS 300
-#define PC_MAX_ROUNDS      30
 
 static bool mode_is(const struct src *s, const char *mode)
 {
@@ -38,13 +37,29 @@ static bool switched(const struct src *s)
 	return s->o->switch_req && atomic_load(s->o->switch_req);
 }
 
-/* hybrid's time budget, or the operator: stop even mid-round. */
+static void policy_of(const struct src *s, struct pc_policy *p, struct pc_state *st)
+{
+	const struct precopy_round *r = &s->pc.round[(s->pc.rounds ? s->pc.rounds - 1 : 0) %
+						    PC_ROUNDS_MAX];
+
+	*p = (struct pc_policy){ .hybrid = mode_is(s, "hybrid"),
+				 .max_downtime_ms = s->o->pc.max_downtime_ms,
+				 .max_rounds = s->o->pc.max_rounds, .rounds = s->o->pc.rounds,
+				 .seconds_ms = s->o->pc.seconds_ms };
+	*st = (struct pc_state){ .rounds = s->pc.rounds, .last_bytes = r->bytes,
+				 .last_ns = r->ns,
+				 .pending_bytes = bitmap_count(&s->pending) * PM_PAGE,
+				 .elapsed_ns = clock_now_ns() - s->t_ready,
+				 .switched = switched(s) };
+}
+
 static bool interrupted(const struct src *s)
 {
-	uint64_t limit = (uint64_t)s->o->pc.seconds_ms * 1000000ull;
+	struct pc_policy p;
+	struct pc_state st;
 
-	return switched(s) ||
-	       (mode_is(s, "hybrid") && limit && clock_now_ns() - s->t_ready >= limit);
+	policy_of(s, &p, &st);
+	return pc_interrupt(&p, &st);
 }
 
 /* Send the pending pages in runs, clearing them and marking them sent;
@@ -124,38 +139,14 @@ static int round_run(struct src *s, struct bulk_batch *b)
 	return 0;
 }
 
-/* precopy: would the pages left cross within max_downtime at the rate
- * the last round ran at? */
-static bool converged(const struct src *s)
-{
-	const struct precopy_round *r = &s->pc.round[(s->pc.rounds - 1) % PC_ROUNDS_MAX];
-	uint32_t max_ms = s->o->pc.max_downtime_ms ? s->o->pc.max_downtime_ms : PC_MAX_DOWNTIME_MS;
-	double left = (double)bitmap_count(&s->pending) * PM_PAGE;
-
-	if (!r->bytes || !r->ns)
-		return left == 0;
-	return left / ((double)r->bytes / r->ns) <= max_ms * 1e6;
-}
-
 /* Why pre-copy should end now, or NULL to run another round. */
 static const char *should_stop(struct src *s)
 {
-	uint32_t max = s->o->pc.max_rounds ? s->o->pc.max_rounds : PC_MAX_ROUNDS;
+	struct pc_policy p;
+	struct pc_state st;
 
-	if (switched(s))
-		return "switched to post-copy";
-	if (mode_is(s, "hybrid")) {
-		if (interrupted(s))
-			return "--precopy-seconds reached";
-		if (s->pc.rounds >= (s->o->pc.rounds ? s->o->pc.rounds : 1))
-			return "--precopy-rounds reached";
-		return NULL;
-	}
-	if (converged(s)) {
-		s->pc.converged = true;
-		return "converged";
-	}
-	return s->pc.rounds >= max ? "--max-rounds reached without converging" : NULL;
+	policy_of(s, &p, &st);
+	return pc_decide(&p, &st, &s->pc.converged);
 }
 
 /* Before the pause: let the bulk channel's send queue drain (the peer's
