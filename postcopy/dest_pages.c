@@ -132,54 +132,49 @@ static int dst_discard_msg(struct dst *d, const struct net_msg *m)
 	return dst_discard(d, r, n);
 }
 
-/* Before activation nothing runs on guest RAM, so a page a pre-copy round
- * sends again is simply overwritten where it is present. A page known zero
- * is a hole, so it is installed like a new one but counted once. */
-static bool dst_present(struct dst *d, uint64_t p)
-{
-	return bitmap_test(&d->received, p) && !bitmap_test(&d->zeroed, p);
-}
-
+/* Before activation nothing runs on guest RAM: a pre-copy round's pages go
+ * straight into the memfd's page cache, mapped nowhere. The guest's first
+ * touch maps them without a fault reaching us, a page sent again is just
+ * written again, and a discard (dst_drop) frees a page no process maps,
+ * which costs no TLB shootdown: that is what keeps hybrid's downtime
+ * short when the guest wrote many pre-copied pages again. */
 static int dst_pre_data(struct dst *d, uint64_t first, uint64_t n, const uint8_t *data)
 {
-	uint64_t i = 0;
-	int err = 0;
+	uint64_t fresh = 0;
+	int err = ram_pwrite(&d->ram, first, n, data);
 
-	while (i < n && !err) {
-		bool present = dst_present(d, first + i);
-		uint64_t j = i + 1;
-
-		while (j < n && dst_present(d, first + j) == present)
-			j++;
-		if (present) {
-			memcpy(ram_page(&d->ram, first + i), data + i * PM_PAGE, (j - i) * PM_PAGE);
-			atomic_fetch_add(&d->resent, j - i);
-		} else {
-			for (uint64_t k = i; k < j; k++) {
-				if (!bitmap_test(&d->zeroed, first + k))
-					continue;
-				bitmap_clear(&d->zeroed, first + k);
-				atomic_fetch_sub(&d->zero, 1);
-				atomic_fetch_add(&d->resent, 1);
-			}
-			err = dst_install_data(d, first + i, j - i, data + i * PM_PAGE,
-					       &d->precopied);
+	if (err)
+		return pm_fail_set(d->fail, err, "writing pre-copied pages %llu..%llu: %s",
+				   (unsigned long long)first, (unsigned long long)(first + n - 1),
+				   strerror(-err));
+	for (uint64_t p = first; p < first + n; p++) {
+		if (!bitmap_set(&d->received, p)) {
+			fresh++;
+			continue;
 		}
-		i = j;
+		atomic_fetch_add(&d->resent, 1);
+		if (bitmap_test(&d->zeroed, p)) {       /* was a hole, counted zero */
+			bitmap_clear(&d->zeroed, p);
+			atomic_fetch_sub(&d->zero, 1);
+			atomic_fetch_add(&d->precopied, 1);
+		}
 	}
-	return err;
+	atomic_fetch_add(&d->precopied, fresh);
+	atomic_fetch_add(&d->pages_in, fresh);
+	return 0;
 }
 
-static void dst_pre_zero(struct dst *d, uint64_t first, uint64_t n)
+/* A zero range in a pre-copy round: pages already here become holes. */
+static int dst_pre_zero(struct dst *d, uint64_t first, uint64_t n)
 {
-	for (uint64_t p = first; p < first + n; p++) {
-		if (dst_present(d, p))
-			memset(ram_page(&d->ram, p), 0, PM_PAGE);
-		if (bitmap_test(&d->received, p))
-			atomic_fetch_add(&d->resent, 1);
-		else
-			dst_install_zero(d, p, 1, true);
-	}
+	int64_t dropped = dst_drop(d, first, n);
+
+	if (dropped < 0)
+		return pm_fail_set(d->fail, (int)dropped, "dropping pages: %s",
+				   strerror((int)-dropped));
+	atomic_fetch_add(&d->resent, (uint64_t)dropped);
+	dst_install_zero(d, first, n, true);
+	return 0;
 }
 
 /* PAGES or ZERO from either channel; pre: a pre-copy round's (bulk,
@@ -206,9 +201,11 @@ static int dst_install_msg(struct dst *d, const struct net_msg *m, atomic_uint_f
 		if (pm_decode_ranges(m->payload, m->len, d->ram.npages, &r, &n, &why))
 			return pm_fail_set(d->fail, -EBADMSG, "bad ZERO message: %s", why);
 		for (unsigned i = 0; i < n; i++) {
-			if (pre)
-				dst_pre_zero(d, r[i].first, r[i].count);
-			else
+			int err = pre ? dst_pre_zero(d, r[i].first, r[i].count) : 0;
+
+			if (err)
+				return err;
+			if (!pre)
 				dst_install_zero(d, r[i].first, r[i].count, false);
 		}
 		return 0;

@@ -131,3 +131,27 @@ int ram_punch(const struct ram *ram, uint64_t first, uint64_t n)
 	}
 	return 0;
 }
+
+int ram_pwrite(const struct ram *ram, uint64_t first, uint64_t n, const uint8_t *data)
+{
+	while (n) {
+		unsigned i = ram_region_of(ram, first);
+		uint64_t k = ram_run_limit(ram, first, n);
+		off_t off = (off_t)(ram->r[i].memfd_off + (first - ram->first[i]) * PM_PAGE);
+		size_t len = k * PM_PAGE, done = 0;
+
+		while (done < len) {
+			ssize_t w = pwrite(ram->r[i].memfd, data + done, len - done, off + (off_t)done);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return w < 0 ? -errno : -EIO;
+			done += (size_t)w;
+		}
+		first += k;
+		n -= k;
+		data += len;
+	}
+	return 0;
+}

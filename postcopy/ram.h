@@ -30,6 +30,10 @@ bool ram_page_is_zero(const uint8_t *p);
  * never written, so zero without being read. *first == *end == the
  * region's end when the rest of the region is a hole. */
 void ram_next_data(const struct ram *ram, uint64_t page, uint64_t *first, uint64_t *end);
+/* Write n pages of data into the memfd at page first, without mapping
+ * them anywhere: the guest's first touch finds them in the page cache.
+ * 0 or negative errno. */
+int ram_pwrite(const struct ram *ram, uint64_t first, uint64_t n, const uint8_t *data);
 /* Drop pages first..first+n-1 from the memfd (a hole again): the next
  * touch faults as if the page had never arrived. 0 or negative errno. */
 int ram_punch(const struct ram *ram, uint64_t first, uint64_t n);
