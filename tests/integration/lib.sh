@@ -3,8 +3,9 @@
 # loudly. Source it; every test is a plain bash script.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-PM="$ROOT/bin/postcopy-move"
-FAKEPEER="$ROOT/build/tools/fakepeer"
+# PCM_BUILD/PCM_BIN: another build of the same tree (make test-asan).
+PM="$ROOT/${PCM_BIN:-bin}/postcopy-move"
+FAKEPEER="$ROOT/${PCM_BUILD:-build}/tools/fakepeer"
 TMP=$(mktemp -d /tmp/pcm-test.XXXXXX)
 export POSTCOPY_MOVE_RUN_DIR="$TMP/run"
 PIDS=()
