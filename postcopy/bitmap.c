@@ -62,6 +62,12 @@ void bitmap_free(struct bitmap *b)
 	b->nbits = 0;
 }
 
+void bitmap_clear_all(struct bitmap *b)
+{
+	for (uint64_t i = 0; i < (b->nbits + 63) / 64; i++)
+		__atomic_store_n(&b->w[i], 0, __ATOMIC_RELAXED);
+}
+
 bool bitmap_test(const struct bitmap *b, uint64_t i)
 {
 	if (i >= b->nbits)

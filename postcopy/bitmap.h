@@ -23,6 +23,7 @@ bool bitmap_test(const struct bitmap *b, uint64_t i);
 /* Set bit i; returns its previous value. */
 bool bitmap_set(struct bitmap *b, uint64_t i);
 void bitmap_clear(struct bitmap *b, uint64_t i);
+void bitmap_clear_all(struct bitmap *b);
 /* Set n bits from first; returns how many were clear before. */
 uint64_t bitmap_set_range(struct bitmap *b, uint64_t first, uint64_t n);
 uint64_t bitmap_count(const struct bitmap *b);

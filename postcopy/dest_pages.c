@@ -334,6 +334,11 @@ static void *dst_bulk_main(void *arg)
 			atomic_store(&d->precopy_ended, true);
 			continue;
 		}
+		if (pre && m.type == PM_PING) {   /* the source waits for us */
+			if (net_send(d->ch[PM_CH_BULK], PM_PING, m.payload, m.len))
+				break;
+			continue;
+		}
 		if (pre && m.type == PM_DISCARD) {
 			if (dst_discard_msg(d, &m))
 				break;

@@ -15,11 +15,8 @@
  * never sent twice.
  */
 #include <errno.h>
-#include <linux/sockios.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <time.h>
 #include "net/chan.h"
 #include "net/wire.h"
 #include "postcopy/clock.h"
@@ -149,50 +146,6 @@ static const char *should_stop(struct src *s)
 	return pc_decide(&p, &st, &s->pc.converged);
 }
 
-/* Before the pause: let the bulk channel's send queue drain (the peer's
- * TCP has everything), so the downtime does not include the destination
- * catching up on the last round. Bounded: a slow link must not hold the
- * switch back for long. */
-static void drain_bulk(struct src *s)
-{
-	uint64_t t0 = clock_now_ns();
-	int queued = 0;
-
-	while (clock_now_ns() - t0 < 200000000ull &&
-	       ioctl(net_fd(s->ch[PM_CH_BULK]), SIOCOUTQ, &queued) == 0 && queued > 0)
-		nanosleep(&(struct timespec){ 0, 200000 }, NULL);
-}
-
-int src_precopy(struct src *s)
-{
-	struct bulk_batch *b;
-	int err;
-
-	if ((err = bitmap_init(&s->pending, s->ram.npages)))
-		return pm_fail_set(s->fail, err, "no memory for the dirty bitmap");
-	err = machine_dirty_start(s->m);
-	if (err == -EOPNOTSUPP)
-		return pm_fail_set(s->fail, err, "the %s engine cannot track dirty pages, "
-				   "which %s mode needs", machine_config_of(s->m)->engine, s->o->mode);
-	if (err)
-		return pm_fail_set(s->fail, err, "starting dirty tracking: %s", strerror(-err));
-	s->tracking = true;
-	b = calloc(1, sizeof(*b));
-	if (b)
-		b->bounce = malloc(BULK_BOUNCE_BYTES);
-	if (!b || !b->bounce) {
-		free(b);
-		return pm_fail_set(s->fail, -ENOMEM, "no memory");
-	}
-	while (!(err = round_run(s, b)) && !(s->pc.stop = should_stop(s)))
-		;
-	if (!err)
-		drain_bulk(s);
-	free(b->bounce);
-	free(b);
-	return err;
-}
-
 /* Ranges of pages both sent and written again: the destination drops them
  * and they go back to being unsent. They travel on the bulk channel, behind
  * the pre-copy pages they cancel and ahead of the post-copy stream, so the
@@ -229,6 +182,60 @@ static int send_discards(struct src *s)
 	if (!err && n)
 		err = net_send(s->ch[PM_CH_BULK], PM_DISCARD, r, n * sizeof(r[0]));
 	return err ? pm_fail_set(s->fail, err, "sending discards: %s", wire_strerror(err)) : 0;
+}
+
+/* Before the pause: wait until the destination has applied everything
+ * sent so far (a PING on the bulk channel comes back once its bulk thread
+ * reached it), so the downtime does not include it catching up on the
+ * last round and the discards. Bounded: a slow link must not hold the
+ * switch back for long. */
+static void sync_bulk(struct src *s)
+{
+	struct pm_ping p = { .t_ns = clock_now_ns() };
+	struct net_msg m;
+
+	if (net_send(s->ch[PM_CH_BULK], PM_PING, &p, sizeof(p)))
+		return;
+	if (net_recv(s->ch[PM_CH_BULK], &m, 2000) == 0 && m.type != PM_PING)
+		pm_fail_set(s->fail, -EPROTO, "unexpected %s on the bulk channel",
+			    pm_type_name(m.type));
+}
+
+int src_precopy(struct src *s)
+{
+	struct bulk_batch *b;
+	int err;
+
+	if ((err = bitmap_init(&s->pending, s->ram.npages)))
+		return pm_fail_set(s->fail, err, "no memory for the dirty bitmap");
+	err = machine_dirty_start(s->m);
+	if (err == -EOPNOTSUPP)
+		return pm_fail_set(s->fail, err, "the %s engine cannot track dirty pages, "
+				   "which %s mode needs", machine_config_of(s->m)->engine, s->o->mode);
+	if (err)
+		return pm_fail_set(s->fail, err, "starting dirty tracking: %s", strerror(-err));
+	s->tracking = true;
+	b = calloc(1, sizeof(*b));
+	if (b)
+		b->bounce = malloc(BULK_BOUNCE_BYTES);
+	if (!b || !b->bounce) {
+		free(b);
+		return pm_fail_set(s->fail, -ENOMEM, "no memory");
+	}
+	while (!(err = round_run(s, b)) && !(s->pc.stop = should_stop(s)))
+		;
+	/* Going post-copy: the pages written during the last round are known
+	 * now, so drop them on the destination while the VM still runs; the
+	 * pause then only has the last few milliseconds' writes to drop. */
+	if (!err && (mode_is(s, "hybrid") || switched(s))) {
+		err = send_discards(s);
+		bitmap_clear_all(&s->pending);
+	}
+	if (!err)
+		sync_bulk(s);
+	free(b->bounce);
+	free(b);
+	return err;
 }
 
 /* With the VM paused: the last dirty pages. precopy sends them now;
