@@ -8,6 +8,7 @@
 #   make bench-kvm  the KVM engine's state and downtime benchmark
 #   make test-kvm   the KVM tests inside QEMU (hosts without /dev/kvm)
 #   make test-asan  unit and integration tests under ASan and UBSan
+#   make fuzz       libFuzzer on the message and state-blob decoders (FUZZ_SECONDS)
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -151,5 +152,6 @@ clean:
 	rm -rf build bin
 
 include tests/kvm-nested/nested.mk
+include tests/fuzz/fuzz.mk
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

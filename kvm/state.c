@@ -352,6 +352,21 @@ static int set_copy(int fd, unsigned long req, const uint8_t *d, uint32_t len, s
 	return r;
 }
 
+/* The guest's TSC rate on every vCPU, when this host's differs and KVM
+ * can scale it; refused otherwise (the guest clock would drift). */
+static int tsc_adopt(struct kvm_vm *vm, uint64_t khz)
+{
+	if (khz == vm->tsc_khz)
+		return 0;
+	for (unsigned i = 0; i < vm->n; i++)
+		if (ioctl(vm->v[i].fd, KVM_SET_TSC_KHZ, (unsigned long)khz) < 0)
+			return bad(vm, -ENOEXEC, "guest TSC runs at %llu kHz, this host at %llu and "
+				   "cannot scale it", (unsigned long long)khz,
+				   (unsigned long long)vm->tsc_khz);
+	vm->tsc_khz = khz;
+	return 0;
+}
+
 static int load_vm(struct kvm_vm *vm, const struct parsed *ps, uint64_t elapsed)
 {
 	static const unsigned long chip_req = KVM_SET_IRQCHIP;
@@ -482,10 +497,6 @@ int kvm_state_load(struct kvm_vm *vm, struct machine_config *c, const void *buf,
 			   (unsigned long long)b.ram_bytes, (unsigned long long)c->ram_bytes);
 	if (b.params.workload < 1 || b.params.workload > WL_MAX)
 		return bad(vm, -EINVAL, "state blob names no known workload");
-	if (b.tsc_khz != vm->tsc_khz &&
-	    ioctl(vm->v[0].fd, KVM_SET_TSC_KHZ, (unsigned long)b.tsc_khz) < 0)
-		return bad(vm, -ENOEXEC, "guest TSC runs at %llu kHz, this host at %llu and cannot scale it",
-			   (unsigned long long)b.tsc_khz, (unsigned long long)vm->tsc_khz);
 	if (b.nsections > (vm->n + 1) * 64)
 		return bad(vm, -EINVAL, "state blob claims %u sections", b.nsections);
 	ps.vcpu = calloc((size_t)vm->n * KS_VCPU_TYPES, sizeof(*ps.vcpu));
@@ -495,7 +506,7 @@ int kvm_state_load(struct kvm_vm *vm, struct machine_config *c, const void *buf,
 		goto out;
 	}
 	err = parse(vm, (const uint8_t *)buf + sizeof(b), len - sizeof(b), b.nsections, &ps);
-	if (err)
+	if (err || (err = tsc_adopt(vm, b.tsc_khz)))
 		goto out;
 	now = realtime_ns();
 	elapsed = now > b.realtime_ns ? now - b.realtime_ns : 0;

@@ -123,11 +123,11 @@ static int dst_discard(struct dst *d, const struct pm_range *r, unsigned n)
 
 static int dst_discard_msg(struct dst *d, const struct net_msg *m)
 {
-	const struct pm_range *r;
+	struct pm_range r[PM_ZERO_MAX];
 	const char *why;
 	unsigned n;
 
-	if (pm_decode_ranges(m->payload, m->len, d->ram.npages, &r, &n, &why))
+	if (pm_decode_ranges(m->payload, m->len, d->ram.npages, r, &n, &why))
 		return pm_fail_set(d->fail, -EBADMSG, "bad DISCARD message: %s", why);
 	return dst_discard(d, r, n);
 }
@@ -195,10 +195,10 @@ static int dst_install_msg(struct dst *d, const struct net_msg *m, atomic_uint_f
 		return dst_install_data(d, h.first, h.count, data, count);
 	}
 	if (m->type == PM_ZERO) {
-		const struct pm_range *r;
+		struct pm_range r[PM_ZERO_MAX];
 		unsigned n;
 
-		if (pm_decode_ranges(m->payload, m->len, d->ram.npages, &r, &n, &why))
+		if (pm_decode_ranges(m->payload, m->len, d->ram.npages, r, &n, &why))
 			return pm_fail_set(d->fail, -EBADMSG, "bad ZERO message: %s", why);
 		for (unsigned i = 0; i < n; i++) {
 			int err = pre ? dst_pre_zero(d, r[i].first, r[i].count) : 0;

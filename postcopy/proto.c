@@ -106,31 +106,30 @@ int pm_decode_pages(const void *payload, uint32_t len, uint64_t npages,
 	return 0;
 }
 
+/* Arrays are copied out: a payload has no alignment guarantee (frames
+ * follow each other byte by byte in a receive buffer). */
 int pm_decode_ranges(const void *payload, uint32_t len, uint64_t npages,
-		     const struct pm_range **r, unsigned *n, const char **why)
+		     struct pm_range r[PM_ZERO_MAX], unsigned *n, const char **why)
 {
-	if (len == 0 || len % sizeof(**r) || len / sizeof(**r) > PM_ZERO_MAX)
+	if (len == 0 || len % sizeof(*r) || len / sizeof(*r) > PM_ZERO_MAX)
 		return bad(why, "ZERO message has a bad length");
-	*r = payload;
-	*n = len / sizeof(**r);
-	for (unsigned i = 0; i < *n; i++) {
-		const struct pm_range *x = &(*r)[i];
-
-		if (x->count == 0 || x->first >= npages || x->count > npages - x->first)
+	*n = len / sizeof(*r);
+	memcpy(r, payload, len);
+	for (unsigned i = 0; i < *n; i++)
+		if (r[i].count == 0 || r[i].first >= npages || r[i].count > npages - r[i].first)
 			return bad(why, "zero range outside guest RAM");
-	}
 	return 0;
 }
 
 int pm_decode_req(const void *payload, uint32_t len, uint64_t npages,
-		  const uint64_t **pages, unsigned *n, const char **why)
+		  uint64_t pages[PM_REQ_MAX], unsigned *n, const char **why)
 {
-	if (len == 0 || len % sizeof(**pages) || len / sizeof(**pages) > PM_REQ_MAX)
+	if (len == 0 || len % sizeof(*pages) || len / sizeof(*pages) > PM_REQ_MAX)
 		return bad(why, "REQ message has a bad length");
-	*pages = payload;
-	*n = len / sizeof(**pages);
+	*n = len / sizeof(*pages);
+	memcpy(pages, payload, len);
 	for (unsigned i = 0; i < *n; i++)
-		if ((*pages)[i] >= npages)
+		if (pages[i] >= npages)
 			return bad(why, "request for a page outside guest RAM");
 	return 0;
 }

@@ -125,11 +125,12 @@ int pm_decode_hello(const void *payload, uint32_t len, struct pm_hello *h,
 /* PAGES: header plus count pages; the run must lie inside npages. */
 int pm_decode_pages(const void *payload, uint32_t len, uint64_t npages,
 		    struct pm_pages_hdr *h, const uint8_t **data, const char **why);
-/* ZERO and REQ: arrays whose every element lies inside npages. */
+/* ZERO/DISCARD and REQ: arrays whose every element lies inside npages,
+ * copied into r / pages (room for PM_ZERO_MAX / PM_REQ_MAX). */
 int pm_decode_ranges(const void *payload, uint32_t len, uint64_t npages,
-		     const struct pm_range **r, unsigned *n, const char **why);
+		     struct pm_range r[PM_ZERO_MAX], unsigned *n, const char **why);
 int pm_decode_req(const void *payload, uint32_t len, uint64_t npages,
-		  const uint64_t **pages, unsigned *n, const char **why);
+		  uint64_t pages[PM_REQ_MAX], unsigned *n, const char **why);
 
 /* ERROR from the peer: its errno (or -EPROTO) and a terminated reason,
  * "(malformed ERROR)" when the payload is not one. */

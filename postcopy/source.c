@@ -138,7 +138,7 @@ static int src_reserve(struct src *s)
 		if (pm_decode_fixed(m.payload, m.len, &r, sizeof(r), NULL))
 			return pm_fail_set(s->fail, -EBADMSG, "destination refused (malformed REFUSE)");
 		r.why[sizeof(r.why) - 1] = 0;
-		return pm_fail_set(s->fail, r.err ? r.err : -EPERM,
+		return pm_fail_set(s->fail, r.err < 0 ? r.err : -EPERM,
 				   "destination refused the VM: %s", r.why);
 	}
 	if (m.type != PM_READY)

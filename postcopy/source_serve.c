@@ -36,7 +36,7 @@ static int urgent_reply(struct src *s, uint64_t page, struct pm_pages_hdr *h)
 
 static int urgent_handle(struct src *s, const struct net_msg *m)
 {
-	const uint64_t *pages;
+	uint64_t pages[PM_REQ_MAX];
 	const char *why;
 	unsigned n;
 	int err;
@@ -44,7 +44,7 @@ static int urgent_handle(struct src *s, const struct net_msg *m)
 	if (m->type != PM_REQ)
 		return pm_fail_set(s->fail, -EPROTO, "unexpected %s on the urgent channel",
 				   pm_type_name(m->type));
-	if (pm_decode_req(m->payload, m->len, s->ram.npages, &pages, &n, &why))
+	if (pm_decode_req(m->payload, m->len, s->ram.npages, pages, &n, &why))
 		return pm_fail_set(s->fail, -EBADMSG, "bad page request: %s", why);
 	for (unsigned i = 0; i < n; i++) {
 		bitmap_set(&s->sent, pages[i]);

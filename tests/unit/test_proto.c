@@ -80,23 +80,23 @@ static void test_ranges_and_requests(void **state)
 {
 	struct pm_range r[2] = { { 0, 4 }, { 6, 4 } };
 	uint64_t req[3] = { 0, 9, 10 };
-	const struct pm_range *rp;
-	const uint64_t *pp;
+	struct pm_range rp[PM_ZERO_MAX];
+	uint64_t pp[PM_REQ_MAX];
 	const char *why;
 	unsigned n;
 
 	(void)state;
-	assert_int_equal(pm_decode_ranges(r, sizeof(r), 10, &rp, &n, &why), 0);
+	assert_int_equal(pm_decode_ranges(r, sizeof(r), 10, rp, &n, &why), 0);
 	assert_int_equal(n, 2);
-	assert_int_equal(pm_decode_ranges(r, sizeof(r), 9, &rp, &n, &why), -EBADMSG);
+	assert_int_equal(pm_decode_ranges(r, sizeof(r), 9, rp, &n, &why), -EBADMSG);
 	r[1] = (struct pm_range){ 2, UINT64_MAX };      /* wraps around */
-	assert_int_equal(pm_decode_ranges(r, sizeof(r), 10, &rp, &n, &why), -EBADMSG);
-	assert_int_equal(pm_decode_ranges(r, 12, 10, &rp, &n, &why), -EBADMSG);
-	assert_int_equal(pm_decode_ranges(r, 0, 10, &rp, &n, &why), -EBADMSG);
-	assert_int_equal(pm_decode_req(req, 2 * sizeof(req[0]), 10, &pp, &n, &why), 0);
-	assert_int_equal(pm_decode_req(req, sizeof(req), 10, &pp, &n, &why), -EBADMSG);
+	assert_int_equal(pm_decode_ranges(r, sizeof(r), 10, rp, &n, &why), -EBADMSG);
+	assert_int_equal(pm_decode_ranges(r, 12, 10, rp, &n, &why), -EBADMSG);
+	assert_int_equal(pm_decode_ranges(r, 0, 10, rp, &n, &why), -EBADMSG);
+	assert_int_equal(pm_decode_req(req, 2 * sizeof(req[0]), 10, pp, &n, &why), 0);
+	assert_int_equal(pm_decode_req(req, sizeof(req), 10, pp, &n, &why), -EBADMSG);
 	assert_non_null(strstr(why, "outside"));
-	assert_int_equal(pm_decode_req(req, 5, 10, &pp, &n, &why), -EBADMSG);
+	assert_int_equal(pm_decode_req(req, 5, 10, pp, &n, &why), -EBADMSG);
 }
 
 static void test_fixed_and_names(void **state)
