@@ -319,6 +319,14 @@ static int kvm_dirty_fetch(struct machine *m, uint64_t *bitmap, uint64_t npages)
 	return kvm_mem_dirty_get(m->priv, bitmap, npages);
 }
 
+static void kvm_host_wrote(struct machine *m, uint64_t page)
+{
+	struct kvm_vm *vm = m->priv;
+
+	if (page == 0)
+		atomic_store(&vm->host_dirty0, 1);
+}
+
 const struct machine_engine machine_engine_kvm = {
 	.name = "kvm",
 	.id = MACHINE_ENGINE_KVM,
@@ -337,4 +345,5 @@ const struct machine_engine machine_engine_kvm = {
 	.features_check = kvm_features_check,
 	.dirty_log = kvm_dirty_log,
 	.dirty_fetch = kvm_dirty_fetch,
+	.host_wrote = kvm_host_wrote,
 };

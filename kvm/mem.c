@@ -104,6 +104,10 @@ int kvm_mem_dirty_get(struct kvm_vm *vm, uint64_t *bitmap, uint64_t npages)
 		     ? (low_pages + 63) / 64 : (npages - low_pages + 63) / 64 + 1, 8);
 	if (!tmp)
 		return -ENOMEM;
+	/* KVM's log sees the guest's writes only; the VMM's own (the boot
+	 * page's stall epoch) are added here. */
+	if (atomic_exchange(&vm->host_dirty0, 0))
+		bitmap[0] |= 1;
 	for (unsigned s = 0; s < vm->nslots && !err; s++) {
 		uint64_t first = s ? low_pages : 0;
 		uint64_t words = ((s ? npages - low_pages : low_pages) + 63) / 64;

@@ -72,6 +72,7 @@ struct kvm_vm {
 	int loaded;                              /* incoming VM holds a state */
 	int ran;                                 /* vCPUs were started once */
 	char why[160];                           /* reason for the last failure */
+	_Atomic uint64_t host_dirty0;            /* VMM wrote page 0 (boot page) */
 };
 
 enum { VCPU_GO = 0, VCPU_PAUSE = 1, VCPU_STOP = 2 };

@@ -231,12 +231,37 @@ static int dst_precopy_wait(struct dst *d)
 	return 0;
 }
 
+/* precopy --verify-ram: every page is here and nothing runs yet, so all
+ * of RAM must equal the source's at its pause. A mismatch fails before
+ * commitment: the source resumes its VM. */
+static int dst_verify_ram(struct dst *d)
+{
+	uint64_t mine;
+
+	if (!d->have_pre_dg)
+		return 0;
+	mine = ram_digest(&d->ram, 0);
+	if (mine != d->pre_dg.digest)
+		return pm_fail_set(d->fail, -EILSEQ, "guest RAM after pre-copy differs from the "
+				   "source's at the pause (digest %016llx, source %016llx)",
+				   (unsigned long long)mine, (unsigned long long)d->pre_dg.digest);
+	d->ram_verified = true;
+	return 0;
+}
+
 /* The control channel until STATE: silent while pre-copy rounds run, as
  * long as pages keep coming on the bulk channel. */
 static int dst_wait_state(struct dst *d, struct net_msg *m)
 {
 	for (;;) {
 		int err = dst_recv(d, m, 1000, NULL);
+
+		if (!err && m->type == PM_DIGEST && d->precopy) {   /* --verify-ram */
+			if (pm_decode_fixed(m->payload, m->len, &d->pre_dg, sizeof(d->pre_dg), NULL))
+				return pm_fail_set(d->fail, -EBADMSG, "bad DIGEST message");
+			d->have_pre_dg = true;
+			continue;
+		}
 
 		if (err == -ETIMEDOUT) {
 			uint64_t idle = clock_now_ns() - atomic_load(&d->bulk_seen_ns);
@@ -262,7 +287,7 @@ static int dst_activate(struct dst *d)
 	if (err)
 		return err;
 	t0 = clock_now_ns();
-	if ((err = dst_precopy_wait(d)))
+	if ((err = dst_precopy_wait(d)) || (err = dst_verify_ram(d)))
 		return err;
 	if (m.type != PM_STATE || m.len < sizeof(sh))
 		return pm_fail_set(d->fail, -EPROTO, "expected STATE, got %s", pm_type_name(m.type));
@@ -350,6 +375,24 @@ static void dst_next_data(void *arg, uint64_t page, uint64_t *first, uint64_t *e
 	ram_next_data(ram, page, first, end);
 }
 
+/* Let go of guest RAM. A vCPU can still fault between the fault thread's
+ * end and the unregister: a fault that queued itself while the unregister
+ * waited for the VMA (per-VMA fault locking) is not woken by it and would
+ * sleep for good. Waking the range and closing the userfaultfd (which
+ * wakes every fault still pending on it) lets such a fault retry, now
+ * without userfaultfd. Seen as a destination stuck in its final check. */
+static void dst_uffd_release(struct dst *d)
+{
+	for (unsigned i = 0; d->registered && i < d->ram.n; i++) {
+		uffd_unregister(&d->uffd, d->ram.r[i].host, d->ram.r[i].size);
+		uffd_wake(&d->uffd, d->ram.r[i].host, d->ram.r[i].size);
+	}
+	d->registered = false;
+	if (d->uffd.fd >= 0)
+		uffd_close(&d->uffd);
+	d->uffd.fd = -1;
+}
+
 /* The end-to-end check: idle's RAM equals the source's at pause; kv and
  * sweep pass their own self-check on a paused VM. */
 static void dst_verify(struct dst *d, const struct pm_digest *dg, bool have_dg,
@@ -388,9 +431,7 @@ static int dst_finish(struct dst *d, struct pm_digest *dg, bool have_dg,
 	int err;
 
 	dst_threads_stop(d);
-	for (unsigned i = 0; i < d->ram.n; i++)
-		uffd_unregister(&d->uffd, d->ram.r[i].host, d->ram.r[i].size);
-	d->registered = false;
+	dst_uffd_release(d);
 	memset(done, 0, sizeof(*done));
 	machine_stats(d->m, &st);
 	done->max_stall_ns = st.max_gap_ns;
@@ -411,6 +452,12 @@ static int dst_finish(struct dst *d, struct pm_digest *dg, bool have_dg,
 			  !pm_decode_fixed(m.payload, m.len, dg, sizeof(*dg), NULL);
 	}
 	dst_verify(d, dg, have_dg, done);
+	if (d->ram_verified) {
+		size_t n = strnlen(done->verify_detail, sizeof(done->verify_detail));
+
+		snprintf(done->verify_detail + n, sizeof(done->verify_detail) - n,
+			 "; all RAM equal to the source's at the pause");
+	}
 	err = net_send(d->ch[PM_CH_CONTROL], PM_DONE, done, sizeof(*done));
 	if (err)
 		return pm_fail_set(d->fail, err, "sending DONE: %s", wire_strerror(err));
@@ -433,11 +480,7 @@ static void dst_send_error(struct dst *d)
 static void dst_close(struct dst *d, bool keep_vm)
 {
 	dst_threads_stop(d);
-	if (d->registered)
-		for (unsigned i = 0; i < d->ram.n; i++)
-			uffd_unregister(&d->uffd, d->ram.r[i].host, d->ram.r[i].size);
-	if (d->uffd.fd > 0)
-		uffd_close(&d->uffd);
+	dst_uffd_release(d);
 	for (int i = 0; i < PM_CH_COUNT; i++)
 		if (d->ch[i])
 			net_close(d->ch[i]);

@@ -36,6 +36,8 @@ struct dst {
 	atomic_bool bulk_ended;
 	atomic_bool precopy_ended;               /* bulk thread saw PRECOPY_END */
 	bool precopy;                            /* the mode has pre-copy rounds */
+	struct pm_digest pre_dg;                 /* --verify-ram: source's RAM */
+	bool have_pre_dg, ram_verified;
 	struct bitmap zeroed;                    /* received as zero (pre-copy) */
 
 	atomic_uint_fast64_t pages_in;

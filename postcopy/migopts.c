@@ -42,6 +42,9 @@ int mig_opts_parse(struct migrate_opts *o, const char *cmd, int opt, const char 
 			return cli_usage_error(cmd, "invalid --precopy-seconds '%s'", arg);
 		o->pc.seconds_ms = (uint32_t)(d * 1000 + 0.5);
 		return 1;
+	case MIGOPT_VERIFY_RAM:
+		o->verify_ram = true;
+		return 1;
 	case MIGOPT_BANDWIDTH:
 		if (cli_parse_size(arg, &o->pc.max_bandwidth) || !o->pc.max_bandwidth)
 			return cli_usage_error(cmd, "invalid --max-bandwidth '%s' (bytes/s, e.g. 100M)",
@@ -54,8 +57,9 @@ int mig_opts_parse(struct migrate_opts *o, const char *cmd, int opt, const char 
 void mig_opts_format(const struct migrate_opts *o, char *buf, size_t len)
 {
 	snprintf(buf, len, "max_downtime_ms=%u max_rounds=%u rounds=%u seconds_ms=%u "
-		 "max_bandwidth=%llu", o->pc.max_downtime_ms, o->pc.max_rounds, o->pc.rounds,
-		 o->pc.seconds_ms, (unsigned long long)o->pc.max_bandwidth);
+		 "max_bandwidth=%llu verify_ram=%d", o->pc.max_downtime_ms, o->pc.max_rounds,
+		 o->pc.rounds, o->pc.seconds_ms, (unsigned long long)o->pc.max_bandwidth,
+		 o->verify_ram);
 }
 
 int mig_opts_scan(struct migrate_opts *o, const char *words, char *why, size_t len)
@@ -79,6 +83,8 @@ int mig_opts_scan(struct migrate_opts *o, const char *words, char *why, size_t l
 			o->pc.seconds_ms = (uint32_t)v;
 		else if (!strcmp(key, "max_bandwidth"))
 			o->pc.max_bandwidth = v;
+		else if (!strcmp(key, "verify_ram"))
+			o->verify_ram = v != 0;
 		else
 			goto bad;
 	}

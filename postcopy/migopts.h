@@ -8,7 +8,7 @@
 
 enum {
 	MIGOPT_MODE = 1100, MIGOPT_DOWNTIME, MIGOPT_ROUNDS, MIGOPT_PRE_ROUNDS,
-	MIGOPT_PRE_SECONDS, MIGOPT_BANDWIDTH,
+	MIGOPT_PRE_SECONDS, MIGOPT_BANDWIDTH, MIGOPT_VERIFY_RAM,
 };
 
 #define MIGOPTS_LONG \
@@ -17,7 +17,8 @@ enum {
 	{ "max-rounds", required_argument, 0, MIGOPT_ROUNDS }, \
 	{ "precopy-rounds", required_argument, 0, MIGOPT_PRE_ROUNDS }, \
 	{ "precopy-seconds", required_argument, 0, MIGOPT_PRE_SECONDS }, \
-	{ "max-bandwidth", required_argument, 0, MIGOPT_BANDWIDTH }
+	{ "max-bandwidth", required_argument, 0, MIGOPT_BANDWIDTH }, \
+	{ "verify-ram", no_argument, 0, MIGOPT_VERIFY_RAM }
 
 #define MIGOPTS_HELP \
 "  --mode MODE            postcopy (default), precopy, or hybrid\n" \
@@ -28,6 +29,9 @@ enum {
 "  --precopy-seconds S    hybrid: or pre-copy for S seconds\n" \
 "  --max-bandwidth RATE   cap the background stream (pre-copy rounds and the\n" \
 "                         post-copy pusher) at RATE bytes/s, e.g. 100M;\n" \
-"                         page replies to faulting vCPUs are never capped\n"
+"                         page replies to faulting vCPUs are never capped\n" \
+"  --verify-ram           precopy: before resuming, the destination compares\n" \
+"                         a digest of all guest RAM with the source's at the\n" \
+"                         pause (proves the dirty tracking; adds to downtime)\n"
 
 #endif

@@ -37,6 +37,9 @@ struct migrate_opts {
 	int connect_timeout_ms;
 	int reply_timeout_ms;      /* silence on control before giving up */
 	struct precopy_opts pc;
+	/* precopy: the destination checks a digest of all guest RAM against
+	 * the source's at the pause before it resumes (costs downtime). */
+	bool verify_ram;
 	/* Set from another thread to switch a running pre-copy to post-copy
 	 * (the operator's --switch-to-postcopy); may be NULL. */
 	atomic_bool *switch_req;

@@ -27,6 +27,9 @@ const char *pc_decide(const struct pc_policy *p, const struct pc_state *s, bool 
 	if (p->hybrid) {
 		if (pc_interrupt(p, s))
 			return "--precopy-seconds reached";
+		/* --precopy-seconds alone means no round limit. */
+		if (!p->rounds && p->seconds_ms)
+			return NULL;
 		return s->rounds >= (p->rounds ? p->rounds : 1) ? "--precopy-rounds reached" : NULL;
 	}
 	if (fits(p, s)) {

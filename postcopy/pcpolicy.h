@@ -20,7 +20,7 @@ struct pc_policy {
 	bool hybrid;               /* else precopy */
 	uint32_t max_downtime_ms;  /* 0: PC_MAX_DOWNTIME_MS */
 	uint32_t max_rounds;       /* 0: PC_MAX_ROUNDS */
-	uint32_t rounds;           /* hybrid; 0: 1 */
+	uint32_t rounds;           /* hybrid; 0: 1, or none when seconds_ms */
 	uint32_t seconds_ms;       /* hybrid; 0: no time limit */
 };
 

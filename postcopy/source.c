@@ -150,6 +150,22 @@ static int src_reserve(struct src *s)
 	return 0;
 }
 
+/* precopy --verify-ram: all of RAM is on its way; its digest goes ahead
+ * of the state, for the destination to check before it resumes. */
+static int src_verify_ram(struct src *s)
+{
+	struct pm_digest d = { .off = 0 };
+	int err;
+
+	if (!s->o->verify_ram || strcmp(s->o->mode, "precopy") ||
+	    (s->o->switch_req && atomic_load(s->o->switch_req)))
+		return 0;
+	d.digest = ram_digest(&s->ram, 0);
+	d.len = s->ram.npages * PM_PAGE;
+	err = net_send(s->ch[PM_CH_CONTROL], PM_DIGEST, &d, sizeof(d));
+	return err ? pm_fail_set(s->fail, err, "sending the RAM digest: %s", wire_strerror(err)) : 0;
+}
+
 /* Stage 3: pause, save, send. The clock runs from the pause request. */
 static int src_stop_and_copy(struct src *s)
 {
@@ -169,6 +185,8 @@ static int src_stop_and_copy(struct src *s)
 	s->paused = true;
 	s->t_paused = s->t_final = clock_now_ns();
 	if (strcmp(s->o->mode, "postcopy") && (err = src_precopy_final(s)))
+		return err;
+	if ((err = src_verify_ram(s)))
 		return err;
 	s->t_final = clock_now_ns();
 	len = machine_save(s->m, s->blob, cap);

@@ -17,8 +17,11 @@ static int permille(const char *cmd, const char *what, const char *arg, uint32_t
 {
 	double f;
 
-	if (cli_parse_double(arg, &f) || f > 1)
-		return cli_usage_error(cmd, "%s must be a fraction between 0 and 1, not '%s'", what, arg);
+	/* 0 is how the guest spells "not set" (the default), so it cannot
+	 * also mean "none": the smallest share is 0.001. */
+	if (cli_parse_double(arg, &f) || f > 1 || f < 0.0005)
+		return cli_usage_error(cmd, "%s must be a fraction between 0.001 and 1, not '%s'",
+				       what, arg);
 	*out = (uint32_t)(f * 1000 + 0.5);
 	return 1;
 }

@@ -46,6 +46,10 @@ struct machine_engine {
 	/* Optional. Dirty-page tracking for pre-copy (machine.h). */
 	int (*dirty_log)(struct machine *m, int on);
 	int (*dirty_fetch)(struct machine *m, uint64_t *bitmap, uint64_t npages);
+	/* Optional. The VMM itself wrote guest page `page` (not the guest):
+	 * an engine whose dirty log only sees guest writes must report it at
+	 * the next fetch. */
+	void (*host_wrote)(struct machine *m, uint64_t page);
 };
 
 struct machine {

@@ -309,4 +309,6 @@ void machine_stall_reset(struct machine *m)
 
 	if (b)
 		__atomic_add_fetch(&b->stall_epoch, 1, __ATOMIC_SEQ_CST);
+	if (b && m->eng->host_wrote)
+		m->eng->host_wrote(m, 0);   /* the boot page is page 0 */
 }

@@ -112,6 +112,13 @@ static void test_hybrid_rounds_and_seconds(void **state)
 	s.elapsed_ns = 500000000ull;
 	assert_true(pc_interrupt(&p, &s));
 	assert_string_equal(pc_decide(&p, &s, &conv), "--precopy-seconds reached");
+	/* seconds alone: no round limit */
+	p = (struct pc_policy){ .hybrid = true, .seconds_ms = 500 };
+	s = after(50, 1, 1, 0);
+	s.elapsed_ns = 100000000ull;
+	assert_null(pc_decide(&p, &s, &conv));
+	s.elapsed_ns = 600000000ull;
+	assert_string_equal(pc_decide(&p, &s, &conv), "--precopy-seconds reached");
 	/* precopy ignores the time budget */
 	p.hybrid = false;
 	s.pending_bytes = 1000 * MB;
