@@ -6,6 +6,7 @@
 #   make test       build and run every test
 #   make bench-core the core benchmark (writes bench/results/core-*.txt)
 #   make bench-kvm  the KVM engine's state and downtime benchmark
+#   make bench      downtime vs pre-copy on shaped links (QUICK=1: reduced, ~6 min)
 #   make test-kvm   the KVM tests inside QEMU (hosts without /dev/kvm)
 #   make test-asan  unit and integration tests under ASan and UBSan
 #   make fuzz       libFuzzer on the message and state-blob decoders (FUZZ_SECONDS)
@@ -48,7 +49,7 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 
 DEB_PKGS  := liburing-dev libxxhash-dev libcmocka-dev pkg-config iproute2 procps jq
 
-.PHONY: all deps demo test test-asan unit integration bench-core bench-kvm clean
+.PHONY: all deps demo test test-asan unit integration bench bench-core bench-kvm clean
 all: $(BIN)
 
 deps:
@@ -143,6 +144,21 @@ test: deps
 bench-core: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	bash bench/core.sh
+
+BENCH_PKGS := gnuplot-nox iputils-ping
+
+# Pre-copy, hybrid and post-copy on loopback and on tbf-shaped veth links
+# between two network namespaces (bench/matrix.sh; QUICK=1 for the short one).
+bench: deps
+	@missing=""; for p in $(BENCH_PKGS); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "bench: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@$(MAKE) --no-print-directory all
+	QUICK=$(QUICK) bash bench/matrix.sh
 
 bench-kvm: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)

@@ -13,7 +13,8 @@
  * fraction of nkeys) is drawn with P(rank < x) = x^(1/3): the hottest 1% of
  * keys get ~22% of operations, the hottest 10% ~46%. A get that finds no
  * key or a wrong value counts in stats->check_fail. Each serving operation's
- * latency (guest clock before/after) lands in stats->lat_hist[log2(ns)].
+ * latency (guest clock before/after) lands in stats->lat_hist[log2(ns)],
+ * and in the latency timeline of guest/layout.h (the interval's maxima).
  *
  * The store assumes the shard starts zeroed (fresh guest RAM is).
  */
@@ -119,6 +120,33 @@ static unsigned log2_bucket(uint64_t ns)
 	return b < GUEST_LAT_BUCKETS ? b : GUEST_LAT_BUCKETS - 1;
 }
 
+/* Raise the maximum in a timeline word to ns for interval tag; a word
+ * still holding an older interval starts afresh. vCPUs share the ring, so
+ * a compare-and-swap; it is rare, since the maximum seldom rises. */
+static void latring_max(volatile uint64_t *w, uint64_t tag, uint64_t ns)
+{
+	uint64_t want = tag << GUEST_LATRING_VBITS |
+			(ns < GUEST_LATRING_VMAX ? ns : GUEST_LATRING_VMAX);
+	uint64_t old = G_LOAD(*w);
+
+	while ((old ^ want) >> GUEST_LATRING_VBITS ||
+	       (old & GUEST_LATRING_VMAX) < (want & GUEST_LATRING_VMAX))
+		if (__atomic_compare_exchange_n(w, &old, want, 1, __ATOMIC_RELAXED,
+						__ATOMIC_RELAXED))
+			break;
+}
+
+/* An operation that ended at guest time t1, took op ns, and ended resp ns
+ * after the previous one (0: there was none). */
+static void latring_note(uint8_t *ram, uint64_t t1, uint64_t op, uint64_t resp)
+{
+	struct guest_lat_slot *s = guest_latring_of(ram, t1);
+	uint64_t tag = (t1 >> GUEST_LATRING_SHIFT) & GUEST_LATRING_TMASK;
+
+	latring_max(&s->op, tag, op);
+	latring_max(&s->resp, tag, resp);
+}
+
 static void kv_setup(struct guest_cpu *c, struct wl_regs *r, const struct kv_geom *g,
 		     struct kv_shard *h, struct guest_vcpu_stats *st)
 {
@@ -160,7 +188,7 @@ void kv_step(struct guest_cpu *c, struct wl_regs *r)
 	struct kv_geom g;
 	struct kv_shard *h;
 	struct kv_slot *s;
-	uint64_t t0, t1, u, key;
+	uint64_t t0, t1, last, u, key;
 	int put;
 
 	kv_geom_of(b, c->vcpu, &g);
@@ -192,6 +220,8 @@ void kv_step(struct guest_cpu *c, struct wl_regs *r)
 	}
 	t1 = c->ops->clock_ns(c->ctx);
 	st->lat_hist[log2_bucket(t1 > t0 ? t1 - t0 : 0)]++;
+	last = st->last_op_ns;
+	latring_note(c->ram, t1, t1 > t0 ? t1 - t0 : 0, last && t1 > last ? t1 - last : 0);
 	wl_op_done(c, r, t1);
 }
 

@@ -4,12 +4,12 @@
  * workload and its parameters. Then one stats record per vCPU, written only
  * by the guest: its operation count, the time of its last operation and the
  * longest gap between two consecutive operations (the guest-visible stall),
- * and for kv a per-operation latency histogram. Because all of it is guest
- * RAM, the numbers survive a migration like any other page. Everything from
- * GUEST_DATA_OFF on is the workload's data area. Between the stats and the
- * data, [GUEST_FW_OFF, GUEST_DATA_OFF) belongs to the engine: the KVM engine
- * puts its payload there (page tables, code, stacks); the thread engine
- * leaves it untouched.
+ * and for kv a per-operation latency histogram; after them kv's latency
+ * timeline (below). Because all of it is guest RAM, the numbers survive a
+ * migration like any other page. Everything from GUEST_DATA_OFF on is the
+ * workload's data area. Between the stats and the data, [GUEST_FW_OFF,
+ * GUEST_DATA_OFF) belongs to the engine: the KVM engine puts its payload
+ * there (page tables, code, stacks); the thread engine leaves it untouched.
  */
 #ifndef GUEST_LAYOUT_H
 #define GUEST_LAYOUT_H
@@ -68,8 +68,31 @@ struct guest_vcpu_stats {
 	volatile uint64_t lat_hist[GUEST_LAT_BUCKETS];
 };
 
-_Static_assert(GUEST_STATS_OFF + GUEST_MAX_VCPUS * sizeof(struct guest_vcpu_stats)
-	       <= GUEST_FW_OFF, "stats area overlaps the engine's area");
+/* The kv latency timeline, right after the last vCPU's stats: a ring with
+ * one slot per interval of 2^GUEST_LATRING_SHIFT ns of guest time (8.4 ms,
+ * a shift rather than a division on every operation), shared by all
+ * vCPUs. A slot keeps two maxima of the operations that ended in its
+ * interval: op (clock before/after the operation, as lat_hist) and resp
+ * (the previous operation's end to this one's: what a client issuing
+ * one request after another waits, including any pause between two
+ * operations). Each word packs the interval number's low 28 bits above
+ * the nanoseconds (36 bits, saturating at 68 s), so one compare-and-swap
+ * updates it and a reader can tell a stale slot from a current one. The
+ * ring covers 8.6 s; a reader that wants more polls. */
+#define GUEST_LATRING_OFF   (GUEST_STATS_OFF + GUEST_MAX_VCPUS * sizeof(struct guest_vcpu_stats))
+#define GUEST_LATRING_SLOTS 1024u
+#define GUEST_LATRING_SHIFT 23
+#define GUEST_LATRING_VBITS 36
+#define GUEST_LATRING_VMAX  ((1ull << GUEST_LATRING_VBITS) - 1)
+#define GUEST_LATRING_TMASK ((1ull << (64 - GUEST_LATRING_VBITS)) - 1)
+
+struct guest_lat_slot {
+	volatile uint64_t op;
+	volatile uint64_t resp;
+};
+
+_Static_assert(GUEST_LATRING_OFF + GUEST_LATRING_SLOTS * sizeof(struct guest_lat_slot)
+	       <= GUEST_FW_OFF, "stats and latency ring overlap the engine's area");
 
 static inline struct guest_boot *guest_boot_of(uint8_t *ram)
 {
@@ -79,6 +102,13 @@ static inline struct guest_boot *guest_boot_of(uint8_t *ram)
 static inline struct guest_vcpu_stats *guest_stats_of(uint8_t *ram, unsigned vcpu)
 {
 	return (struct guest_vcpu_stats *)(ram + GUEST_STATS_OFF) + vcpu;
+}
+
+/* The timeline slot of guest time ns. */
+static inline struct guest_lat_slot *guest_latring_of(uint8_t *ram, uint64_t ns)
+{
+	return (struct guest_lat_slot *)(ram + GUEST_LATRING_OFF) +
+	       (ns >> GUEST_LATRING_SHIFT) % GUEST_LATRING_SLOTS;
 }
 
 #endif

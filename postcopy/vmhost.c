@@ -1,7 +1,8 @@
 /* postcopy/vmhost.c - a running VM's process: its control socket loop.
  *
  * `run` and `receive` end here once their VM runs. Requests: status, stop,
- * migrate HOST:PORT MODE JSON [key=value...], switch. A migration runs in
+ * migrate HOST:PORT MODE JSON [key=value...], switch, latency (read only:
+ * the kv latency histogram and timeline, for bench/). A migration runs in
  * this process (it is the source), on its own thread, so the socket still
  * answers status and switch (pre-copy to post-copy) meanwhile; its
  * progress and report travel back to the migrate client as lines.
@@ -55,6 +56,70 @@ static void host_status(struct vmhost *h, FILE *f)
 		c->engine, (unsigned long long)c->ram_bytes, c->vcpus, wl_name(c->params.workload),
 		(unsigned long long)st.ops, (unsigned long long)st.heartbeats,
 		(clock_now_ns() - h->t_start) / 1e9);
+}
+
+/* "latency": kv's latency numbers as they stand in guest RAM (see
+ * guest/layout.h), for the benchmark's timeline. guest_ns is the latest
+ * operation's guest time and host_realtime_ns this host's clock now, so a
+ * reader can place guest times on its own clock (a running kv vCPU ends
+ * an operation every few microseconds). ops and hist sum the operation
+ * counts and lat_hist over the vCPUs; each "lat" line is one timeline
+ * interval: its start (guest ns), the longest operation and the longest
+ * response in it (ns), oldest first. Only reads: on a machine whose pages
+ * are still arriving it may fault like a vCPU, as status does. */
+static void host_latency(struct vmhost *h, FILE *f)
+{
+	const struct machine_config *c = machine_config_of(h->m);
+	const struct machine_region *r;
+	unsigned n = machine_regions(h->m, &r), ready = 0;
+	uint64_t hist[GUEST_LAT_BUCKETS] = { 0 }, now = 0, ops = 0, cur;
+	struct timespec ts;
+	uint8_t *ram = NULL;
+
+	for (unsigned i = 0; i < n; i++)
+		if (r[i].gpa == 0 && r[i].size >= GUEST_DATA_OFF)
+			ram = r[i].host;
+	if (!ram) {
+		fprintf(f, "ERR guest RAM at address 0 is not mapped here\n");
+		return;
+	}
+	for (unsigned v = 0; v < c->vcpus; v++) {
+		struct guest_vcpu_stats *g = guest_stats_of(ram, v);
+		uint64_t t = __atomic_load_n(&g->last_op_ns, __ATOMIC_RELAXED);
+
+		ready += !!__atomic_load_n(&g->ready, __ATOMIC_RELAXED);
+		ops += __atomic_load_n(&g->ops, __ATOMIC_RELAXED);
+		now = t > now ? t : now;
+		for (unsigned b = 0; b < GUEST_LAT_BUCKETS; b++)
+			hist[b] += __atomic_load_n(&g->lat_hist[b], __ATOMIC_RELAXED);
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fprintf(f, "workload: %s\nready_vcpus: %u/%u\nops: %llu\nguest_ns: %llu\n"
+		   "host_realtime_ns: %llu\ninterval_ns: %llu\nhist:", wl_name(c->params.workload),
+		ready, c->vcpus, (unsigned long long)ops, (unsigned long long)now,
+		(unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec,
+		1ull << GUEST_LATRING_SHIFT);
+	for (unsigned b = 0; b < GUEST_LAT_BUCKETS; b++)
+		fprintf(f, " %llu", (unsigned long long)hist[b]);
+	fputc('\n', f);
+	/* The last GUEST_LATRING_SLOTS intervals up to now's; a slot whose
+	 * tag is another interval's has nothing for this one. */
+	cur = now >> GUEST_LATRING_SHIFT;
+	for (uint64_t i = cur >= GUEST_LATRING_SLOTS ? cur - GUEST_LATRING_SLOTS + 1 : 0;
+	     now && i <= cur; i++) {
+		struct guest_lat_slot *s = guest_latring_of(ram, i << GUEST_LATRING_SHIFT);
+		uint64_t tag = i & GUEST_LATRING_TMASK, w[2] = {
+			__atomic_load_n(&s->op, __ATOMIC_RELAXED),
+			__atomic_load_n(&s->resp, __ATOMIC_RELAXED) };
+
+		for (unsigned k = 0; k < 2; k++)
+			w[k] = w[k] >> GUEST_LATRING_VBITS == tag ? w[k] & GUEST_LATRING_VMAX : 0;
+		if (w[0] || w[1])
+			fprintf(f, "lat: %llu %llu %llu\n",
+				(unsigned long long)(i << GUEST_LATRING_SHIFT),
+				(unsigned long long)w[0], (unsigned long long)w[1]);
+	}
+	fprintf(f, "OK\n");
 }
 
 static void host_progress(void *arg, const struct pm_progress *p, uint64_t npages,
@@ -190,6 +255,8 @@ static bool host_client(struct vmhost *h, int fd)
 			line[0] = 0;
 		} else if (!strcmp(line, "stop")) {
 			fprintf(f, "OK stopped\n");
+		} else if (!strcmp(line, "latency")) {
+			host_latency(h, f);
 		} else if (!strcmp(line, "switch")) {
 			host_switch(h, f);
 		} else if (!strncmp(line, "migrate ", 8)) {
