@@ -357,7 +357,6 @@ static void *vcpu_main(void *arg)
 int kvm_vcpus_spawn(struct kvm_vm *vm)
 {
 	struct sigaction sa = { .sa_handler = kick_handler };
-	sigset_t all, old;
 	int r = 0;
 
 	sigemptyset(&sa.sa_mask);
@@ -366,20 +365,12 @@ int kvm_vcpus_spawn(struct kvm_vm *vm)
 	atomic_store(&vm->go, VCPU_PAUSE);
 	vm->vcpu_nice = machine_vcpu_nice();
 	/* vCPU threads take no signal but the kick, which they unblock. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (unsigned i = 0; i < vm->n; i++) {
-		char name[16];
-
 		atomic_store(&vm->v[i].parked, 0);
-		r = -pthread_create(&vm->v[i].th, NULL, vcpu_main, &vm->v[i]);
-		if (r)
+		if ((r = machine_vcpu_thread(&vm->v[i].th, vcpu_main, &vm->v[i], i)))
 			break;
 		vm->nthreads++;
-		snprintf(name, sizeof(name), "vcpu-%u", i);
-		pthread_setname_np(vm->v[i].th, name);
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r)
 		kvm_vcpus_stop(vm);
 	return r;

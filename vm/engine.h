@@ -7,6 +7,7 @@
 #ifndef VM_ENGINE_H
 #define VM_ENGINE_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -98,6 +99,10 @@ extern const struct machine_engine machine_engine_kvm;
  * themselves. */
 int machine_vcpu_nice(void);
 void machine_vcpu_sched(int nice);
+/* Start vCPU thread idx running fn(arg), named "vcpu-<idx>", with every
+ * signal blocked (an engine that needs one unblocks it in the thread).
+ * 0 or negative errno. */
+int machine_vcpu_thread(pthread_t *th, void *(*fn)(void *), void *arg, unsigned idx);
 
 /* Host address of guest-physical gpa (len bytes inside one region), or
  * NULL. */

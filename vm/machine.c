@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,23 @@ void machine_vcpu_sched(int nice)
 	pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
 	if (nice)
 		setpriority(PRIO_PROCESS, (id_t)gettid(), nice);
+}
+
+int machine_vcpu_thread(pthread_t *th, void *(*fn)(void *), void *arg, unsigned idx)
+{
+	sigset_t all, old;
+	char name[16];
+	int r;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = -pthread_create(th, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r)
+		return r;
+	snprintf(name, sizeof(name), "vcpu-%u", idx);
+	pthread_setname_np(*th, name);
+	return 0;
 }
 
 int machine_probe(const struct machine_config *c, char *why, size_t len)

@@ -278,7 +278,6 @@ static void thread_destroy(struct machine *m)
 static int thread_start(struct machine *m)
 {
 	struct thread_vm *tm = m->priv;
-	sigset_t all, old;
 	int r = 0;
 
 	pthread_mutex_lock(&tm->lock);
@@ -293,19 +292,11 @@ static int thread_start(struct machine *m)
 	atomic_store(&tm->run, RUN_GO);
 	tm->vcpu_nice = machine_vcpu_nice();
 	/* vCPU threads take no asynchronous signals. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (unsigned i = 0; i < tm->n; i++) {
-		char name[16];
-
-		r = -pthread_create(&tm->v[i].th, NULL, vcpu_main, &tm->v[i]);
-		if (r)
+		if ((r = machine_vcpu_thread(&tm->v[i].th, vcpu_main, &tm->v[i], i)))
 			break;
 		tm->nthreads++;
-		snprintf(name, sizeof(name), "vcpu-%u", i);
-		pthread_setname_np(tm->v[i].th, name);
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r) {
 		threads_stop(tm);
 		atomic_store(&tm->run, RUN_GO);

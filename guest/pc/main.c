@@ -10,7 +10,7 @@
  */
 #include "guest/pc/pc.h"
 #include "guest/pc/x86.h"
-#include "guest/workload.h"
+#include "guest/internal.h"
 
 #define COM1        0x3f8
 #define MSR_APICBASE 0x1b
@@ -70,15 +70,11 @@ static void serial_puts(const char *s)
 
 static void serial_u64(uint64_t v)
 {
-	char tmp[21];
-	int i = 20;
+	char tmp[24];
+	struct wl_why w = { tmp, sizeof(tmp), 0 };
 
-	tmp[i] = 0;
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	serial_puts(tmp + i);
+	why_u64(&w, v);
+	serial_puts(tmp);
 }
 
 /* ---- guest_ops ---- */
