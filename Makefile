@@ -15,7 +15,7 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -I. -D_GNU_SOURCE -MMD -MP $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
-LDLIBS  += -luring -lxxhash -lpthread -lm
+LDLIBS  += -luring -lxxhash -lsodium -lpthread -lm
 
 # B: object/test directory, BINDIR: where the command goes. A second build
 # (e.g. the static one the nested-KVM harness needs) uses other values.
@@ -47,7 +47,7 @@ TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(B)/tools/%)
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 
-DEB_PKGS  := liburing-dev libxxhash-dev libcmocka-dev pkg-config iproute2 procps jq
+DEB_PKGS  := liburing-dev libxxhash-dev libcmocka-dev libsodium-dev pkg-config iproute2 procps jq
 
 .PHONY: all deps demo test test-asan unit integration bench bench-core bench-kvm clean
 all: $(BIN)

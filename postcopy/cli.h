@@ -59,6 +59,9 @@ struct migrate_opts;
 int mig_opts_parse(struct migrate_opts *o, const char *cmd, int opt, const char *arg);
 /* The options as "key=value" words for a control request, and back:
  * 0, or -EINVAL naming the bad word in why. */
+/* Check the whole before anything starts (the key file can be read, the
+ * options fit the mode); 0 or an exit status after printing why. */
+int mig_opts_check(const struct migrate_opts *o, const char *cmd);
 void mig_opts_format(const struct migrate_opts *o, char *buf, size_t len);
 int mig_opts_scan(struct migrate_opts *o, const char *words, char *why, size_t len);
 

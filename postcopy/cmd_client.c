@@ -167,6 +167,8 @@ int cmd_migrate(int argc, char **argv)
 		return migrate_switch(argv[optind], to);
 	if (!to || net_parse_addr(to, host, sizeof(host), &port))
 		return cli_usage_error("migrate", "--to HOST:PORT is required (got '%s')", to ? to : "");
+	if ((err = mig_opts_check(&o, "migrate")))
+		return err;
 	cli_progress_init(&v.pr, stderr);
 	mig_opts_format(&o, words, sizeof(words));
 	snprintf(req, sizeof(req), "migrate %s %s %d %s", to, o.mode, json, words);

@@ -31,10 +31,14 @@ MIGOPTS_HELP
 "  -h, --help             this help\n";
 
 /* The destination: receive, run the VM a little on its own, stop. */
-static int demo_child(int lfd, bool quiet, const char *console)
+static int demo_child(int lfd, bool quiet, const char *console, const char *psk_file)
 {
 	struct receive_opts o = { .accept_timeout_ms = 10000, .reply_timeout_ms = 30000,
 				  .console = console };
+	char why[300];
+
+	if (psk_file[0] && pm_key_load(psk_file, &o.key, why, sizeof(why)))
+		return cli_error("destination: %s", why);
 	struct machine_stats a, b;
 	struct pm_hello hello;
 	struct pm_done done;
@@ -143,7 +147,7 @@ int cmd_demo(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error("demo", "unexpected argument '%s'", argv[optind]);
-	if ((err = vm_opts_finish(&v, "demo")))
+	if ((err = vm_opts_finish(&v, "demo")) || (err = mig_opts_check(&o, "demo")))
 		return err;
 	if ((err = net_listen("127.0.0.1", 0, &lfd, &port)))
 		return cli_error("cannot listen on loopback: %s", wire_strerror(err));
@@ -152,7 +156,7 @@ int cmd_demo(int argc, char **argv)
 	if (child < 0)
 		return cli_error("fork failed");
 	if (child == 0)
-		_exit(demo_child(lfd, json, v.cfg.console));
+		_exit(demo_child(lfd, json, v.cfg.console, o.psk_file));
 	close(lfd);
 	o.port = port;
 	err = demo_source(&v, &o, warmup, json);

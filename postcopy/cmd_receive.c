@@ -1,6 +1,8 @@
 /* postcopy/cmd_receive.c - `postcopy-move receive`: wait for one VM,
  * then host it. */
+#include <arpa/inet.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +23,10 @@ static const char receive_help[] =
 "  --mem-limit SIZE       refuse VMs with more RAM than SIZE\n"
 "  --timeout SECONDS      give up when the source is silent this long (30)\n"
 "  --console FILE         kvm guests: serial console to FILE ('-': stdout)\n"
+"  --psk-file FILE        accept only a source that proves it holds the key\n"
+"                         in FILE (mode 600, 16+ bytes); required when ADDR\n"
+"                         is not loopback, unless --insecure\n"
+"  --insecure             listen beyond loopback without a key\n"
 "  -h, --help             this help\n";
 
 struct recv_args { const char *name; };
@@ -34,6 +40,15 @@ static void on_hello(void *arg, const struct pm_hello *h)
 	fflush(stdout);
 }
 
+static bool addr_is_loopback(const char *host)
+{
+	struct in_addr a;
+
+	if (!strcmp(host, "localhost") || !strcmp(host, "::1"))
+		return true;
+	return inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
 /* Parse the options into o; 0, or an exit status after printing why. */
 static int receive_parse(int argc, char **argv, struct receive_opts *o,
 			 char *host, uint16_t *port, const char **name)
@@ -42,8 +57,10 @@ static int receive_parse(int argc, char **argv, struct receive_opts *o,
 		{ "listen", required_argument, 0, 'l' }, { "name", required_argument, 0, 'n' },
 		{ "mem-limit", required_argument, 0, 'm' }, { "timeout", required_argument, 0, 't' },
 		{ "console", required_argument, 0, 'c' },
+		{ "psk-file", required_argument, 0, 'k' }, { "insecure", no_argument, 0, 'i' },
 		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
-	bool have_listen = false;
+	bool have_listen = false, insecure = false;
+	char why[300];
 	uint64_t secs;
 	int opt;
 
@@ -69,6 +86,13 @@ static int receive_parse(int argc, char **argv, struct receive_opts *o,
 		case 'c':
 			o->console = strcmp(optarg, "none") ? optarg : NULL;
 			break;
+		case 'k':
+			if (pm_key_load(optarg, &o->key, why, sizeof(why)))
+				return cli_error("receive: %s", why);
+			break;
+		case 'i':
+			insecure = true;
+			break;
 		case 't':
 			if (cli_parse_u64(optarg, 86400, &secs) || secs == 0)
 				return cli_usage_error("receive", "invalid --timeout '%s'", optarg);
@@ -82,6 +106,9 @@ static int receive_parse(int argc, char **argv, struct receive_opts *o,
 		return cli_usage_error("receive", "unexpected argument '%s'", argv[optind]);
 	if (!have_listen)
 		return cli_usage_error("receive", "--listen ADDR:PORT is required");
+	if (!o->key.set && !insecure && !addr_is_loopback(host))
+		return cli_error("receive: refusing to listen on %s without a key: anyone who can "
+				 "reach it could push a VM here (give --psk-file, or --insecure)", host);
 	return 0;
 }
 

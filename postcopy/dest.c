@@ -146,6 +146,41 @@ static int dst_prepare(struct dst *d)
 	return 0;
 }
 
+/* --psk-file: the first message must be the source's challenge; answer it
+ * with our nonce and MAC, then check its proof. A stranger gets one
+ * refusal and nothing else. On return m holds the next message (HELLO). */
+static int dst_auth(struct dst *d, struct net_msg *m)
+{
+	struct pm_auth_challenge c;
+	struct pm_auth_response r;
+	struct pm_auth_proof p;
+	int err;
+
+	if (!d->o->key.set) {
+		if (m->type == PM_AUTH_CHALLENGE)
+			return dst_refuse(d, -EACCES, "the source authenticates with a key; start "
+					  "receive with the same --psk-file");
+		return 0;
+	}
+	if (m->type != PM_AUTH_CHALLENGE || pm_decode_fixed(m->payload, m->len, &c, sizeof(c), NULL))
+		return dst_refuse(d, -EACCES, "this destination requires a pre-shared key: "
+				  "migrate with --psk-file");
+	memcpy(d->nonce_src, c.nonce, sizeof(c.nonce));
+	pm_nonce(d->nonce_dst);
+	memcpy(r.nonce, d->nonce_dst, sizeof(r.nonce));
+	pm_mac(&d->o->key, "pcm-dst", d->nonce_src, d->nonce_dst, NULL, 0, r.mac);
+	if ((err = net_send(d->ch[PM_CH_CONTROL], PM_AUTH_RESPONSE, &r, sizeof(r))))
+		return pm_fail_set(d->fail, err, "authenticating: %s", wire_strerror(err));
+	if ((err = dst_recv(d, m, d->o->reply_timeout_ms, "AUTH_PROOF")))
+		return err;
+	if (m->type != PM_AUTH_PROOF || pm_decode_fixed(m->payload, m->len, &p, sizeof(p), NULL) ||
+	    !pm_mac_ok(&d->o->key, "pcm-src", d->nonce_dst, d->nonce_src, NULL, 0, p.mac))
+		return dst_refuse(d, -EACCES, "the source does not hold this key "
+				  "(wrong --psk-file on one side)");
+	d->authenticated = true;
+	return dst_recv(d, m, d->o->reply_timeout_ms, "HELLO");
+}
+
 static int dst_reserve(struct dst *d)
 {
 	struct net_msg m;
@@ -156,6 +191,8 @@ static int dst_reserve(struct dst *d)
 	if (err)
 		return pm_fail_set(d->fail, err, "accepting a connection: %s", wire_strerror(err));
 	if ((err = dst_recv(d, &m, d->o->reply_timeout_ms, "HELLO")))
+		return err;
+	if ((err = dst_auth(d, &m)))
 		return err;
 	if (m.type != PM_HELLO)
 		return pm_fail_set(d->fail, -EPROTO, "expected HELLO, got %s", pm_type_name(m.type));
@@ -202,6 +239,9 @@ static int dst_channels(struct dst *d)
 		if (!err && (m.type != PM_CHANNEL ||
 			     pm_decode_fixed(m.payload, m.len, &cm, sizeof(cm), NULL) ||
 			     cm.session != d->hello.session || cm.channel == PM_CH_CONTROL ||
+			     (d->authenticated &&
+			      !pm_mac_ok(&d->o->key, "pcm-chan", d->nonce_src, d->nonce_dst,
+					 &cm, 16, cm.mac)) ||
 			     cm.channel >= PM_CH_COUNT || d->ch[cm.channel]))
 			err = -EPROTO;
 		if (err) {

@@ -23,6 +23,8 @@ struct dst {
 	const struct receive_opts *o;
 	struct pm_fail *fail;
 	struct pm_hello hello;
+	uint8_t nonce_src[32], nonce_dst[32];    /* --psk-file handshake */
+	bool authenticated;
 	struct machine *m;
 	struct ram ram;
 	struct uffd uffd;

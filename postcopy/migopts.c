@@ -42,6 +42,20 @@ int mig_opts_parse(struct migrate_opts *o, const char *cmd, int opt, const char 
 			return cli_usage_error(cmd, "invalid --precopy-seconds '%s'", arg);
 		o->pc.seconds_ms = (uint32_t)(d * 1000 + 0.5);
 		return 1;
+	case MIGOPT_PSK:
+		if (strlen(arg) >= sizeof(o->psk_file) || strchr(arg, ' '))
+			return cli_usage_error(cmd, "--psk-file path too long or with a space: '%s'", arg);
+		if (arg[0] != '/') {   /* the VM's process may run elsewhere */
+			char *abs = realpath(arg, NULL);
+
+			if (!abs)
+				return cli_error("%s: --psk-file %s: %s", cmd, arg, strerror(errno));
+			pm_strset(o->psk_file, sizeof(o->psk_file), abs);
+			free(abs);
+			return 1;
+		}
+		pm_strset(o->psk_file, sizeof(o->psk_file), arg);
+		return 1;
 	case MIGOPT_VERIFY_RAM:
 		o->verify_ram = true;
 		return 1;
@@ -54,12 +68,24 @@ int mig_opts_parse(struct migrate_opts *o, const char *cmd, int opt, const char 
 	return 0;
 }
 
+int mig_opts_check(const struct migrate_opts *o, const char *cmd)
+{
+	struct pm_key key;
+	char why[300];
+
+	if (o->psk_file[0] && pm_key_load(o->psk_file, &key, why, sizeof(why)))
+		return cli_error("%s: %s", cmd, why);
+	if (o->verify_ram && strcmp(o->mode, "precopy"))
+		return cli_usage_error(cmd, "--verify-ram needs --mode precopy");
+	return 0;
+}
+
 void mig_opts_format(const struct migrate_opts *o, char *buf, size_t len)
 {
 	snprintf(buf, len, "max_downtime_ms=%u max_rounds=%u rounds=%u seconds_ms=%u "
-		 "max_bandwidth=%llu verify_ram=%d", o->pc.max_downtime_ms, o->pc.max_rounds,
+		 "max_bandwidth=%llu verify_ram=%d%s%s", o->pc.max_downtime_ms, o->pc.max_rounds,
 		 o->pc.rounds, o->pc.seconds_ms, (unsigned long long)o->pc.max_bandwidth,
-		 o->verify_ram);
+		 o->verify_ram, o->psk_file[0] ? " psk_file=" : "", o->psk_file);
 }
 
 int mig_opts_scan(struct migrate_opts *o, const char *words, char *why, size_t len)
@@ -71,6 +97,10 @@ int mig_opts_scan(struct migrate_opts *o, const char *words, char *why, size_t l
 		unsigned long long v;
 		char key[32];
 
+		if (!strncmp(w, "psk_file=", 9)) {
+			pm_strset(o->psk_file, sizeof(o->psk_file), w + 9);
+			continue;
+		}
 		if (sscanf(w, "%31[a-z_]=%llu", key, &v) != 2)
 			goto bad;
 		if (!strcmp(key, "max_downtime_ms"))

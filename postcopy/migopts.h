@@ -8,7 +8,7 @@
 
 enum {
 	MIGOPT_MODE = 1100, MIGOPT_DOWNTIME, MIGOPT_ROUNDS, MIGOPT_PRE_ROUNDS,
-	MIGOPT_PRE_SECONDS, MIGOPT_BANDWIDTH, MIGOPT_VERIFY_RAM,
+	MIGOPT_PRE_SECONDS, MIGOPT_BANDWIDTH, MIGOPT_VERIFY_RAM, MIGOPT_PSK,
 };
 
 #define MIGOPTS_LONG \
@@ -18,7 +18,8 @@ enum {
 	{ "precopy-rounds", required_argument, 0, MIGOPT_PRE_ROUNDS }, \
 	{ "precopy-seconds", required_argument, 0, MIGOPT_PRE_SECONDS }, \
 	{ "max-bandwidth", required_argument, 0, MIGOPT_BANDWIDTH }, \
-	{ "verify-ram", no_argument, 0, MIGOPT_VERIFY_RAM }
+	{ "verify-ram", no_argument, 0, MIGOPT_VERIFY_RAM }, \
+	{ "psk-file", required_argument, 0, MIGOPT_PSK }
 
 #define MIGOPTS_HELP \
 "  --mode MODE            postcopy (default), precopy, or hybrid\n" \
@@ -32,6 +33,8 @@ enum {
 "                         page replies to faulting vCPUs are never capped\n" \
 "  --verify-ram           precopy: before resuming, the destination compares\n" \
 "                         a digest of all guest RAM with the source's at the\n" \
-"                         pause (proves the dirty tracking; adds to downtime)\n"
+"                         pause (proves the dirty tracking; adds to downtime)\n" \
+"  --psk-file FILE        prove to the destination that both hold the key in\n" \
+"                         FILE (mode 600, 16+ bytes) before any VM data flows\n"
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "postcopy/auth.h"
 #include "postcopy/fail.h"
 #include "postcopy/proto.h"
 #include "postcopy/report.h"
@@ -40,6 +41,7 @@ struct migrate_opts {
 	/* precopy: the destination checks a digest of all guest RAM against
 	 * the source's at the pause before it resumes (costs downtime). */
 	bool verify_ram;
+	char psk_file[256];        /* --psk-file: authenticate (empty: no) */
 	/* Set from another thread to switch a running pre-copy to post-copy
 	 * (the operator's --switch-to-postcopy); may be NULL. */
 	atomic_bool *switch_req;
@@ -56,6 +58,7 @@ struct receive_opts {
 	int reply_timeout_ms;
 	uint64_t mem_limit;        /* refuse VMs larger than this (0: RAM) */
 	const char *console;       /* kvm guests' serial console (NULL: none) */
+	struct pm_key key;         /* set: sources must prove they hold it */
 	void (*on_hello)(void *arg, const struct pm_hello *h);
 	void *arg;
 };

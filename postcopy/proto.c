@@ -11,6 +11,8 @@ static const char *const type_names[] = {
 	[PM_PROGRESS] = "PROGRESS", [PM_DONE] = "DONE",
 	[PM_RELEASED] = "RELEASED", [PM_ERROR] = "ERROR",
 	[PM_PRECOPY_END] = "PRECOPY_END", [PM_DISCARD] = "DISCARD",
+	[PM_AUTH_CHALLENGE] = "AUTH_CHALLENGE", [PM_AUTH_RESPONSE] = "AUTH_RESPONSE",
+	[PM_AUTH_PROOF] = "AUTH_PROOF",
 };
 
 const char *pm_type_name(uint16_t type)

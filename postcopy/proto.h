@@ -15,7 +15,7 @@
 #include "postcopy/hist.h"
 #include "vm/machine.h"
 
-#define PM_PROTO_VERSION   3
+#define PM_PROTO_VERSION   4
 #define PM_PAGE            4096u
 #define PM_RUN_MAX         64u         /* pages per PAGES message */
 #define PM_ZERO_MAX        256u        /* ranges per ZERO message */
@@ -40,7 +40,10 @@ enum pm_type {
 	PM_ERROR,         /* either way control: giving up, with reason */
 	PM_PRECOPY_END,   /* src->dst bulk: the last pre-copy page is before this */
 	PM_DISCARD,       /* src->dst bulk: ranges of pre-copied pages dirtied since */
-	PM_TYPE_MAX = PM_DISCARD,
+	PM_AUTH_CHALLENGE,/* src->dst control, before HELLO: the source's nonce */
+	PM_AUTH_RESPONSE, /* dst->src control: its nonce and MAC */
+	PM_AUTH_PROOF,    /* src->dst control: the source's MAC */
+	PM_TYPE_MAX = PM_AUTH_PROOF,
 };
 
 enum pm_channel { PM_CH_CONTROL, PM_CH_URGENT, PM_CH_BULK, PM_CH_COUNT };
@@ -77,7 +80,13 @@ struct pm_refuse {
 
 struct pm_ping { uint64_t t_ns; uint32_t echo; uint32_t pad; };
 
-struct pm_channel_msg { uint64_t session; uint32_t channel; uint32_t pad; };
+/* mac: with a key, HMAC binding the channel to the session's nonces; 0s
+ * without. */
+struct pm_channel_msg { uint64_t session; uint32_t channel; uint32_t pad; uint8_t mac[32]; };
+
+struct pm_auth_challenge { uint8_t nonce[32]; };
+struct pm_auth_response { uint8_t nonce[32]; uint8_t mac[32]; };
+struct pm_auth_proof { uint8_t mac[32]; };
 
 struct pm_state_hdr {
 	uint64_t state_len;           /* blob bytes that follow */

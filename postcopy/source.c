@@ -108,12 +108,57 @@ static int src_connect(struct src *s, enum pm_channel ch)
 	if (ch != PM_CH_CONTROL) {
 		struct pm_channel_msg c = { .session = s->session, .channel = ch };
 
+		if (s->key.set)
+			pm_mac(&s->key, "pcm-chan", s->nonce_src, s->nonce_dst, &c, 16, c.mac);
 		err = net_send(s->ch[ch], PM_CHANNEL, &c, sizeof(c));
 		if (err)
 			return pm_fail_set(s->fail, err, "opening %s channel: %s",
 					   names[ch], wire_strerror(err));
 	}
 	return 0;
+}
+
+/* --psk-file: a fresh nonce; the destination's nonce and MAC over both,
+ * checked; our MAC over both the other way round. */
+static int src_auth(struct src *s)
+{
+	struct pm_auth_challenge c;
+	struct pm_auth_response r;
+	struct pm_auth_proof p;
+	struct net_msg m;
+	int err;
+
+	if (!s->key.set)
+		return 0;
+	pm_nonce(s->nonce_src);
+	memcpy(c.nonce, s->nonce_src, sizeof(c.nonce));
+	if ((err = net_send(s->ch[PM_CH_CONTROL], PM_AUTH_CHALLENGE, &c, sizeof(c))))
+		return pm_fail_set(s->fail, err, "authenticating: %s", wire_strerror(err));
+	if ((err = src_recv(s, &m, s->o->reply_timeout_ms, "AUTH_RESPONSE")))
+		return err;
+	if (m.type == PM_REFUSE) {
+		struct pm_refuse rf;
+
+		if (pm_decode_fixed(m.payload, m.len, &rf, sizeof(rf), NULL))
+			return pm_fail_set(s->fail, -EBADMSG, "destination refused (malformed REFUSE)");
+		rf.why[sizeof(rf.why) - 1] = 0;
+		return pm_fail_set(s->fail, -EACCES, "destination refused: %s", rf.why);
+	}
+	if (m.type != PM_AUTH_RESPONSE || pm_decode_fixed(m.payload, m.len, &r, sizeof(r), NULL))
+		return pm_fail_set(s->fail, -EPROTO, "expected AUTH_RESPONSE, got %s",
+				   pm_type_name(m.type));
+	memcpy(s->nonce_dst, r.nonce, sizeof(r.nonce));
+	if (!pm_mac_ok(&s->key, "pcm-dst", s->nonce_src, s->nonce_dst, NULL, 0, r.mac)) {
+		struct pm_error e = { .err = -EACCES };
+
+		pm_strset(e.why, sizeof(e.why), "the keys differ (wrong --psk-file on one side)");
+		net_send(s->ch[PM_CH_CONTROL], PM_ERROR, &e, sizeof(e));
+		return pm_fail_set(s->fail, -EACCES, "the destination does not hold this key "
+				   "(wrong --psk-file on one side)");
+	}
+	pm_mac(&s->key, "pcm-src", s->nonce_dst, s->nonce_src, NULL, 0, p.mac);
+	err = net_send(s->ch[PM_CH_CONTROL], PM_AUTH_PROOF, &p, sizeof(p));
+	return err ? pm_fail_set(s->fail, err, "authenticating: %s", wire_strerror(err)) : 0;
 }
 
 /* Stage 1: nothing on the source changes here. */
@@ -123,7 +168,7 @@ static int src_reserve(struct src *s)
 	struct net_msg m;
 	int err;
 
-	if ((err = src_connect(s, PM_CH_CONTROL)))
+	if ((err = src_connect(s, PM_CH_CONTROL)) || (err = src_auth(s)))
 		return err;
 	src_hello_fill(s, &h);
 	err = net_send(s->ch[PM_CH_CONTROL], PM_HELLO, &h, sizeof(h));
@@ -322,6 +367,16 @@ int source_migrate(struct machine *m, const struct migrate_opts *o,
 	ram_init(&s->ram, m);
 	s->session = ((uint64_t)getpid() << 32) ^ s->t_start;
 	ratelimit_init(&s->rl, o->pc.max_bandwidth);
+	if (o->psk_file[0]) {
+		char why[300];
+		int kerr = pm_key_load(o->psk_file, &s->key, why, sizeof(why));
+
+		if (kerr) {
+			pm_fail_set(fail, kerr, "%s", why);
+			free(s);
+			return kerr;
+		}
+	}
 	err = bitmap_init(&s->sent, s->ram.npages);
 	if (err)
 		pm_fail_set(fail, err, "no memory for the page bitmap");

@@ -52,6 +52,8 @@ struct src {
 	struct pm_fail *fail;
 	struct ram ram;
 	uint64_t session;
+	struct pm_key key;                /* --psk-file */
+	uint8_t nonce_src[PM_NONCE_LEN], nonce_dst[PM_NONCE_LEN];
 	struct net_chan *ch[PM_CH_COUNT];
 	struct bitmap sent;
 	struct pusher pusher;
