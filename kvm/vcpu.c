@@ -257,7 +257,8 @@ static int exit_handle(struct kvm_vcpu *v)
 	case KVM_EXIT_INTR:
 		return 0;
 	case KVM_EXIT_SHUTDOWN:
-		kvm_crash_set(v->vm, "vCPU %u: triple fault (guest shut down)", v->idx);
+		kvm_crash_set(v->vm, "vCPU %u: triple fault (guest shut down) at rip %#llx",
+			      v->idx, (unsigned long long)vcpu_rip(v));
 		return -1;
 	case KVM_EXIT_FAIL_ENTRY:
 		kvm_crash_set(v->vm, "vCPU %u: entry failed, reason %#llx", v->idx,
