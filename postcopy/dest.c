@@ -296,6 +296,8 @@ static int dst_wait_state(struct dst *d, struct net_msg *m)
 	for (;;) {
 		int err = dst_recv(d, m, 1000, NULL);
 
+		if (pm_failed(d->fail))   /* e.g. the bulk thread saw a bad page */
+			return d->fail->err;
 		if (!err && m->type == PM_DIGEST && d->precopy) {   /* --verify-ram */
 			if (pm_decode_fixed(m->payload, m->len, &d->pre_dg, sizeof(d->pre_dg), NULL))
 				return pm_fail_set(d->fail, -EBADMSG, "bad DIGEST message");

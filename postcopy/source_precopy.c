@@ -107,6 +107,22 @@ static void pending_all_data(struct src *s)
 	}
 }
 
+/* A send that fails mid-round is usually the destination giving up: its
+ * reason, when it sent one on the control channel, says more than ours. */
+static int round_failed(struct src *s, int err)
+{
+	struct net_msg m;
+	struct pm_error e;
+
+	if (net_recv(s->ch[PM_CH_CONTROL], &m, 500) == 0 && m.type == PM_ERROR) {
+		int code = pm_decode_error(m.payload, m.len, &e);
+
+		return pm_fail_set(s->fail, code, "destination failed: %s", e.why);
+	}
+	return pm_fail_set(s->fail, err, "pre-copy round %u: %s", s->pc.rounds + 1,
+			   wire_strerror(err));
+}
+
 static int round_run(struct src *s, struct bulk_batch *b)
 {
 	struct precopy_round r = { 0 };
@@ -120,8 +136,7 @@ static int round_run(struct src *s, struct bulk_batch *b)
 	if (!err)
 		err = send_pending(s, b, &r, true);
 	if (err)
-		return pm_fail_set(s->fail, err, "pre-copy round %u: %s", s->pc.rounds + 1,
-				   wire_strerror(err));
+		return round_failed(s, err);
 	r.ns = clock_now_ns() - t0;
 	r.bytes = bulk_bytes(s) - b0;
 	if (s->pc.rounds < PC_ROUNDS_MAX)
