@@ -183,7 +183,7 @@ kill -9 "$RECV_PID" 2>/dev/null || true
 wait "$mig" || true
 if grep -q 'keeps running here' "$TMP/kill-early.err"; then
 	echo "note: the early SIGKILL landed before commitment"
-	before_commit kill-early "destination killed early" "closed|reset|broken pipe" early
+	before_commit kill-early "destination killed early" "closed|reset|broken pipe|refused" early
 else
 	echo "note: the early SIGKILL landed after commitment (the VM is lost by design)"
 	migrate_failed kill-early "destination killed early" \
