@@ -415,9 +415,7 @@ int kvm_vcpus_pause(struct kvm_vm *vm)
 		}
 	}
 	dt = mono_ns() - t0;
-	atomic_store_explicit(&vm->pause_last, dt, memory_order_relaxed);
-	if (dt > atomic_load_explicit(&vm->pause_max, memory_order_relaxed))
-		atomic_store_explicit(&vm->pause_max, dt, memory_order_relaxed);
+	machine_pause_note(&vm->pause_last, &vm->pause_max, dt);
 	return 0;
 }
 

@@ -116,14 +116,23 @@ uint64_t ram_digest(const struct ram *ram, uint64_t from)
 	return d;
 }
 
+/* The memfd and file offset behind page. */
+static off_t ram_file_off(const struct ram *ram, uint64_t page, int *fd)
+{
+	unsigned i = ram_region_of(ram, page);
+
+	*fd = ram->r[i].memfd;
+	return (off_t)(ram->r[i].memfd_off + (page - ram->first[i]) * PM_PAGE);
+}
+
 int ram_punch(const struct ram *ram, uint64_t first, uint64_t n)
 {
 	while (n) {
-		unsigned i = ram_region_of(ram, first);
 		uint64_t k = ram_run_limit(ram, first, n);
-		off_t off = (off_t)(ram->r[i].memfd_off + (first - ram->first[i]) * PM_PAGE);
+		int fd;
+		off_t off = ram_file_off(ram, first, &fd);
 
-		if (fallocate(ram->r[i].memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
+		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
 			      (off_t)(k * PM_PAGE)) < 0)
 			return -errno;
 		first += k;
@@ -135,13 +144,13 @@ int ram_punch(const struct ram *ram, uint64_t first, uint64_t n)
 int ram_pwrite(const struct ram *ram, uint64_t first, uint64_t n, const uint8_t *data)
 {
 	while (n) {
-		unsigned i = ram_region_of(ram, first);
 		uint64_t k = ram_run_limit(ram, first, n);
-		off_t off = (off_t)(ram->r[i].memfd_off + (first - ram->first[i]) * PM_PAGE);
+		int fd;
+		off_t off = ram_file_off(ram, first, &fd);
 		size_t len = k * PM_PAGE, done = 0;
 
 		while (done < len) {
-			ssize_t w = pwrite(ram->r[i].memfd, data + done, len - done, off + (off_t)done);
+			ssize_t w = pwrite(fd, data + done, len - done, off + (off_t)done);
 
 			if (w < 0 && errno == EINTR)
 				continue;

@@ -118,6 +118,18 @@ static int src_connect(struct src *s, enum pm_channel ch)
 	return 0;
 }
 
+/* The destination's REFUSE, at the handshake or at HELLO, in words. */
+static int src_refused(struct src *s, const struct net_msg *m)
+{
+	struct pm_refuse r;
+
+	if (pm_decode_fixed(m->payload, m->len, &r, sizeof(r), NULL))
+		return pm_fail_set(s->fail, -EBADMSG, "destination refused (malformed REFUSE)");
+	r.why[sizeof(r.why) - 1] = 0;
+	return pm_fail_set(s->fail, r.err < 0 ? r.err : -EPERM, "destination refused the VM: %s",
+			   r.why);
+}
+
 /* --psk-file: a fresh nonce; the destination's nonce and MAC over both,
  * checked; our MAC over both the other way round. */
 static int src_auth(struct src *s)
@@ -136,14 +148,8 @@ static int src_auth(struct src *s)
 		return pm_fail_set(s->fail, err, "authenticating: %s", wire_strerror(err));
 	if ((err = src_recv(s, &m, s->o->reply_timeout_ms, "AUTH_RESPONSE")))
 		return err;
-	if (m.type == PM_REFUSE) {
-		struct pm_refuse rf;
-
-		if (pm_decode_fixed(m.payload, m.len, &rf, sizeof(rf), NULL))
-			return pm_fail_set(s->fail, -EBADMSG, "destination refused (malformed REFUSE)");
-		rf.why[sizeof(rf.why) - 1] = 0;
-		return pm_fail_set(s->fail, -EACCES, "destination refused: %s", rf.why);
-	}
+	if (m.type == PM_REFUSE)
+		return src_refused(s, &m);
 	if (m.type != PM_AUTH_RESPONSE || pm_decode_fixed(m.payload, m.len, &r, sizeof(r), NULL))
 		return pm_fail_set(s->fail, -EPROTO, "expected AUTH_RESPONSE, got %s",
 				   pm_type_name(m.type));
@@ -177,15 +183,8 @@ static int src_reserve(struct src *s)
 	err = src_recv(s, &m, s->o->reply_timeout_ms, "READY");
 	if (err)
 		return err;
-	if (m.type == PM_REFUSE) {
-		struct pm_refuse r;
-
-		if (pm_decode_fixed(m.payload, m.len, &r, sizeof(r), NULL))
-			return pm_fail_set(s->fail, -EBADMSG, "destination refused (malformed REFUSE)");
-		r.why[sizeof(r.why) - 1] = 0;
-		return pm_fail_set(s->fail, r.err < 0 ? r.err : -EPERM,
-				   "destination refused the VM: %s", r.why);
-	}
+	if (m.type == PM_REFUSE)
+		return src_refused(s, &m);
 	if (m.type != PM_READY)
 		return pm_fail_set(s->fail, -EPROTO, "expected READY from destination, got %s",
 				   pm_type_name(m.type));
@@ -202,8 +201,7 @@ static int src_verify_ram(struct src *s)
 	struct pm_digest d = { .off = 0 };
 	int err;
 
-	if (!s->o->verify_ram || strcmp(s->o->mode, "precopy") ||
-	    (s->o->switch_req && atomic_load(s->o->switch_req)))
+	if (!s->o->verify_ram || strcmp(s->o->mode, "precopy") || src_switched(s))
 		return 0;
 	d.digest = ram_digest(&s->ram, 0);
 	d.len = s->ram.npages * PM_PAGE;

@@ -75,6 +75,12 @@ struct src {
 	struct bitmap pending;            /* pre-copy: written, not yet re-sent */
 };
 
+/* The operator asked a running pre-copy to go post-copy. */
+static inline bool src_switched(const struct src *s)
+{
+	return s->o->switch_req && atomic_load(s->o->switch_req);
+}
+
 /* source_bulk.c */
 int bulk_flush(struct src *s, struct bulk_batch *b);
 int bulk_zero(struct src *s, struct bulk_batch *b, uint64_t first, uint64_t count);

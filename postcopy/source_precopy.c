@@ -29,11 +29,6 @@ static bool mode_is(const struct src *s, const char *mode)
 	return !strcmp(s->o->mode, mode);
 }
 
-static bool switched(const struct src *s)
-{
-	return s->o->switch_req && atomic_load(s->o->switch_req);
-}
-
 static void policy_of(const struct src *s, struct pc_policy *p, struct pc_state *st)
 {
 	const struct precopy_round *r = &s->pc.round[(s->pc.rounds ? s->pc.rounds - 1 : 0) %
@@ -47,7 +42,7 @@ static void policy_of(const struct src *s, struct pc_policy *p, struct pc_state 
 				 .last_ns = r->ns,
 				 .pending_bytes = bitmap_count(&s->pending) * PM_PAGE,
 				 .elapsed_ns = clock_now_ns() - s->t_ready,
-				 .switched = switched(s) };
+				 .switched = src_switched(s) };
 }
 
 static bool interrupted(const struct src *s)
@@ -242,7 +237,7 @@ int src_precopy(struct src *s)
 	/* Going post-copy: the pages written during the last round are known
 	 * now, so drop them on the destination while the VM still runs; the
 	 * pause then only has the last few milliseconds' writes to drop. */
-	if (!err && (mode_is(s, "hybrid") || switched(s))) {
+	if (!err && (mode_is(s, "hybrid") || src_switched(s))) {
 		err = send_discards(s);
 		bitmap_clear_all(&s->pending);
 	}
@@ -268,7 +263,7 @@ int src_precopy_final(struct src *s)
 	if (err)
 		return pm_fail_set(s->fail, err, "reading the dirty log: %s", strerror(-err));
 	s->pc.ns = clock_now_ns() - s->t_ready;
-	if (mode_is(s, "precopy") && !switched(s)) {
+	if (mode_is(s, "precopy") && !src_switched(s)) {
 		if (!(b = calloc(1, sizeof(*b))))
 			return pm_fail_set(s->fail, -ENOMEM, "no memory");
 		err = send_pending(s, b, &r, false);

@@ -8,6 +8,7 @@
 #define VM_ENGINE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -103,6 +104,8 @@ void machine_vcpu_sched(int nice);
  * signal blocked (an engine that needs one unblocks it in the thread).
  * 0 or negative errno. */
 int machine_vcpu_thread(pthread_t *th, void *(*fn)(void *), void *arg, unsigned idx);
+/* Record how long a pause took to take hold (the last one and the worst). */
+void machine_pause_note(_Atomic uint64_t *last, _Atomic uint64_t *max, uint64_t ns);
 
 /* Host address of guest-physical gpa (len bytes inside one region), or
  * NULL. */

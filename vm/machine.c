@@ -75,6 +75,13 @@ int machine_vcpu_thread(pthread_t *th, void *(*fn)(void *), void *arg, unsigned 
 	return 0;
 }
 
+void machine_pause_note(_Atomic uint64_t *last, _Atomic uint64_t *max, uint64_t ns)
+{
+	atomic_store_explicit(last, ns, memory_order_relaxed);
+	if (ns > atomic_load_explicit(max, memory_order_relaxed))
+		atomic_store_explicit(max, ns, memory_order_relaxed);
+}
+
 int machine_probe(const struct machine_config *c, char *why, size_t len)
 {
 	const struct machine_engine *eng;

@@ -330,9 +330,7 @@ static int thread_pause(struct machine *m)
 			futex(&v->in_step, FUTEX_WAIT_PRIVATE, 1, &ts);
 	}
 	dt = clock_of(CLOCK_MONOTONIC) - t0;
-	atomic_store_explicit(&tm->pause_last, dt, memory_order_relaxed);
-	if (dt > atomic_load_explicit(&tm->pause_max, memory_order_relaxed))
-		atomic_store_explicit(&tm->pause_max, dt, memory_order_relaxed);
+	machine_pause_note(&tm->pause_last, &tm->pause_max, dt);
 	tm->state = TS_PAUSED;
 	pthread_mutex_unlock(&tm->lock);
 	return 0;
