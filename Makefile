@@ -10,6 +10,7 @@
 #   make test-kvm   the KVM tests inside QEMU (hosts without /dev/kvm)
 #   make test-asan  unit and integration tests under ASan and UBSan
 #   make fuzz       libFuzzer on the message and state-blob decoders (FUZZ_SECONDS)
+#   make reliability  faults, bad input, load and soak: tests/RELIABILITY.md
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -49,7 +50,7 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 
 DEB_PKGS  := liburing-dev libxxhash-dev libcmocka-dev libsodium-dev pkg-config iproute2 procps jq
 
-.PHONY: all deps demo test test-asan unit integration bench bench-core bench-kvm clean
+.PHONY: all deps demo test test-asan unit integration bench bench-core bench-kvm clean reliability
 all: $(BIN)
 
 deps:
@@ -159,6 +160,12 @@ bench: deps
 	fi
 	@$(MAKE) --no-print-directory all
 	QUICK=$(QUICK) bash bench/matrix.sh
+
+# Every fault, bad-input, load and soak test, written up as
+# tests/RELIABILITY.md (tests/reliability/run.sh; about 10 minutes).
+reliability: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(TOOL_BINS)
+	bash tests/reliability/run.sh
 
 bench-kvm: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)

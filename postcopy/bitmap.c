@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "postcopy/bitmap.h"
 
@@ -168,4 +169,20 @@ uint64_t bitmap_next_set(const struct bitmap *b, uint64_t from)
 bool bitmap_full(const struct bitmap *b)
 {
 	return bitmap_next_clear(b, 0) == b->nbits;
+}
+
+void bitmap_load(struct bitmap *b, const uint8_t *words)
+{
+	memcpy(b->w, words, bitmap_bytes(b));
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+const void *bitmap_words(const struct bitmap *b)
+{
+	return b->w;
+}
+
+uint64_t bitmap_bytes(const struct bitmap *b)
+{
+	return (b->nbits + 63) / 64 * 8;
 }

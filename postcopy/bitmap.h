@@ -31,5 +31,11 @@ uint64_t bitmap_count(const struct bitmap *b);
 uint64_t bitmap_next_clear(const struct bitmap *b, uint64_t from);
 uint64_t bitmap_next_set(const struct bitmap *b, uint64_t from);
 bool bitmap_full(const struct bitmap *b);
+/* Replace every bit with (nbits + 63) / 64 little-endian words from a
+ * message (no alignment needed). Not concurrent with other writers. */
+void bitmap_load(struct bitmap *b, const uint8_t *words);
+/* The bitmap's words, for a message (bitmap_bytes of them). */
+const void *bitmap_words(const struct bitmap *b);
+uint64_t bitmap_bytes(const struct bitmap *b);
 
 #endif

@@ -35,6 +35,16 @@ int cli_parse_double(const char *s, double *out)
 	return errno || *end || !isfinite(*out) || *out < 0 ? -EINVAL : 0;
 }
 
+int cli_parse_seconds_ms(const char *s, unsigned max_s, int *ms)
+{
+	double d;
+
+	if (cli_parse_double(s, &d) || d <= 0 || d > max_s)
+		return -EINVAL;
+	*ms = (int)(d * 1000 + 0.5) ? (int)(d * 1000 + 0.5) : 1;
+	return 0;
+}
+
 int cli_parse_size(const char *s, uint64_t *out)
 {
 	static const char units[] = "kmgt";

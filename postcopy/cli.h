@@ -16,6 +16,8 @@
 int cli_parse_size(const char *s, uint64_t *out);
 int cli_parse_u64(const char *s, uint64_t max, uint64_t *out);
 int cli_parse_double(const char *s, double *out);
+/* Seconds, fractions allowed, above 0 and at most max_s: milliseconds. */
+int cli_parse_seconds_ms(const char *s, unsigned max_s, int *ms);
 /* Prints "postcopy-move: error: ..." on stderr; returns exit status 1. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "postcopy-move CMD: ..." plus a pointer to --help; returns 2. */
@@ -38,6 +40,11 @@ void cli_signals_block(void);
 /* Serve a running VM's control socket until `stop`, a signal, or a
  * migration that released it. Returns the process exit status. */
 int vmhost_serve(struct machine *m, const char *name);
+struct receive_opts;
+/* `receive`: take one VM on lfd (dest_receive on a thread, the control
+ * socket up from HELLO on, so status shows it arriving), then serve it
+ * like vmhost_serve. name: NULL for the name the source sends. */
+int vmhost_receive(int lfd, const struct receive_opts *o, const char *name);
 
 /* Common machine options of run and demo. */
 struct vm_opts {
@@ -83,5 +90,6 @@ int cmd_status(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_engines(int argc, char **argv);
+int cmd_recover(int argc, char **argv);
 
 #endif

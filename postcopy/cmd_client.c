@@ -144,7 +144,7 @@ int cmd_migrate(int argc, char **argv)
 		{ "json", no_argument, 0, 'j' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
 	struct migrate_opts o = { .mode = "postcopy" };
 	const char *to = NULL;
-	char host[256], req[512], words[256], why[400];
+	char host[256], req[1024], words[512], why[400];
 	struct migrate_view v = { .t0 = clock_now_ns() };
 	bool do_switch = false;
 	uint16_t port;
@@ -177,4 +177,49 @@ int cmd_migrate(int argc, char **argv)
 	if (err == -EIO)
 		return cli_error("migration failed: %s", why);
 	return err ? client_fail(argv[optind], err, why) : 0;
+}
+
+static const char recover_help[] =
+"usage: postcopy-move recover NAME [--to HOST:PORT]\n"
+"\n"
+"NAME's migration lost its link after the destination took the VM over\n"
+"(`status` says postcopy-paused). The source keeps reconnecting with\n"
+"backoff for --recover-timeout; this makes it try now, and with --to at\n"
+"another address of the destination (which must be listening there).\n"
+"Run it where the VM came from.\n"
+"\n"
+"  --to HOST:PORT         reconnect to this address from now on\n"
+"  -h, --help             this help\n";
+
+int cmd_recover(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "to", required_argument, 0, 't' }, { "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 } };
+	const char *to = NULL;
+	char host[256], req[300], why[400];
+	uint16_t port;
+	int opt, err;
+
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(recover_help, stdout);
+			return 0;
+		}
+		if (opt != 't')
+			return cli_usage_error("recover", "unknown option");
+		to = optarg;
+	}
+	if (optind != argc - 1)
+		return cli_usage_error("recover", "expects exactly one VM name");
+	if (to && net_parse_addr(to, host, sizeof(host), &port))
+		return cli_usage_error("recover", "invalid --to '%s' (want HOST:PORT)", to);
+	snprintf(req, sizeof(req), "recover%s%s", to ? " " : "", to ? to : "");
+	err = ctl_call(argv[optind], req, print_line, NULL, why, sizeof(why));
+	if (err == -EIO)
+		return cli_error("cannot recover '%s': %s", argv[optind], why);
+	if (err)
+		return client_fail(argv[optind], err, why);
+	printf("VM '%s': reconnecting now%s%s\n", argv[optind], to ? " to " : "", to ? to : "");
+	return 0;
 }

@@ -27,18 +27,12 @@ static const char receive_help[] =
 "                         in FILE (mode 600, 16+ bytes); required when ADDR\n"
 "                         is not loopback, unless --insecure\n"
 "  --insecure             listen beyond loopback without a key\n"
+"  --link-timeout SECONDS once the VM runs here, a source silent this long\n"
+"                         counts as a broken link (5)\n"
+"  --recover-timeout SECONDS\n"
+"                         after a broken link the VM runs on and waits this\n"
+"                         long for the source to reconnect (600)\n"
 "  -h, --help             this help\n";
-
-struct recv_args { const char *name; };
-
-static void on_hello(void *arg, const struct pm_hello *h)
-{
-	(void)arg;
-	printf("incoming VM '%s': engine %s, %llu MiB, %u vCPUs, workload %s, mode %s\n",
-	       h->name, h->engine, (unsigned long long)(h->ram_bytes >> 20), h->vcpus,
-	       wl_name(h->params.workload) ? wl_name(h->params.workload) : "?", h->mode);
-	fflush(stdout);
-}
 
 static bool addr_is_loopback(const char *host)
 {
@@ -58,6 +52,8 @@ static int receive_parse(int argc, char **argv, struct receive_opts *o,
 		{ "mem-limit", required_argument, 0, 'm' }, { "timeout", required_argument, 0, 't' },
 		{ "console", required_argument, 0, 'c' },
 		{ "psk-file", required_argument, 0, 'k' }, { "insecure", no_argument, 0, 'i' },
+		{ "recover-timeout", required_argument, 0, 'r' },
+		{ "link-timeout", required_argument, 0, 'L' },
 		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
 	bool have_listen = false, insecure = false;
 	char why[300];
@@ -98,6 +94,13 @@ static int receive_parse(int argc, char **argv, struct receive_opts *o,
 				return cli_usage_error("receive", "invalid --timeout '%s'", optarg);
 			o->reply_timeout_ms = (int)secs * 1000;
 			break;
+		case 'r':
+		case 'L':
+			if (cli_parse_seconds_ms(optarg, opt == 'r' ? 86400 : 3600,
+						 opt == 'r' ? &o->recover_timeout_ms : &o->link_timeout_ms))
+				return cli_usage_error("receive", "invalid --%s '%s'", opt == 'r' ?
+						       "recover-timeout" : "link-timeout", optarg);
+			break;
 		default:
 			return cli_usage_error("receive", "unknown option");
 		}
@@ -129,31 +132,21 @@ int receive_on(int lfd, const struct receive_opts *base, struct machine **m,
 
 int cmd_receive(int argc, char **argv)
 {
-	struct receive_opts o = { .accept_timeout_ms = 10000, .reply_timeout_ms = 30000,
-				  .on_hello = on_hello };
+	struct receive_opts o = { .accept_timeout_ms = 10000, .reply_timeout_ms = 30000 };
 	char host[256];
 	uint16_t port, bound;
 	const char *name = NULL;
-	struct pm_hello hello;
-	struct pm_done done;
-	struct machine *m;
+	char why[300];
 	int lfd, err = receive_parse(argc, argv, &o, host, &port, &name);
 
 	if (err)
 		return err < 0 ? 0 : err;
+	if (ctl_precheck(name, why, sizeof(why)))
+		return cli_error("%s", why);
 	cli_signals_block();
 	if ((err = net_listen(host, port, &lfd, &bound)))
 		return cli_error("cannot listen on %s:%u: %s", host, port, wire_strerror(err));
 	printf("waiting for a VM on %s:%u\n", host, bound);
 	fflush(stdout);
-	err = receive_on(lfd, &o, &m, &hello, &done);
-	close(lfd);
-	if (err)
-		return err;
-	printf("VM '%s' running here: every page in (%llu pushed, %llu requested, %llu zero), "
-	       "verified: %s (%s)\n", name ? name : hello.name,
-	       (unsigned long long)done.pages_pushed, (unsigned long long)done.pages_requested,
-	       (unsigned long long)done.pages_zero, done.verified ? "yes" : "NO", done.verify_detail);
-	fflush(stdout);
-	return vmhost_serve(m, name ? name : hello.name);
+	return vmhost_receive(lfd, &o, name);
 }

@@ -24,6 +24,7 @@ int cmd_run(int argc, char **argv)
 		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
 	struct vm_opts v;
 	const char *name = "vm";
+	char why[300];
 	struct machine *m;
 	int opt, err;
 
@@ -46,6 +47,8 @@ int cmd_run(int argc, char **argv)
 		return cli_usage_error("run", "invalid VM name '%s' (1-63 of A-Z a-z 0-9 . _ -)", name);
 	if ((err = vm_opts_finish(&v, "run")))
 		return err;
+	if (ctl_precheck(name, why, sizeof(why)))
+		return cli_error("%s", why);
 	cli_signals_block();
 	if ((err = machine_create(&v.cfg, &m)))
 		return cli_error("cannot create the VM: %s", strerror(-err));

@@ -102,6 +102,28 @@ int ctl_listen(const char *name, int *fd)
 	return 0;
 }
 
+int ctl_precheck(const char *name, char *why, size_t n)
+{
+	const char *dir = getenv("POSTCOPY_MOVE_RUN_DIR");
+	char path[256];
+	int fd, err = name ? ctl_path(name, path, sizeof(path)) : ctl_dir(path, sizeof(path));
+
+	if (err == -EINVAL)
+		snprintf(why, n, "invalid VM name '%s' (1-63 of A-Z a-z 0-9 . _ -)", name);
+	else if (err == -EACCES)
+		snprintf(why, n, "the run directory %s is not private to this user (it must be "
+			 "owned by us and not writable by others)", dir && *dir ? dir :
+			 "/run/postcopy-move");
+	else if (err)
+		snprintf(why, n, "cannot use the run directory: %s", strerror(-err));
+	else if (name && ctl_connect(name, &fd) == 0) {
+		close(fd);
+		snprintf(why, n, "a VM named '%s' is already running here", name);
+		err = -EADDRINUSE;
+	}
+	return err;
+}
+
 void ctl_unlink(const char *name)
 {
 	char path[256];

@@ -20,6 +20,10 @@ int ctl_path(const char *name, char *buf, size_t n);
 /* Listen on the VM's socket; -EADDRINUSE if a live VM has that name. */
 int ctl_listen(const char *name, int *fd);
 void ctl_unlink(const char *name);
+/* Before a VM is started under name: 0, or why it could not have its
+ * socket (bad name, a run directory others can write to, the name taken
+ * by a live VM) in words. name NULL: the directory only. */
+int ctl_precheck(const char *name, char *why, size_t n);
 /* Connect to a VM's socket; -ENOENT when no VM has that name. */
 int ctl_connect(const char *name, int *fd);
 

@@ -3,8 +3,10 @@
  * Stages: reservation (check HELLO, make the empty VM, register its RAM
  * with userfaultfd, READY), stop-and-copy (load STATE), activation (resume
  * at once, RESUMED), then wait for every page while reporting progress,
- * unregister, verify and say DONE. Before RESUMED nothing here is visible
- * to anyone: a failure discards the half-made VM.
+ * unregister, verify and say DONE. Before the vCPUs run nothing here is
+ * visible to anyone: a failure discards the half-made VM. Once they run,
+ * a broken link is an outage: the VM stays, and the source reconnects
+ * (dest_link.c).
  */
 #include <errno.h>
 #include <time.h>
@@ -20,17 +22,18 @@
 /* Next control message. what names the message awaited, and a timeout
  * waiting for it is a failure; what == NULL is a poll, and -ETIMEDOUT
  * only means nothing came. */
-static int dst_recv(struct dst *d, struct net_msg *m, int timeout_ms, const char *what)
+int dst_recv(struct dst *d, struct net_msg *m, int timeout_ms, const char *what)
 {
 	int err = net_recv(d->ch[PM_CH_CONTROL], m, timeout_ms);
 
 	if (err == -ETIMEDOUT && !what)
 		return err;
 	if (err == -ETIMEDOUT)
-		return pm_fail_set(d->fail, err, "source sent no %s within %d ms", what, timeout_ms);
+		return dst_link_fail(d, err, "source sent no %s within %d ms", what, timeout_ms);
 	if (err)
-		return pm_fail_set(d->fail, err, "control channel, waiting for %s: %s",
-				   what ? what : "the source", wire_strerror(err));
+		return dst_link_fail(d, err, "control channel, waiting for %s: %s",
+				     what ? what : "the source", wire_strerror(err));
+	d->t_seen = clock_now_ns();
 	if (m->type == PM_ERROR) {
 		struct pm_error e;
 		int code = pm_decode_error(m->payload, m->len, &e);
@@ -109,7 +112,7 @@ static int dst_admit(struct dst *d, const struct pm_hello *h, char *why, size_t 
 	return 0;
 }
 
-static int dst_refuse(struct dst *d, int err, const char *why)
+int dst_refuse(struct dst *d, int err, const char *why)
 {
 	struct pm_refuse r = { .err = err };
 
@@ -148,8 +151,9 @@ static int dst_prepare(struct dst *d)
 
 /* --psk-file: the first message must be the source's challenge; answer it
  * with our nonce and MAC, then check its proof. A stranger gets one
- * refusal and nothing else. On return m holds the next message (HELLO). */
-static int dst_auth(struct dst *d, struct net_msg *m)
+ * refusal and nothing else. On return m holds the next message (next:
+ * HELLO, or RECOVER on a reconnection). */
+int dst_auth(struct dst *d, struct net_msg *m, const char *next)
 {
 	struct pm_auth_challenge c;
 	struct pm_auth_response r;
@@ -178,7 +182,7 @@ static int dst_auth(struct dst *d, struct net_msg *m)
 		return dst_refuse(d, -EACCES, "the source does not hold this key "
 				  "(wrong --psk-file on one side)");
 	d->authenticated = true;
-	return dst_recv(d, m, d->o->reply_timeout_ms, "HELLO");
+	return dst_recv(d, m, d->o->reply_timeout_ms, next);
 }
 
 static int dst_reserve(struct dst *d)
@@ -192,15 +196,15 @@ static int dst_reserve(struct dst *d)
 		return pm_fail_set(d->fail, err, "accepting a connection: %s", wire_strerror(err));
 	if ((err = dst_recv(d, &m, d->o->reply_timeout_ms, "HELLO")))
 		return err;
-	if ((err = dst_auth(d, &m)))
+	if ((err = dst_auth(d, &m, "HELLO")))
 		return err;
 	if (m.type != PM_HELLO)
 		return pm_fail_set(d->fail, -EPROTO, "expected HELLO, got %s", pm_type_name(m.type));
 	if (pm_decode_hello(m.payload, m.len, &d->hello, &bad))
 		return dst_refuse(d, -EBADMSG, bad);
-	if (d->o->on_hello)
-		d->o->on_hello(d->o->arg, &d->hello);
 	if ((err = dst_admit(d, &d->hello, why, sizeof(why))))
+		return dst_refuse(d, err, why);
+	if (d->o->on_hello && (err = d->o->on_hello(d->o->arg, &d->hello, why)))
 		return dst_refuse(d, err, why);
 	if ((err = dst_prepare(d)))
 		return err;
@@ -224,7 +228,7 @@ static int dst_echo_ping(struct dst *d)
 }
 
 /* The urgent and bulk connections, in whatever order they come. */
-static int dst_channels(struct dst *d)
+int dst_channels(struct dst *d)
 {
 	for (int k = 0; k < 2; k++) {
 		struct net_chan *c;
@@ -342,9 +346,13 @@ static int dst_activate(struct dst *d)
 				   machine_why(d->m) ? machine_why(d->m) : strerror(-err));
 	if ((err = machine_start(d->m)))
 		return pm_fail_set(d->fail, err, "starting the vCPUs: %s", strerror(-err));
+	/* From here the VM is ours to keep through any outage. */
+	atomic_store(&d->activated, true);
+	atomic_store(&d->link->phase, LINK_UP);
 	r.dst_ns = clock_now_ns() - t0;
+	d->t_seen = clock_now_ns();
 	err = net_send(d->ch[PM_CH_CONTROL], PM_RESUMED, &r, sizeof(r));
-	return err ? pm_fail_set(d->fail, err, "sending RESUMED: %s", wire_strerror(err)) : 0;
+	return err ? dst_link_fail(d, err, "sending RESUMED: %s", wire_strerror(err)) : 0;
 }
 
 static int dst_progress(struct dst *d)
@@ -357,19 +365,42 @@ static int dst_progress(struct dst *d)
 	p.fault_p99_ns = hist_pct(&d->lat, 99);
 	pthread_mutex_unlock(&d->lock);
 	err = net_send(d->ch[PM_CH_CONTROL], PM_PROGRESS, &p, sizeof(p));
-	return err ? pm_fail_set(d->fail, err, "sending PROGRESS: %s", wire_strerror(err)) : 0;
+	return err ? dst_link_fail(d, err, "sending PROGRESS: %s", wire_strerror(err)) : 0;
 }
 
-/* Until every page is in: progress every 250 ms, and the DIGEST. */
+/* Is the link alive? The source PINGs a few times per link timeout; a
+ * vCPU waiting that long for a page means the urgent channel is stuck
+ * even if control is not; a new connection means the source lost the
+ * link before we noticed. */
+static int dst_liveness(struct dst *d)
+{
+	uint64_t lt = (uint64_t)dst_link_timeout_ms(d) * 1000000ull;
+	uint64_t now = clock_now_ns(), wait = dst_oldest_fault_ns(d);
+
+	if (now - d->t_seen > lt)
+		return dst_link_fail(d, -ETIMEDOUT, "the source has been silent for %.1f s",
+				     (now - d->t_seen) / 1e9);
+	if (wait > lt)
+		return dst_link_fail(d, -ETIMEDOUT, "a vCPU has waited %.1f s for a page",
+				     wait / 1e9);
+	if (dst_source_knocks(d))
+		return dst_link_fail(d, -ECONNRESET, "the source connected again (it lost the link)");
+	return 0;
+}
+
+/* Until every page is in (and, for idle, the source's DIGEST): progress
+ * and a liveness check every 250 ms. */
 static int dst_wait_pages(struct dst *d, struct pm_digest *dg, bool *have_dg)
 {
+	bool need_dg = d->hello.params.workload == WL_IDLE;
 	uint64_t last = clock_now_ns();
 
-	while (!pm_failed(d->fail)) {
+	while (!pm_failed(d->fail) && !link_is_down(d->link)) {
 		struct net_msg m;
 		int err;
 
-		if (atomic_load(&d->pages_in) == d->ram.npages && atomic_load(&d->bulk_ended))
+		if (atomic_load(&d->pages_in) == d->ram.npages && atomic_load(&d->bulk_ended) &&
+		    (*have_dg || !need_dg))
 			return 0;
 		/* Short waits: the end is noticed within 10 ms of the last page. */
 		err = dst_recv(d, &m, 10, NULL);
@@ -377,18 +408,20 @@ static int dst_wait_pages(struct dst *d, struct pm_digest *dg, bool *have_dg)
 			if (clock_now_ns() - last < 250000000ull)
 				continue;
 			last = clock_now_ns();
-			if ((err = dst_progress(d)))
+			if ((err = dst_liveness(d)) || (err = dst_progress(d)))
 				return err;
 			continue;
 		}
 		if (err)
 			return err;
+		if (m.type == PM_PING)
+			continue;
 		if (m.type != PM_DIGEST || pm_decode_fixed(m.payload, m.len, dg, sizeof(*dg), NULL))
-			return pm_fail_set(d->fail, -EPROTO, "unexpected %s while pages arrive",
-					   pm_type_name(m.type));
+			return dst_link_fail(d, -EPROTO, "unexpected %s while pages arrive",
+					     pm_type_name(m.type));
 		*have_dg = true;
 	}
-	return d->fail->err;
+	return d->fail->err ? d->fail->err : d->link->err;
 }
 
 static uint64_t dst_overhead_bytes(void)
@@ -465,12 +498,11 @@ static void dst_verify(struct dst *d, const struct pm_digest *dg, bool have_dg,
 		 err ? "" : ", every payload checksum matched");
 }
 
-static int dst_finish(struct dst *d, struct pm_digest *dg, bool have_dg,
-		      struct pm_done *done)
+/* Every page is in: let go of guest RAM, check the guest, fill DONE. */
+static void dst_complete(struct dst *d, const struct pm_digest *dg, bool have_dg,
+			 struct pm_done *done)
 {
 	struct machine_stats st;
-	struct net_msg m;
-	int err;
 
 	dst_threads_stop(d);
 	dst_uffd_release(d);
@@ -487,12 +519,6 @@ static int dst_finish(struct dst *d, struct pm_digest *dg, bool have_dg,
 	done->fault_lat = d->lat;
 	done->bulk_ns = d->t_bulk_last - d->t_bulk_first;
 	done->overhead_bytes = dst_overhead_bytes();
-	if (d->hello.params.workload == WL_IDLE && !have_dg) {
-		if ((err = dst_recv(d, &m, d->o->reply_timeout_ms, "DIGEST")))
-			return err;
-		have_dg = m.type == PM_DIGEST &&
-			  !pm_decode_fixed(m.payload, m.len, dg, sizeof(*dg), NULL);
-	}
 	dst_verify(d, dg, have_dg, done);
 	if (d->ram_verified) {
 		size_t n = strnlen(done->verify_detail, sizeof(done->verify_detail));
@@ -500,32 +526,70 @@ static int dst_finish(struct dst *d, struct pm_digest *dg, bool have_dg,
 		snprintf(done->verify_detail + n, sizeof(done->verify_detail) - n,
 			 "; all RAM equal to the source's at the pause");
 	}
-	err = net_send(d->ch[PM_CH_CONTROL], PM_DONE, done, sizeof(*done));
+	d->finished = true;
+}
+
+/* DONE lets the source free the VM; its RELEASED closes the migration. */
+static int dst_send_done(struct dst *d, const struct pm_done *done)
+{
+	struct net_msg m;
+	int err = net_send(d->ch[PM_CH_CONTROL], PM_DONE, done, sizeof(*done));
+
 	if (err)
-		return pm_fail_set(d->fail, err, "sending DONE: %s", wire_strerror(err));
-	err = dst_recv(d, &m, d->o->reply_timeout_ms, "RELEASED");
+		return dst_link_fail(d, err, "sending DONE: %s", wire_strerror(err));
+	do {
+		err = dst_recv(d, &m, dst_link_timeout_ms(d), "RELEASED");
+	} while (!err && (m.type == PM_PING || m.type == PM_DIGEST));
 	if (!err && m.type != PM_RELEASED)
 		err = pm_fail_set(d->fail, -EPROTO, "expected RELEASED, got %s", pm_type_name(m.type));
 	return err;
+}
+
+/* Stage 5 through any number of outages. */
+static int dst_postcopy(struct dst *d, struct pm_done *done)
+{
+	struct pm_digest dg;
+	bool have_dg = false;
+
+	for (;;) {
+		int err = d->finished ? 0 : dst_wait_pages(d, &dg, &have_dg);
+
+		if (!err && !d->finished)
+			dst_complete(d, &dg, have_dg, done);
+		if (!err)
+			err = dst_send_done(d, done);
+		if (!err || pm_failed(d->fail) || !link_is_down(d->link))
+			return err;
+		if ((err = dst_recover(d)) || d->unconfirmed)
+			return err;
+	}
 }
 
 static void dst_send_error(struct dst *d)
 {
 	struct pm_error e = { .err = d->fail->err };
 
-	if (!d->ch[PM_CH_CONTROL])
+	if (!d->ch[PM_CH_CONTROL] || !d->fail->err)
 		return;
 	pm_strset(e.why, sizeof(e.why), d->fail->why);
 	net_send(d->ch[PM_CH_CONTROL], PM_ERROR, &e, sizeof(e));
+}
+
+void dst_chan_close_all(struct dst *d)
+{
+	for (int i = 0; i < PM_CH_COUNT; i++)
+		if (d->ch[i]) {
+			net_close(d->ch[i]);
+			d->ch[i] = NULL;
+		}
 }
 
 static void dst_close(struct dst *d, bool keep_vm)
 {
 	dst_threads_stop(d);
 	dst_uffd_release(d);
-	for (int i = 0; i < PM_CH_COUNT; i++)
-		if (d->ch[i])
-			net_close(d->ch[i]);
+	dst_chan_close_all(d);
+	atomic_store(&d->link->phase, LINK_NONE);
 	bitmap_free(&d->received);
 	bitmap_free(&d->requested);
 	bitmap_free(&d->zeroed);
@@ -537,8 +601,6 @@ int dest_receive(const struct receive_opts *o, struct machine **out,
 		 struct pm_hello *hello, struct pm_done *done, struct pm_fail *fail)
 {
 	struct dst *d = calloc(1, sizeof(*d));
-	struct pm_digest dg;
-	bool have_dg = false;
 	int err;
 
 	if (!d)
@@ -546,6 +608,12 @@ int dest_receive(const struct receive_opts *o, struct machine **out,
 	d->o = o;
 	d->fail = fail;
 	d->uffd.fd = -1;
+	d->link = o->link ? o->link : &d->own_link;
+	if (!o->link && (err = link_init(&d->own_link))) {
+		free(d);
+		return pm_fail_set(fail, err, "cannot set up the link: %s", strerror(-err));
+	}
+	atomic_store(&d->link->down, false);
 	pthread_mutex_init(&d->lock, NULL);
 	hist_init(&d->lat);
 	err = dst_reserve(d);
@@ -558,14 +626,14 @@ int dest_receive(const struct receive_opts *o, struct machine **out,
 	if (!err)
 		err = dst_activate(d);
 	if (!err)
-		err = dst_wait_pages(d, &dg, &have_dg);
-	if (!err)
-		err = dst_finish(d, &dg, have_dg, done);
+		err = dst_postcopy(d, done);
 	if (err)
 		dst_send_error(d);
 	*hello = d->hello;
 	*out = err ? NULL : d->m;
 	dst_close(d, !err);
+	if (d->link == &d->own_link)
+		link_destroy(&d->own_link);
 	free(d);
 	return err;
 }

@@ -1,5 +1,7 @@
 /* postcopy/dest_int.h - the destination's state, shared by dest.c
- * (stages) and dest_pages.c (fault and bulk threads, page installation). */
+ * (stages), dest_pages.c (fault and bulk threads, page installation) and
+ * dest_link.c (outages after activation: waiting for the source to come
+ * back). */
 #ifndef POSTCOPY_DEST_INT_H
 #define POSTCOPY_DEST_INT_H
 
@@ -13,6 +15,7 @@
 #include "uffd/uffd.h"
 
 struct net_chan;
+struct net_msg;
 
 #define DST_PENDING_MAX 1024    /* faults waiting at once (vCPUs x few) */
 #define DST_SPIN_NS     100000ull  /* busy-poll this long after activity */
@@ -31,6 +34,13 @@ struct dst {
 	bool registered;
 	struct net_chan *ch[PM_CH_COUNT];
 	struct bitmap received, requested;
+	struct pm_link *link, own_link;          /* o->link, or our own */
+	/* The vCPUs run here: a channel failing from now on is an outage,
+	 * not the end (dest_link.c). Read by the page threads. */
+	atomic_bool activated;
+	bool finished;                           /* every page in and checked */
+	bool unconfirmed;                        /* finished; the source never said RELEASED */
+	uint64_t t_seen;                         /* last message on control (liveness) */
 
 	pthread_t fault_thr, bulk_thr;
 	bool fault_running, bulk_running;
@@ -55,7 +65,32 @@ struct dst {
 	uint64_t blocktime_ns;
 };
 
+/* dest_pages.c. Start also after an outage: the fault thread first asks
+ * again for every page a vCPU still waits for. */
 int dst_threads_start(struct dst *d);
 void dst_threads_stop(struct dst *d);
+/* Oldest wait of a vCPU for a page, ns (0: none waits). */
+uint64_t dst_oldest_fault_ns(struct dst *d);
+
+/* dest.c, for reconnection */
+int dst_recv(struct dst *d, struct net_msg *m, int timeout_ms, const char *what);
+int dst_auth(struct dst *d, struct net_msg *m, const char *next);
+int dst_refuse(struct dst *d, int err, const char *why);
+int dst_channels(struct dst *d);
+void dst_chan_close_all(struct dst *d);
+
+/* dest_link.c */
+int dst_link_timeout_ms(const struct dst *d);
+/* A channel failed: before activation the migration's failure, after it
+ * an outage (every channel is shut down so all threads notice). Any
+ * thread; returns err. */
+int dst_link_fail(struct dst *d, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void dst_note(struct dst *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* True when the source knocks on the listening socket again: it lost
+ * the link even if we have not noticed. */
+bool dst_source_knocks(struct dst *d);
+/* After an outage: wait for the source to reconnect, give it our pages. */
+int dst_recover(struct dst *d);
 
 #endif

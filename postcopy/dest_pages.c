@@ -7,6 +7,8 @@
  * the page (uffd_* report pages newly installed; the loser sees EEXIST),
  * so pushed + requested + zero is exactly every page. A fault's latency
  * runs from reading the event to its page being mapped, by either path.
+ * A channel failing under them is the link's failure (dst_link_fail):
+ * both stop, and start again on the new channels once the source is back.
  */
 #include <errno.h>
 #include <poll.h>
@@ -189,7 +191,7 @@ static int dst_install_msg(struct dst *d, const struct net_msg *m, atomic_uint_f
 		const uint8_t *data;
 
 		if (pm_decode_pages(m->payload, m->len, d->ram.npages, &h, &data, &why))
-			return pm_fail_set(d->fail, -EBADMSG, "bad PAGES message: %s", why);
+			return dst_link_fail(d, -EBADMSG, "bad PAGES message: %s", why);
 		if (pre)
 			return dst_pre_data(d, h.first, h.count, data);
 		return dst_install_data(d, h.first, h.count, data, count);
@@ -199,7 +201,7 @@ static int dst_install_msg(struct dst *d, const struct net_msg *m, atomic_uint_f
 		unsigned n;
 
 		if (pm_decode_ranges(m->payload, m->len, d->ram.npages, r, &n, &why))
-			return pm_fail_set(d->fail, -EBADMSG, "bad ZERO message: %s", why);
+			return dst_link_fail(d, -EBADMSG, "bad ZERO message: %s", why);
 		for (unsigned i = 0; i < n; i++) {
 			int err = pre ? dst_pre_zero(d, r[i].first, r[i].count) : 0;
 
@@ -210,8 +212,8 @@ static int dst_install_msg(struct dst *d, const struct net_msg *m, atomic_uint_f
 		}
 		return 0;
 	}
-	return pm_fail_set(d->fail, -EPROTO, "unexpected %s on a page channel",
-			   pm_type_name(m->type));
+	return dst_link_fail(d, -EPROTO, "unexpected %s on a page channel",
+			     pm_type_name(m->type));
 }
 
 /* Note a fault; true when its page must be asked for. A page already
@@ -258,8 +260,7 @@ static int dst_faults_read(struct dst *d)
 		int err = net_send(d->ch[PM_CH_URGENT], PM_REQ, req, nreq * sizeof(req[0]));
 
 		if (err)
-			return pm_fail_set(d->fail, err, "sending a page request: %s",
-					   wire_strerror(err));
+			return dst_link_fail(d, err, "sending a page request: %s", wire_strerror(err));
 	}
 	return n;
 }
@@ -277,7 +278,40 @@ static int dst_urgent_drain(struct dst *d)
 	}
 	if (err == -EAGAIN)
 		return n;
-	return pm_fail_set(d->fail, err, "urgent channel: %s", wire_strerror(err));
+	return dst_link_fail(d, err, "urgent channel: %s", wire_strerror(err));
+}
+
+/* After an outage the requests in flight are lost: ask again for every
+ * page a vCPU still waits for. */
+static int dst_rerequest(struct dst *d)
+{
+	uint64_t req[PM_REQ_MAX];
+	unsigned n = 0;
+	int err = 0;
+
+	pthread_mutex_lock(&d->lock);
+	for (unsigned i = 0; i < atomic_load(&d->npend) && n < PM_REQ_MAX; i++) {
+		uint64_t page = d->pend[i].page;
+
+		if (!bitmap_test(&d->received, page) && !bitmap_set(&d->requested, page))
+			req[n++] = page;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (n && (err = net_send(d->ch[PM_CH_URGENT], PM_REQ, req, n * sizeof(req[0]))))
+		return dst_link_fail(d, err, "asking again for pages: %s", wire_strerror(err));
+	return 0;
+}
+
+uint64_t dst_oldest_fault_ns(struct dst *d)
+{
+	uint64_t oldest = 0, now = clock_now_ns();
+
+	pthread_mutex_lock(&d->lock);
+	for (unsigned i = 0; i < atomic_load(&d->npend); i++)
+		if (now - d->pend[i].t0 > oldest)
+			oldest = now - d->pend[i].t0;
+	pthread_mutex_unlock(&d->lock);
+	return oldest;
 }
 
 static void *dst_fault_main(void *arg)
@@ -291,7 +325,9 @@ static void *dst_fault_main(void *arg)
 	uint64_t busy = 0;
 	int nf, nr;
 
-	while (!atomic_load(&d->stop)) {
+	if (dst_rerequest(d))
+		return NULL;
+	while (!atomic_load(&d->stop) && !link_is_down(d->link)) {
 		/* While a vCPU waits and replies are coming, poll without
 		 * sleeping for a little: waking from poll() is most of a fault's
 		 * tail on a busy host. */
@@ -314,7 +350,7 @@ static void *dst_bulk_main(void *arg)
 {
 	struct dst *d = arg;
 	struct net_msg m;
-	bool pre = d->precopy;
+	bool pre = d->precopy && !atomic_load(&d->precopy_ended);   /* not after an outage */
 
 	while (!atomic_load(&d->stop)) {
 		int err = net_recv(d->ch[PM_CH_BULK], &m, -1);
@@ -322,7 +358,7 @@ static void *dst_bulk_main(void *arg)
 		atomic_store(&d->bulk_seen_ns, clock_now_ns());
 		if (err) {
 			if (!atomic_load(&d->stop))
-				pm_fail_set(d->fail, err, "bulk channel: %s", wire_strerror(err));
+				dst_link_fail(d, err, "bulk channel: %s", wire_strerror(err));
 			break;
 		}
 		if (m.type == PM_BULK_END) {
@@ -360,7 +396,11 @@ static void *dst_bulk_main(void *arg)
 
 int dst_threads_start(struct dst *d)
 {
-	int err = -pthread_create(&d->fault_thr, NULL, dst_fault_main, d);
+	int err;
+
+	atomic_store(&d->stop, false);
+	atomic_store(&d->bulk_ended, false);
+	err = -pthread_create(&d->fault_thr, NULL, dst_fault_main, d);
 
 	if (err)
 		return pm_fail_set(d->fail, err, "starting the fault thread");

@@ -13,13 +13,14 @@ static const char main_help[] =
 "  migrate   move a running VM to a destination\n"
 "  status    show a running VM\n"
 "  stop      stop a running VM\n"
+"  recover   make a migration whose link broke reconnect now (maybe elsewhere)\n"
 "  demo      a whole migration on this machine, with its report\n"
 "  engines   which engines (kvm, thread) can run a guest here\n";
 
 static const struct { const char *name; int (*fn)(int, char **); } commands[] = {
 	{ "run", cmd_run }, { "receive", cmd_receive }, { "migrate", cmd_migrate },
 	{ "status", cmd_status }, { "stop", cmd_stop }, { "demo", cmd_demo },
-	{ "engines", cmd_engines },
+	{ "engines", cmd_engines }, { "recover", cmd_recover },
 };
 
 int main(int argc, char **argv)

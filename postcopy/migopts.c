@@ -56,6 +56,14 @@ int mig_opts_parse(struct migrate_opts *o, const char *cmd, int opt, const char 
 		}
 		pm_strset(o->psk_file, sizeof(o->psk_file), arg);
 		return 1;
+	case MIGOPT_RECOVER_TIMEOUT:
+		if (cli_parse_seconds_ms(arg, 86400, &o->recover_timeout_ms))
+			return cli_usage_error(cmd, "invalid --recover-timeout '%s' (seconds)", arg);
+		return 1;
+	case MIGOPT_LINK_TIMEOUT:
+		if (cli_parse_seconds_ms(arg, 3600, &o->link_timeout_ms))
+			return cli_usage_error(cmd, "invalid --link-timeout '%s' (seconds)", arg);
+		return 1;
 	case MIGOPT_VERIFY_RAM:
 		o->verify_ram = true;
 		return 1;
@@ -83,14 +91,15 @@ int mig_opts_check(const struct migrate_opts *o, const char *cmd)
 void mig_opts_format(const struct migrate_opts *o, char *buf, size_t len)
 {
 	snprintf(buf, len, "max_downtime_ms=%u max_rounds=%u rounds=%u seconds_ms=%u "
-		 "max_bandwidth=%llu verify_ram=%d%s%s", o->pc.max_downtime_ms, o->pc.max_rounds,
-		 o->pc.rounds, o->pc.seconds_ms, (unsigned long long)o->pc.max_bandwidth,
-		 o->verify_ram, o->psk_file[0] ? " psk_file=" : "", o->psk_file);
+		 "max_bandwidth=%llu verify_ram=%d recover_ms=%d link_ms=%d%s%s",
+		 o->pc.max_downtime_ms, o->pc.max_rounds, o->pc.rounds, o->pc.seconds_ms,
+		 (unsigned long long)o->pc.max_bandwidth, o->verify_ram, o->recover_timeout_ms,
+		 o->link_timeout_ms, o->psk_file[0] ? " psk_file=" : "", o->psk_file);
 }
 
 int mig_opts_scan(struct migrate_opts *o, const char *words, char *why, size_t len)
 {
-	char copy[256], *save, *w;
+	char copy[512], *save, *w;
 
 	pm_strset(copy, sizeof(copy), words);
 	for (w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
@@ -115,6 +124,10 @@ int mig_opts_scan(struct migrate_opts *o, const char *words, char *why, size_t l
 			o->pc.max_bandwidth = v;
 		else if (!strcmp(key, "verify_ram"))
 			o->verify_ram = v != 0;
+		else if (!strcmp(key, "recover_ms") && v <= 86400000)
+			o->recover_timeout_ms = (int)v;
+		else if (!strcmp(key, "link_ms") && v <= 3600000)
+			o->link_timeout_ms = (int)v;
 		else
 			goto bad;
 	}

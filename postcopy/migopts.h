@@ -9,6 +9,7 @@
 enum {
 	MIGOPT_MODE = 1100, MIGOPT_DOWNTIME, MIGOPT_ROUNDS, MIGOPT_PRE_ROUNDS,
 	MIGOPT_PRE_SECONDS, MIGOPT_BANDWIDTH, MIGOPT_VERIFY_RAM, MIGOPT_PSK,
+	MIGOPT_RECOVER_TIMEOUT, MIGOPT_LINK_TIMEOUT,
 };
 
 #define MIGOPTS_LONG \
@@ -19,7 +20,9 @@ enum {
 	{ "precopy-seconds", required_argument, 0, MIGOPT_PRE_SECONDS }, \
 	{ "max-bandwidth", required_argument, 0, MIGOPT_BANDWIDTH }, \
 	{ "verify-ram", no_argument, 0, MIGOPT_VERIFY_RAM }, \
-	{ "psk-file", required_argument, 0, MIGOPT_PSK }
+	{ "psk-file", required_argument, 0, MIGOPT_PSK }, \
+	{ "recover-timeout", required_argument, 0, MIGOPT_RECOVER_TIMEOUT }, \
+	{ "link-timeout", required_argument, 0, MIGOPT_LINK_TIMEOUT }
 
 #define MIGOPTS_HELP \
 "  --mode MODE            postcopy (default), precopy, or hybrid\n" \
@@ -35,6 +38,11 @@ enum {
 "                         a digest of all guest RAM with the source's at the\n" \
 "                         pause (proves the dirty tracking; adds to downtime)\n" \
 "  --psk-file FILE        prove to the destination that both hold the key in\n" \
-"                         FILE (mode 600, 16+ bytes) before any VM data flows\n"
+"                         FILE (mode 600, 16+ bytes) before any VM data flows\n" \
+"  --link-timeout SECONDS once the destination runs the VM, silence this long\n" \
+"                         counts as a broken link (5)\n" \
+"  --recover-timeout SECONDS\n" \
+"                         after a broken link, keep reconnecting this long\n" \
+"                         (600); `postcopy-move recover NAME` retries now\n"
 
 #endif

@@ -5,6 +5,9 @@
  * with every page in. Both return 0 or negative errno with the cause in
  * *fail. Before commitment (the destination's RESUMED) a failing source
  * resumes its VM untouched; a failing destination discards its half.
+ * After activation a broken or silent link is an outage, not a failure:
+ * the source reconnects (postcopy/link.h) and the destination waits for
+ * it, for up to the recover timeout each; only then do they fail.
  */
 #ifndef POSTCOPY_MIGRATE_H
 #define POSTCOPY_MIGRATE_H
@@ -14,6 +17,7 @@
 #include <stdint.h>
 #include "postcopy/auth.h"
 #include "postcopy/fail.h"
+#include "postcopy/link.h"
 #include "postcopy/proto.h"
 #include "postcopy/report.h"
 #include "vm/machine.h"
@@ -37,6 +41,11 @@ struct migrate_opts {
 	char name[PM_NAME_LEN];
 	int connect_timeout_ms;
 	int reply_timeout_ms;      /* silence on control before giving up */
+	int link_timeout_ms;       /* after activation: silence that breaks the link (5 s) */
+	int recover_timeout_ms;    /* after activation: keep reconnecting this long (10 min) */
+	/* The caller's, to watch outages and poke reconnection (`status`,
+	 * `recover`); NULL: the migration keeps its own. */
+	struct pm_link *link;
 	struct precopy_opts pc;
 	/* precopy: the destination checks a digest of all guest RAM against
 	 * the source's at the pause before it resumes (costs downtime). */
@@ -50,16 +59,25 @@ struct migrate_opts {
 	/* Called once per pre-copy round with its number, pages and bytes. */
 	void (*round_done)(void *arg, unsigned round, uint64_t pages, uint64_t bytes,
 			   uint64_t pending);
+	/* Called (with progress_arg) with one line for the operator: a link
+	 * lost, a reconnection, a recovery. May be NULL. */
+	void (*note)(void *arg, const char *line);
 };
 
 struct receive_opts {
 	int lfd;                   /* listening socket */
 	int accept_timeout_ms;     /* for the urgent and bulk connections */
 	int reply_timeout_ms;
+	int link_timeout_ms;       /* as in migrate_opts */
+	int recover_timeout_ms;
+	struct pm_link *link;      /* as in migrate_opts */
 	uint64_t mem_limit;        /* refuse VMs larger than this (0: RAM) */
 	const char *console;       /* kvm guests' serial console (NULL: none) */
 	struct pm_key key;         /* set: sources must prove they hold it */
-	void (*on_hello)(void *arg, const struct pm_hello *h);
+	/* Before READY: 0 to take the VM, or negative errno and the reason
+	 * in why (PM_WHY_LEN) to refuse it. May be NULL. */
+	int (*on_hello)(void *arg, const struct pm_hello *h, char *why);
+	void (*note)(void *arg, const char *line);   /* as in migrate_opts */
 	void *arg;
 };
 

@@ -12,7 +12,8 @@ static const char *const type_names[] = {
 	[PM_RELEASED] = "RELEASED", [PM_ERROR] = "ERROR",
 	[PM_PRECOPY_END] = "PRECOPY_END", [PM_DISCARD] = "DISCARD",
 	[PM_AUTH_CHALLENGE] = "AUTH_CHALLENGE", [PM_AUTH_RESPONSE] = "AUTH_RESPONSE",
-	[PM_AUTH_PROOF] = "AUTH_PROOF",
+	[PM_AUTH_PROOF] = "AUTH_PROOF", [PM_RECOVER] = "RECOVER",
+	[PM_RECOVER_ACK] = "RECOVER_ACK",
 };
 
 const char *pm_type_name(uint16_t type)
@@ -133,6 +134,31 @@ int pm_decode_req(const void *payload, uint32_t len, uint64_t npages,
 	for (unsigned i = 0; i < *n; i++)
 		if (pages[i] >= npages)
 			return bad(why, "request for a page outside guest RAM");
+	return 0;
+}
+
+int pm_decode_recover_ack(const void *payload, uint32_t len, uint64_t npages,
+			  struct pm_recover_ack *h, const uint8_t **words, const char **why)
+{
+	uint64_t nw = (npages + 63) / 64, count = 0, w;
+	const uint8_t *p = (const uint8_t *)payload + sizeof(*h);
+
+	if (len < sizeof(*h))
+		return bad(why, "RECOVER_ACK shorter than its header");
+	memcpy(h, payload, sizeof(*h));
+	if (h->npages != npages)
+		return bad(why, "RECOVER_ACK is for another number of pages");
+	if ((uint64_t)len != sizeof(*h) + nw * 8)
+		return bad(why, "RECOVER_ACK length does not match its page count");
+	for (uint64_t i = 0; i < nw; i++) {
+		memcpy(&w, p + i * 8, 8);
+		if (i == nw - 1 && npages % 64 && (w >> (npages % 64)))
+			return bad(why, "RECOVER_ACK marks pages outside guest RAM");
+		count += (uint64_t)__builtin_popcountll(w);
+	}
+	if (count != h->pages_in)
+		return bad(why, "RECOVER_ACK's page count does not match its bitmap");
+	*words = p;
 	return 0;
 }
 

@@ -15,7 +15,7 @@
 #include "postcopy/hist.h"
 #include "vm/machine.h"
 
-#define PM_PROTO_VERSION   4
+#define PM_PROTO_VERSION   5
 #define PM_PAGE            4096u
 #define PM_RUN_MAX         64u         /* pages per PAGES message */
 #define PM_ZERO_MAX        256u        /* ranges per ZERO message */
@@ -43,7 +43,9 @@ enum pm_type {
 	PM_AUTH_CHALLENGE,/* src->dst control, before HELLO: the source's nonce */
 	PM_AUTH_RESPONSE, /* dst->src control: its nonce and MAC */
 	PM_AUTH_PROOF,    /* src->dst control: the source's MAC */
-	PM_TYPE_MAX = PM_AUTH_PROOF,
+	PM_RECOVER,       /* src->dst control, new connection: resume this session */
+	PM_RECOVER_ACK,   /* dst->src control: the pages it has, as a bitmap */
+	PM_TYPE_MAX = PM_RECOVER_ACK,
 };
 
 enum pm_channel { PM_CH_CONTROL, PM_CH_URGENT, PM_CH_BULK, PM_CH_COUNT };
@@ -125,6 +127,13 @@ struct pm_done {
 
 struct pm_error { int32_t err; uint32_t pad; char why[PM_WHY_LEN]; };
 
+/* After a broken link: the source names the session it resumes (on a
+ * control connection authenticated afresh), the destination answers with
+ * one bit per guest page it holds, (npages + 63) / 64 words after this
+ * header, so the source sends exactly the rest. */
+struct pm_recover { uint64_t session; };
+struct pm_recover_ack { uint64_t npages; uint64_t pages_in; };
+
 /* Fixed-size payloads: exact length or -EBADMSG. */
 int pm_decode_fixed(const void *payload, uint32_t len, void *out, size_t size,
 		    const char **why);
@@ -140,6 +149,11 @@ int pm_decode_ranges(const void *payload, uint32_t len, uint64_t npages,
 		     struct pm_range r[PM_ZERO_MAX], unsigned *n, const char **why);
 int pm_decode_req(const void *payload, uint32_t len, uint64_t npages,
 		  uint64_t pages[PM_REQ_MAX], unsigned *n, const char **why);
+
+/* RECOVER_ACK: the bitmap must cover exactly npages; *words points into
+ * the payload (unaligned: memcpy out). */
+int pm_decode_recover_ack(const void *payload, uint32_t len, uint64_t npages,
+			  struct pm_recover_ack *h, const uint8_t **words, const char **why);
 
 /* ERROR from the peer: its errno (or -EPROTO) and a terminated reason,
  * "(malformed ERROR)" when the payload is not one. */

@@ -4,7 +4,8 @@
  * connections), stop-and-copy (pause, save, STATE), commitment (RESUMED),
  * then serving: the urgent thread answers page requests ahead of anything
  * else, the pusher streams every page not yet sent, the main thread
- * relays progress until DONE and releases the VM.
+ * relays progress until DONE and releases the VM. From the state on, a
+ * broken link is an outage to recover from (source_link.c).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -21,16 +22,17 @@
 #include "postcopy/ram.h"
 #include "postcopy/source_int.h"
 
-static int src_recv(struct src *s, struct net_msg *m, int timeout_ms, const char *what)
+int src_recv(struct src *s, struct net_msg *m, int timeout_ms, const char *what)
 {
 	int err = net_recv(s->ch[PM_CH_CONTROL], m, timeout_ms);
 
 	if (err == -ETIMEDOUT)
-		return pm_fail_set(s->fail, err, "destination did not answer %s within %d ms",
-				   what, timeout_ms);
+		return src_link_fail(s, err, "destination did not answer %s within %d ms",
+				     what, timeout_ms);
 	if (err)
-		return pm_fail_set(s->fail, err, "control channel, waiting for %s: %s",
-				   what, wire_strerror(err));
+		return src_link_fail(s, err, "control channel, waiting for %s: %s",
+				     what, wire_strerror(err));
+	s->t_seen = clock_now_ns();
 	if (m->type == PM_ERROR) {
 		struct pm_error e;
 		int code = pm_decode_error(m->payload, m->len, &e);
@@ -96,15 +98,15 @@ static int src_ping(struct src *s)
 	return 0;
 }
 
-static int src_connect(struct src *s, enum pm_channel ch)
+int src_connect(struct src *s, enum pm_channel ch)
 {
 	static const char *const names[] = { "control", "urgent", "bulk" };
-	int err = net_connect(s->o->host, s->o->port, s->o->connect_timeout_ms,
+	int err = net_connect(s->host, s->port, s->o->connect_timeout_ms,
 			      PM_TYPE_MAX, &s->ch[ch]);
 
 	if (err)
 		return pm_fail_set(s->fail, err, "cannot connect %s channel to %s:%u: %s",
-				   names[ch], s->o->host, s->o->port, wire_strerror(err));
+				   names[ch], s->host, s->port, wire_strerror(err));
 	if (ch != PM_CH_CONTROL) {
 		struct pm_channel_msg c = { .session = s->session, .channel = ch };
 
@@ -119,7 +121,7 @@ static int src_connect(struct src *s, enum pm_channel ch)
 }
 
 /* The destination's REFUSE, at the handshake or at HELLO, in words. */
-static int src_refused(struct src *s, const struct net_msg *m)
+int src_refused(struct src *s, const struct net_msg *m)
 {
 	struct pm_refuse r;
 
@@ -132,7 +134,7 @@ static int src_refused(struct src *s, const struct net_msg *m)
 
 /* --psk-file: a fresh nonce; the destination's nonce and MAC over both,
  * checked; our MAC over both the other way round. */
-static int src_auth(struct src *s)
+int src_auth(struct src *s)
 {
 	struct pm_auth_challenge c;
 	struct pm_auth_response r;
@@ -243,6 +245,10 @@ static int src_stop_and_copy(struct src *s)
 	err = net_sendv(s->ch[PM_CH_CONTROL], PM_STATE, iov, 2);
 	if (err)
 		return pm_fail_set(s->fail, err, "sending state: %s", wire_strerror(err));
+	/* The destination may run the VM from here on: no going back
+	 * without asking it first (src_recover). */
+	atomic_store(&s->activated, true);
+	atomic_store(&s->link->phase, LINK_UP);
 	if (s->tracking) {
 		machine_dirty_stop(s->m);
 		s->tracking = false;
@@ -275,13 +281,16 @@ static int src_send_digest(struct src *s)
 	struct pm_digest d = { .off = GUEST_DATA_OFF };
 	int err;
 
-	if (c->params.workload != WL_IDLE)
+	if (c->params.workload != WL_IDLE) {
+		s->digest_sent = true;
 		return 0;
+	}
 	d.digest = ram_digest(&s->ram, GUEST_DATA_OFF / PM_PAGE);
 	d.len = c->ram_bytes - GUEST_DATA_OFF;
 	err = net_send(s->ch[PM_CH_CONTROL], PM_DIGEST, &d, sizeof(d));
 	if (err)
-		return pm_fail_set(s->fail, err, "sending digest: %s", wire_strerror(err));
+		return src_link_fail(s, err, "sending digest: %s", wire_strerror(err));
+	s->digest_sent = true;
 	return 0;
 }
 
@@ -293,43 +302,67 @@ static int src_wait_done(struct src *s, struct pm_done *done)
 	int err;
 
 	for (;;) {
-		if ((err = src_recv(s, &m, s->o->reply_timeout_ms, "DONE")))
+		if ((err = src_recv_live(s, &m)))
 			return err;
 		if (m.type == PM_DONE)
 			break;
 		if (m.type != PM_PROGRESS)
-			return pm_fail_set(s->fail, -EPROTO, "unexpected %s while waiting for DONE",
-					   pm_type_name(m.type));
+			return src_link_fail(s, -EPROTO, "unexpected %s while waiting for DONE",
+					     pm_type_name(m.type));
 		struct pm_progress p;
 
 		if (pm_decode_fixed(m.payload, m.len, &p, sizeof(p), &why))
-			return pm_fail_set(s->fail, -EBADMSG, "bad PROGRESS: %s", why);
+			return src_link_fail(s, -EBADMSG, "bad PROGRESS: %s", why);
 		if (s->o->progress)
 			s->o->progress(s->o->progress_arg, &p, s->ram.npages,
 				       (clock_now_ns() - s->t_start) / 1e9);
 	}
 	if (pm_decode_fixed(m.payload, m.len, done, sizeof(*done), &why))
-		return pm_fail_set(s->fail, -EBADMSG, "bad DONE: %s", why);
+		return src_link_fail(s, -EBADMSG, "bad DONE: %s", why);
 	done->verify_detail[sizeof(done->verify_detail) - 1] = 0;
-	err = net_send(s->ch[PM_CH_CONTROL], PM_RELEASED, NULL, 0);
-	if (err)
-		return pm_fail_set(s->fail, err, "sending RELEASED: %s", wire_strerror(err));
+	/* DONE is what lets the VM go here; a RELEASED lost on the way only
+	 * costs the destination its wait for it. */
+	net_send(s->ch[PM_CH_CONTROL], PM_RELEASED, NULL, 0);
 	return 0;
+}
+
+/* Stages 4 and 5 through any number of outages: commitment (or, after an
+ * outage before it, the destination's word that it runs the VM), the
+ * digest, DONE. */
+static int src_finish(struct src *s, struct pm_done *done)
+{
+	for (;;) {
+		int err = s->committed ? 0 : src_commit(s);
+
+		if (!err && !s->digest_sent)
+			err = src_send_digest(s);
+		if (!err)
+			err = src_wait_done(s, done);
+		if (!err || pm_failed(s->fail) || !link_is_down(s->link))
+			return err;
+		if ((err = src_recover(s)))
+			return err;
+	}
+}
+
+void src_chan_close(struct src *s, enum pm_channel ch)
+{
+	struct net_stats st;
+
+	if (!s->ch[ch])
+		return;
+	net_get_stats(s->ch[ch], &st);
+	s->bytes[ch] += st.bytes_sent + st.bytes_recv;
+	net_close(s->ch[ch]);
+	s->ch[ch] = NULL;
 }
 
 static void src_close(struct src *s)
 {
 	src_serve_stop(s);
 	for (int i = 0; i < PM_CH_COUNT; i++)
-		if (s->ch[i]) {
-			struct net_stats st;
-
-			net_get_stats(s->ch[i], &st);
-			s->bytes[i] = st.bytes_sent + st.bytes_recv;
-			net_close(s->ch[i]);
-			s->ch[i] = NULL;
-		}
-	bitmap_free(&s->sent);
+		src_chan_close(s, i);
+	atomic_store(&s->link->phase, LINK_NONE);
 	bitmap_free(&s->pending);
 	free(s->blob);
 	s->blob = NULL;
@@ -342,18 +375,27 @@ static void src_abort(struct src *s)
 		machine_dirty_stop(s->m);
 		s->tracking = false;
 	}
-	if (s->paused && !s->committed) {
+	if (s->paused && !s->committed && !s->unsure) {
 		src_serve_stop(s);
 		machine_resume(s->m);
 		s->paused = false;
 	}
 }
 
-int source_migrate(struct machine *m, const struct migrate_opts *o,
-		   struct report *r, struct pm_fail *fail)
+static void src_free(struct src *s)
+{
+	bitmap_free(&s->sent);
+	if (s->link == &s->own_link)
+		link_destroy(&s->own_link);
+	free(s);
+}
+
+/* Everything a migration needs before it talks to anyone. */
+static int src_new(struct machine *m, const struct migrate_opts *o, struct pm_fail *fail,
+		   struct src **out)
 {
 	struct src *s = calloc(1, sizeof(*s));
-	struct pm_done done;
+	char why[300];
 	int err;
 
 	if (!s)
@@ -361,43 +403,54 @@ int source_migrate(struct machine *m, const struct migrate_opts *o,
 	s->m = m;
 	s->o = o;
 	s->fail = fail;
+	pm_strset(s->host, sizeof(s->host), o->host);
+	s->port = o->port;
 	s->t_start = clock_now_ns();
 	ram_init(&s->ram, m);
 	s->session = ((uint64_t)getpid() << 32) ^ s->t_start;
 	ratelimit_init(&s->rl, o->pc.max_bandwidth);
-	if (o->psk_file[0]) {
-		char why[300];
-		int kerr = pm_key_load(o->psk_file, &s->key, why, sizeof(why));
-
-		if (kerr) {
-			pm_fail_set(fail, kerr, "%s", why);
-			free(s);
-			return kerr;
-		}
-	}
-	err = bitmap_init(&s->sent, s->ram.npages);
-	if (err)
+	s->link = o->link ? o->link : &s->own_link;
+	if (!o->link && (err = link_init(&s->own_link))) {
+		s->link = NULL;
+		pm_fail_set(fail, err, "cannot set up the link: %s", strerror(-err));
+	} else if (o->psk_file[0] && (err = pm_key_load(o->psk_file, &s->key, why, sizeof(why)))) {
+		pm_fail_set(fail, err, "%s", why);
+	} else if ((err = bitmap_init(&s->sent, s->ram.npages))) {
 		pm_fail_set(fail, err, "no memory for the page bitmap");
-	else
-		err = src_reserve(s);
+	}
+	if (err) {
+		src_free(s);
+		return err;
+	}
+	atomic_store(&s->link->down, false);
+	*out = s;
+	return 0;
+}
+
+int source_migrate(struct machine *m, const struct migrate_opts *o,
+		   struct report *r, struct pm_fail *fail)
+{
+	struct pm_done done;
+	struct src *s = NULL;
+	int err = src_new(m, o, fail, &s);
+
+	if (err)
+		return err;
+	err = src_reserve(s);
 	s->t_ready = clock_now_ns();
 	if (!err && strcmp(o->mode, "postcopy"))
 		err = src_precopy(s);
 	if (!err)
 		err = src_stop_and_copy(s);
 	if (!err)
-		err = src_commit(s);
+		err = src_finish(s, &done);
 	if (err)
 		src_abort(s);
-	if (!err)
-		err = src_send_digest(s);
-	if (!err)
-		err = src_wait_done(s, &done);
 	src_close(s);
 	if (err)
-		fail->after_commit = s->committed;
+		fail->after_commit = s->committed || s->unsure;
 	else
 		src_report(s, &done, r);
-	free(s);
+	src_free(s);
 	return err ? err : fail->err;
 }

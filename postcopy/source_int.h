@@ -1,5 +1,6 @@
 /* postcopy/source_int.h - the source's state, shared by its files:
  * source.c (stages), source_serve.c (urgent thread and pusher),
+ * source_link.c (outages after activation: heartbeats, reconnection),
  * source_report.c (the report). */
 #ifndef POSTCOPY_SOURCE_INT_H
 #define POSTCOPY_SOURCE_INT_H
@@ -14,6 +15,7 @@
 #include "postcopy/ratelimit.h"
 
 struct net_chan;
+struct net_msg;
 
 #define BULK_BATCH 16          /* PAGES messages per submission (4 MiB) */
 
@@ -55,6 +57,17 @@ struct src {
 	struct pm_key key;                /* --psk-file */
 	uint8_t nonce_src[PM_NONCE_LEN], nonce_dst[PM_NONCE_LEN];
 	struct net_chan *ch[PM_CH_COUNT];
+	char host[256];                   /* the destination; `recover --to` moves it */
+	uint16_t port;
+	struct pm_link *link, own_link;   /* o->link, or our own */
+	/* The state is on its way, so the destination may run the VM: a
+	 * channel failing from here on is an outage (source_link.c). Read by
+	 * the serving threads. */
+	atomic_bool activated;
+	bool unsure;                      /* gave up not knowing if the destination runs it */
+	bool digest_sent;
+	uint64_t t_seen;                  /* last message on control (liveness) */
+	uint64_t link_resent;             /* sent, lost in an outage, sent again */
 	struct bitmap sent;
 	struct pusher pusher;
 	struct pm_pages_hdr urgent_hdr[PM_REQ_MAX];   /* live until a flush */
@@ -91,6 +104,26 @@ int bulk_holes(struct src *s, struct bulk_batch *b);
 /* source_precopy.c */
 int src_precopy(struct src *s);
 int src_precopy_final(struct src *s);
+
+/* source.c, for reconnection */
+int src_connect(struct src *s, enum pm_channel ch);
+int src_auth(struct src *s);
+int src_recv(struct src *s, struct net_msg *m, int timeout_ms, const char *what);
+int src_refused(struct src *s, const struct net_msg *m);
+void src_chan_close(struct src *s, enum pm_channel ch);
+
+/* source_link.c */
+/* A channel failed: before activation the migration's failure, after it
+ * an outage (every channel is shut down so all threads notice). Any
+ * thread; returns err. */
+int src_link_fail(struct src *s, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void src_note(struct src *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Next control message after activation, sending a heartbeat PING when
+ * due; silence beyond the link timeout breaks the link. */
+int src_recv_live(struct src *s, struct net_msg *m);
+/* After an outage: reconnect until it works or the recover timeout. */
+int src_recover(struct src *s);
 
 int src_serve_start(struct src *s);
 void src_serve_stop(struct src *s);

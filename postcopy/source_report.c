@@ -45,7 +45,7 @@ void src_report(const struct src *s, const struct pm_done *d, struct report *r)
 	r->pages_requested = d->pages_requested;
 	r->pages_zero = d->pages_zero;
 	r->pages_precopied = d->pages_precopied;
-	r->pages_resent = s->pc.resent + s->pc.discarded;
+	r->pages_resent = s->pc.resent + s->pc.discarded + s->link_resent;
 	r->pages_total = s->ram.npages;
 	r->remote_faults = d->remote_faults;
 	r->fault_p50_us = us(hist_pct(&d->fault_lat, 50));
@@ -59,6 +59,9 @@ void src_report(const struct src *s, const struct pm_done *d, struct report *r)
 	if (d->bulk_ns)
 		r->bulk_mbps = d->pages_pushed * (double)PM_PAGE / (d->bulk_ns / 1e9) / 1e6;
 	r->dest_overhead_bytes = d->overhead_bytes;
+	r->link_pauses = s->link->pauses;
+	r->link_paused_ms = ms(s->link->paused_ns);
+	r->link_longest_ms = ms(s->link->longest_ns);
 	r->verified = d->verified;
 	pm_strset(r->verify_detail, sizeof(r->verify_detail), d->verify_detail);
 }

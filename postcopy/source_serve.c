@@ -5,7 +5,9 @@
  * each request also hints the pusher to continue just past the faulting
  * page. The pusher first sends the memfd's holes as zero ranges (no page
  * to read), then claims runs of unsent pages and sends them in batches,
- * one submission per batch (source_bulk.c).
+ * one submission per batch (source_bulk.c). Both run only once the
+ * destination may run the VM, so a channel failing under them is an
+ * outage (src_link_fail), which stops them until the link is back.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -42,20 +44,20 @@ static int urgent_handle(struct src *s, const struct net_msg *m)
 	int err;
 
 	if (m->type != PM_REQ)
-		return pm_fail_set(s->fail, -EPROTO, "unexpected %s on the urgent channel",
-				   pm_type_name(m->type));
+		return src_link_fail(s, -EPROTO, "unexpected %s on the urgent channel",
+				     pm_type_name(m->type));
 	if (pm_decode_req(m->payload, m->len, s->ram.npages, pages, &n, &why))
-		return pm_fail_set(s->fail, -EBADMSG, "bad page request: %s", why);
+		return src_link_fail(s, -EBADMSG, "bad page request: %s", why);
 	for (unsigned i = 0; i < n; i++) {
 		bitmap_set(&s->sent, pages[i]);
 		pusher_hint(&s->pusher, pages[i]);
 		if ((err = urgent_reply(s, pages[i], &s->urgent_hdr[i])))
-			return pm_fail_set(s->fail, err, "answering a page request: %s",
-					   wire_strerror(err));
+			return src_link_fail(s, err, "answering a page request: %s",
+					     wire_strerror(err));
 	}
 	err = net_flush(s->ch[PM_CH_URGENT]);
 	if (err)
-		return pm_fail_set(s->fail, err, "answering a page request: %s", wire_strerror(err));
+		return src_link_fail(s, err, "answering a page request: %s", wire_strerror(err));
 	return 0;
 }
 
@@ -70,15 +72,13 @@ static void *urgent_main(void *arg)
 		if (err == -ETIMEDOUT)
 			continue;
 		if (err) {
-			if (!atomic_load(&s->stop) && err != -ENOTCONN)
-				pm_fail_set(s->fail, err, "urgent channel: %s", wire_strerror(err));
+			if (!atomic_load(&s->stop))
+				src_link_fail(s, err, "urgent channel: %s", wire_strerror(err));
 			break;
 		}
 		if (urgent_handle(s, &m))
 			break;
 	}
-	if (pm_failed(s->fail))
-		net_shutdown(s->ch[PM_CH_CONTROL]);
 	return NULL;
 }
 
@@ -101,9 +101,11 @@ static void *push_main(void *arg)
 		err = bulk_flush(s, b);
 	if (!err && !atomic_load(&s->stop))
 		err = net_send(s->ch[PM_CH_BULK], PM_BULK_END, NULL, 0);
-	if (err && !atomic_load(&s->stop)) {
-		pm_fail_set(s->fail, err, "bulk channel: %s", wire_strerror(err));
+	if (err == -ENOMEM) {
+		pm_fail_set(s->fail, err, "no memory for the pusher");
 		net_shutdown(s->ch[PM_CH_CONTROL]);
+	} else if (err && !atomic_load(&s->stop)) {
+		src_link_fail(s, err, "bulk channel: %s", wire_strerror(err));
 	}
 	free(b);
 	return NULL;

@@ -1,11 +1,13 @@
-/* postcopy/vmhost.c - a running VM's process: its control socket loop.
+/* postcopy/vmhost.c - a VM's process: its control socket loop.
  *
- * `run` and `receive` end here once their VM runs. Requests: status, stop,
- * migrate HOST:PORT MODE JSON [key=value...], switch, latency (read only:
- * the kv latency histogram and timeline, for bench/). A migration runs in
- * this process (it is the source), on its own thread, so the socket still
- * answers status and switch (pre-copy to post-copy) meanwhile; its
- * progress and report travel back to the migrate client as lines.
+ * `run` ends here once its VM runs, `receive` as soon as the incoming VM
+ * has a name. Requests: status, stop, migrate HOST:PORT MODE JSON
+ * [key=value...], switch, recover [HOST:PORT], latency (read only: the kv
+ * latency histogram and timeline, for bench/). A migration, outgoing or
+ * incoming, runs on its own thread, so the socket still answers status
+ * (including a link outage), switch (pre-copy to post-copy) and recover
+ * meanwhile; an outgoing one's progress and report travel back to the
+ * migrate client as lines.
  */
 #include <errno.h>
 #include <poll.h>
@@ -27,9 +29,23 @@
 #include "postcopy/migopts.h"
 
 struct vmhost {
-	struct machine *m;
-	const char *name;
+	struct machine *m;        /* NULL while it is being received */
+	char name[PM_NAME_LEN];
+	const char *name_opt;     /* receive --name */
+	atomic_int ctl_fd;        /* the control socket, once named (-1 before) */
 	uint64_t t_start;
+	struct pm_link link;      /* the running migration's, either way */
+	/* Incoming: dest_receive on the migration thread. */
+	bool receiving;
+	struct receive_opts ro;
+	struct pm_hello hello;
+	struct pm_done done;
+	struct pm_fail rfail;
+	struct machine *m_in;     /* what dest_receive returned */
+	int rerr;
+	bool abandoned;           /* exit while the receive thread runs */
+	atomic_bool mig_done;     /* the migration thread finished */
+	int status;               /* the process's exit status */
 	bool paused;          /* after a failure past commitment */
 	bool released;
 	/* A migration runs on its own thread so that the socket keeps
@@ -43,19 +59,47 @@ struct vmhost {
 	int wake_fd;          /* eventfd: the migration thread finished */
 };
 
+static const char *host_state(struct vmhost *h)
+{
+	if (h->migrating && atomic_load(&h->link.phase) == LINK_PAUSED)
+		return "postcopy-paused";
+	if (h->receiving)   /* running here once the link is up */
+		return atomic_load(&h->link.phase) == LINK_UP ? "postcopy-active" : "receiving";
+	if (h->migrating)
+		return atomic_load(&h->switch_req) ? "migrating (switched to post-copy)" : "migrating";
+	return h->paused ? "paused" : "running";
+}
+
+/* While a VM is received it has no machine here yet: what HELLO said. */
+static void host_status_incoming(struct vmhost *h, FILE *f)
+{
+	fprintf(f, "engine: %s\nmem_bytes: %llu\nvcpus: %u\nworkload: %s\n", h->hello.engine,
+		(unsigned long long)h->hello.ram_bytes, h->hello.vcpus,
+		wl_name(h->hello.params.workload) ? wl_name(h->hello.params.workload) : "?");
+}
+
 static void host_status(struct vmhost *h, FILE *f)
 {
-	const struct machine_config *c = machine_config_of(h->m);
-	struct machine_stats st;
+	char link[300];
 
-	machine_stats(h->m, &st);
-	fprintf(f, "name: %s\nstate: %s\nengine: %s\nmem_bytes: %llu\nvcpus: %u\n"
-		   "workload: %s\nops: %llu\nheartbeats: %llu\nuptime_s: %.1f\nOK\n",
-		h->name, h->migrating ? (atomic_load(&h->switch_req) ? "migrating (switched to post-copy)"
-					 : "migrating") : h->paused ? "paused" : "running",
-		c->engine, (unsigned long long)c->ram_bytes, c->vcpus, wl_name(c->params.workload),
-		(unsigned long long)st.ops, (unsigned long long)st.heartbeats,
-		(clock_now_ns() - h->t_start) / 1e9);
+	fprintf(f, "name: %s\nstate: %s\n", h->name, host_state(h));
+	if (h->migrating) {
+		link_describe(&h->link, link, sizeof(link));
+		fprintf(f, "link: %s\n", link);
+	}
+	if (h->m) {
+		const struct machine_config *c = machine_config_of(h->m);
+		struct machine_stats st;
+
+		machine_stats(h->m, &st);
+		fprintf(f, "engine: %s\nmem_bytes: %llu\nvcpus: %u\nworkload: %s\nops: %llu\n"
+			   "heartbeats: %llu\n", c->engine, (unsigned long long)c->ram_bytes,
+			c->vcpus, wl_name(c->params.workload), (unsigned long long)st.ops,
+			(unsigned long long)st.heartbeats);
+	} else {
+		host_status_incoming(h, f);
+	}
+	fprintf(f, "uptime_s: %.1f\nOK\n", (clock_now_ns() - h->t_start) / 1e9);
 }
 
 /* "latency": kv's latency numbers as they stand in guest RAM (see
@@ -151,6 +195,12 @@ static void host_report(FILE *f, const struct report *r, bool json)
 	free(text);
 }
 
+static void host_note(void *arg, const char *line)
+{
+	fprintf(arg, "I %s\n", line);
+	fflush(arg);
+}
+
 static void host_round(void *arg, unsigned round, uint64_t pages, uint64_t bytes,
 		       uint64_t pending)
 {
@@ -179,6 +229,7 @@ static void *host_migrate_main(void *arg)
 		h->released = true;
 	}
 	fclose(f);
+	atomic_store(&h->mig_done, true);
 	if (write(h->wake_fd, &one, sizeof(one)) < 0)
 		perror("eventfd");
 	return NULL;
@@ -195,7 +246,8 @@ static bool host_migrate(struct vmhost *h, FILE *f, const char *args)
 	memset(o, 0, sizeof(*o));
 	*o = (struct migrate_opts){ .connect_timeout_ms = 5000, .reply_timeout_ms = 30000,
 				    .progress = host_progress, .progress_arg = f,
-				    .round_done = host_round, .switch_req = &h->switch_req };
+				    .round_done = host_round, .note = host_note,
+				    .switch_req = &h->switch_req, .link = &h->link };
 	if (sscanf(args, "%299s %15s %d%n", to, mode, &json, &used) != 3 ||
 	    net_parse_addr(to, o->host, sizeof(o->host), &o->port)) {
 		fprintf(f, "ERR bad migrate request '%s'\n", args);
@@ -207,6 +259,10 @@ static bool host_migrate(struct vmhost *h, FILE *f, const char *args)
 	}
 	if (h->migrating) {
 		fprintf(f, "ERR a migration of this VM is already running\n");
+		return false;
+	}
+	if (!h->m) {
+		fprintf(f, "ERR this VM is still arriving here\n");
 		return false;
 	}
 	if (h->paused) {
@@ -226,9 +282,33 @@ static bool host_migrate(struct vmhost *h, FILE *f, const char *args)
 	return true;
 }
 
+/* "recover [HOST:PORT]": a paused outgoing migration reconnects now,
+ * maybe to another address of the destination. */
+static void host_recover(struct vmhost *h, FILE *f, const char *to)
+{
+	char host[256];
+	uint16_t port;
+
+	if (!h->migrating || h->receiving) {
+		fprintf(f, "ERR %s\n", h->receiving ? "this VM is arriving here: run recover on "
+			"the source, which reconnects" : "no migration of this VM is running");
+		return;
+	}
+	if (*to && net_parse_addr(to, host, sizeof(host), &port)) {
+		fprintf(f, "ERR invalid address '%s' (want HOST:PORT)\n", to);
+		return;
+	}
+	if (atomic_load(&h->link.phase) != LINK_PAUSED) {
+		fprintf(f, "ERR the migration's link is up: nothing to recover\n");
+		return;
+	}
+	link_poke(&h->link, *to ? host : NULL, *to ? port : 0);
+	fprintf(f, "OK reconnecting now%s%s\n", *to ? " to " : "", to);
+}
+
 static void host_switch(struct vmhost *h, FILE *f)
 {
-	if (!h->migrating) {
+	if (!h->migrating || h->receiving) {
 		fprintf(f, "ERR no migration of this VM is running\n");
 		return;
 	}
@@ -240,7 +320,7 @@ static void host_switch(struct vmhost *h, FILE *f)
 static bool host_client(struct vmhost *h, int fd)
 {
 	FILE *f = fdopen(fd, "r+");
-	char line[512] = "";
+	char line[1024] = "";
 
 	if (!f) {
 		close(fd);
@@ -255,10 +335,14 @@ static bool host_client(struct vmhost *h, int fd)
 			line[0] = 0;
 		} else if (!strcmp(line, "stop")) {
 			fprintf(f, "OK stopped\n");
+		} else if (!strcmp(line, "latency") && !h->m) {
+			fprintf(f, "ERR this VM is still arriving here\n");
 		} else if (!strcmp(line, "latency")) {
 			host_latency(h, f);
 		} else if (!strcmp(line, "switch")) {
 			host_switch(h, f);
+		} else if (!strcmp(line, "recover") || !strncmp(line, "recover ", 8)) {
+			host_recover(h, f, line[7] ? line + 8 : "");
 		} else if (!strncmp(line, "migrate ", 8)) {
 			if (host_migrate(h, f, line + 8))
 				return false;   /* the migration thread answers */
@@ -270,57 +354,212 @@ static bool host_client(struct vmhost *h, int fd)
 	return !strcmp(line, "stop");
 }
 
-int vmhost_serve(struct machine *m, const char *name)
+/* The migration thread ended. Returns true when the host should exit. */
+static bool host_mig_done(struct vmhost *h)
 {
-	struct vmhost h = { .m = m, .name = name, .t_start = clock_now_ns() };
-	sigset_t sigs;
-	int lfd, sfd, err = ctl_listen(name, &lfd);
+	pthread_join(h->mig_thr, NULL);
+	h->migrating = false;
+	atomic_store(&h->mig_done, false);
+	if (!h->receiving)
+		return h->released;
+	h->receiving = false;
+	close(h->ro.lfd);        /* the VM is here or lost: nobody is to come back */
+	if (h->rerr) {
+		h->status = cli_error("receiving the VM failed: %s", h->rfail.why);
+		return true;
+	}
+	h->m = h->m_in;
+	printf("VM '%s' running here: every page in (%llu pushed, %llu requested, %llu zero), "
+	       "verified: %s (%s)\n", h->name, (unsigned long long)h->done.pages_pushed,
+	       (unsigned long long)h->done.pages_requested, (unsigned long long)h->done.pages_zero,
+	       h->done.verified ? "yes" : "NO", h->done.verify_detail);
+	fflush(stdout);
+	return false;
+}
 
-	if (err == -EADDRINUSE)
-		return cli_error("a VM named '%s' is already running here", name);
-	if (err)
-		return cli_error("cannot create the control socket for '%s': %s", name, strerror(-err));
+/* SIGINT/SIGTERM: stop the VM, but never in the middle of moving it. An
+ * incoming VM not yet running here is simply abandoned (the source keeps
+ * it). Returns true when the host should exit now. */
+static bool host_signal(struct vmhost *h)
+{
+	if (h->receiving && atomic_load(&h->link.phase) == LINK_NONE) {
+		fprintf(stderr, "%s: signal received: abandoning the incoming VM (the source "
+			"keeps it)\n", CLI_PROG);
+		h->status = 1;
+		h->abandoned = true;
+		return true;
+	}
+	if (h->migrating) {
+		fprintf(stderr, "%s: signal received: VM '%s' is migrating; it stops once the "
+			"migration ends\n", CLI_PROG, h->name);
+		host_mig_done(h);
+	}
+	if (h->m)
+		fprintf(stderr, "%s: signal received, stopping VM '%s'\n", CLI_PROG, h->name);
+	return true;
+}
+
+static void host_loop(struct vmhost *h)
+{
+	sigset_t sigs;
+	int sfd;
+
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
-	h.wake_fd = eventfd(0, EFD_CLOEXEC);
 	for (bool done = false; !done;) {
-		struct pollfd p[3] = { { .fd = lfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN },
-				       { .fd = h.wake_fd, .events = POLLIN } };
+		struct pollfd p[3] = { { .fd = atomic_load(&h->ctl_fd), .events = POLLIN },
+				       { .fd = sfd, .events = POLLIN },
+				       { .fd = h->wake_fd, .events = POLLIN } };
 
 		if (poll(p, 3, -1) < 0 && errno != EINTR)
 			break;
 		if (p[2].revents) {
 			uint64_t n;
 
-			if (read(h.wake_fd, &n, sizeof(n)) < 0)
+			if (read(h->wake_fd, &n, sizeof(n)) < 0)
 				n = 0;
-			pthread_join(h.mig_thr, NULL);
-			h.migrating = false;
-			done = h.released;
+			if (atomic_load(&h->mig_done))
+				done = host_mig_done(h);
 		}
-		if (p[1].revents) {
-			if (h.migrating) {
-				fprintf(stderr, "%s: signal received: VM '%s' is migrating; "
-					"it stops once the migration ends\n", CLI_PROG, name);
-				pthread_join(h.mig_thr, NULL);
-				h.migrating = false;
-			}
-			fprintf(stderr, "%s: signal received, stopping VM '%s'\n", CLI_PROG, name);
+		if (p[1].revents && host_signal(h))
 			break;
-		}
 		if (p[0].revents && !done) {
-			int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			int c = accept4(p[0].fd, NULL, NULL, SOCK_CLOEXEC);
 
 			if (c >= 0)
-				done = host_client(&h, c);
+				done = host_client(h, c);
 		}
 	}
-	close(lfd);
 	close(sfd);
-	close(h.wake_fd);
-	ctl_unlink(name);
-	machine_destroy(m);
+}
+
+static int host_init(struct vmhost *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->t_start = clock_now_ns();
+	atomic_store(&h->ctl_fd, -1);
+	h->wake_fd = eventfd(0, EFD_CLOEXEC);
+	if (h->wake_fd < 0 || link_init(&h->link))
+		return cli_error("cannot set up the VM host: %s", strerror(errno));
 	return 0;
+}
+
+static int host_exit(struct vmhost *h)
+{
+	int fd = atomic_load(&h->ctl_fd);
+
+	if (fd >= 0) {
+		close(fd);
+		ctl_unlink(h->name);
+	}
+	if (h->abandoned)
+		return h->status;   /* the receive thread may still use what follows */
+	close(h->wake_fd);
+	link_destroy(&h->link);
+	if (h->m)
+		machine_destroy(h->m);
+	return h->status;
+}
+
+int vmhost_serve(struct machine *m, const char *name)
+{
+	struct vmhost h;
+	int fd, err = host_init(&h);
+
+	if (err) {
+		machine_destroy(m);
+		return err;
+	}
+	h.m = m;
+	pm_strset(h.name, sizeof(h.name), name);
+	err = ctl_listen(name, &fd);
+	if (err == -EADDRINUSE)
+		h.status = cli_error("a VM named '%s' is already running here", name);
+	else if (err)
+		h.status = cli_error("cannot create the control socket for '%s': %s", name,
+				     strerror(-err));
+	else
+		atomic_store(&h.ctl_fd, fd);
+	if (!err)
+		host_loop(&h);
+	return host_exit(&h);
+}
+
+/* Before READY (receive thread): name the VM here and open its control
+ * socket, so `status` sees it arrive, or refuse it. */
+static int host_on_hello(void *arg, const struct pm_hello *hello, char *why)
+{
+	struct vmhost *h = arg;
+	const char *name = h->name_opt ? h->name_opt : hello->name;
+	uint64_t one = 1;
+	int fd, err;
+
+	printf("incoming VM '%s': engine %s, %llu MiB, %u vCPUs, workload %s, mode %s\n",
+	       hello->name, hello->engine, (unsigned long long)(hello->ram_bytes >> 20),
+	       hello->vcpus, wl_name(hello->params.workload) ? wl_name(hello->params.workload)
+							     : "?", hello->mode);
+	fflush(stdout);
+	if (ctl_name_check(name)) {
+		snprintf(why, PM_WHY_LEN, "the VM's name '%s' is not valid here", name);
+		return -EINVAL;
+	}
+	err = ctl_listen(name, &fd);
+	if (err == -EADDRINUSE)
+		snprintf(why, PM_WHY_LEN, "a VM named '%s' already runs on the destination", name);
+	else if (err)
+		snprintf(why, PM_WHY_LEN, "cannot create the control socket for '%s': %s", name,
+			 strerror(-err));
+	if (err)
+		return err == -EADDRINUSE ? -EEXIST : err;
+	pm_strset(h->name, sizeof(h->name), name);
+	h->hello = *hello;
+	atomic_store(&h->ctl_fd, fd);   /* publishes name and hello to the loop */
+	if (write(h->wake_fd, &one, sizeof(one)) < 0)
+		return 0;
+	return 0;
+}
+
+static void host_receive_note(void *arg, const char *line)
+{
+	(void)arg;
+	printf("%s\n", line);
+	fflush(stdout);
+}
+
+static void *host_receive_main(void *arg)
+{
+	struct vmhost *h = arg;
+	uint64_t one = 1;
+
+	h->rerr = dest_receive(&h->ro, &h->m_in, &h->hello, &h->done, &h->rfail);
+	atomic_store(&h->mig_done, true);
+	if (write(h->wake_fd, &one, sizeof(one)) < 0)
+		perror("eventfd");
+	return NULL;
+}
+
+int vmhost_receive(int lfd, const struct receive_opts *o, const char *name)
+{
+	struct vmhost h;
+	int err = host_init(&h);
+
+	if (err)
+		return err;
+	h.name_opt = name;
+	h.ro = *o;
+	h.ro.lfd = lfd;
+	h.ro.link = &h.link;
+	h.ro.on_hello = host_on_hello;
+	h.ro.note = host_receive_note;
+	h.ro.arg = &h;
+	pm_fail_init(&h.rfail);
+	h.receiving = h.migrating = true;
+	if (pthread_create(&h.mig_thr, NULL, host_receive_main, &h)) {
+		h.status = cli_error("cannot start the receive thread");
+		return host_exit(&h);
+	}
+	host_loop(&h);
+	return host_exit(&h);
 }

@@ -192,6 +192,28 @@ static void fzp_done(const void *p, uint32_t len)
 	(void)hist_pct(&sum, 99.9);
 }
 
+/* RECOVER_ACK becomes the source's "sent" bitmap: no bit past npages,
+ * and its count must be the one it claims. */
+static void fzp_recover_ack(const uint8_t *p, uint32_t len, uint64_t npages)
+{
+	struct pm_recover_ack a;
+	const uint8_t *words = NULL;
+	const char *why = NULL;
+	uint64_t count = 0, w;
+	int r = pm_decode_recover_ack(p, len, npages, &a, &words, &why);
+
+	if (r) {
+		fzp_refused(r, why);
+		return;
+	}
+	FZ_CHECK(a.npages == npages && len == sizeof(a) + (npages + 63) / 64 * 8);
+	for (uint64_t i = 0; i < (npages + 63) / 64; i++) {
+		memcpy(&w, words + i * 8, 8);
+		count += (uint64_t)__builtin_popcountll(w);
+	}
+	FZ_CHECK(count == a.pages_in && a.pages_in <= npages);
+}
+
 static void fzp_decode(uint16_t type, const uint8_t *p, uint32_t len, uint64_t npages)
 {
 	union {
@@ -201,6 +223,7 @@ static void fzp_decode(uint16_t type, const uint8_t *p, uint32_t len, uint64_t n
 		struct pm_resumed resumed;
 		struct pm_digest digest;
 		struct pm_progress progress;
+		struct pm_recover recover;
 	} u;
 
 	switch (type) {
@@ -208,6 +231,7 @@ static void fzp_decode(uint16_t type, const uint8_t *p, uint32_t len, uint64_t n
 	case PM_PAGES: fzp_pages(p, len, npages); break;
 	case PM_ZERO: case PM_DISCARD: fzp_ranges(p, len, npages); break;
 	case PM_REQ: fzp_req(p, len, npages); break;
+	case PM_RECOVER_ACK: fzp_recover_ack(p, len, npages); break;
 	case PM_ERROR: fzp_error(p, len); break;
 	case PM_DONE: fzp_done(p, len); break;
 	case PM_REFUSE: fzp_fixed(p, len, &u.refuse, sizeof(u.refuse)); break;
@@ -216,6 +240,7 @@ static void fzp_decode(uint16_t type, const uint8_t *p, uint32_t len, uint64_t n
 	case PM_RESUMED: fzp_fixed(p, len, &u.resumed, sizeof(u.resumed)); break;
 	case PM_DIGEST: fzp_fixed(p, len, &u.digest, sizeof(u.digest)); break;
 	case PM_PROGRESS: fzp_fixed(p, len, &u.progress, sizeof(u.progress)); break;
+	case PM_RECOVER: fzp_fixed(p, len, &u.recover, sizeof(u.recover)); break;
 	default:
 		/* READY, BULK_END, ... carry nothing; STATE's blob is
 		 * fuzz_state's; anything else is no type at all. */

@@ -42,6 +42,10 @@ expect_error "bad address" "invalid|HOST:PORT" "$PM" migrate src --to nonsense
 expect_error "duplicate VM name" "already running" "$PM" run --name src --mem 64M --workload idle
 expect_error "unknown command" "unknown command" "$PM" frobnicate
 check "control socket is private" bash -c "[ \"\$(stat -c %a '$POSTCOPY_MOVE_RUN_DIR/src.sock')\" = 600 ] && [ \"\$(stat -c %a '$POSTCOPY_MOVE_RUN_DIR')\" = 700 ]"
+mkdir -m 777 "$TMP/open-run"
+expect_error "a run directory others can write to is refused" "not private" \
+	env POSTCOPY_MOVE_RUN_DIR="$TMP/open-run" "$PM" run --name x --mem 64M --workload idle
+check "nothing was started in it" test ! -e "$TMP/open-run/x.sock"
 check "VM survived all of it" vm_alive src
 "$PM" stop src >/dev/null
 finish

@@ -98,7 +98,8 @@ before_commit() {
 }
 
 # A killed or failed destination leaves nothing: its process is gone with
-# a non-zero status, and no control socket under its name.
+# a non-zero status, and nothing answers under its name (a SIGKILL may
+# leave the socket file; the next VM of that name replaces it).
 dest_gone() {
 	local d=$1 name=$2 pid=$3 rc
 	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -109,7 +110,8 @@ dest_gone() {
 	for _ in $(seq 50); do [ -s "$TMP/$name.status" ] && break; sleep 0.02; done
 	rc=$(cat "$TMP/$name.status" 2>/dev/null || echo "unknown")
 	check "$d: destination exited non-zero (status $rc)" test "$rc" != 0 -a "$rc" != unknown
-	check "$d: destination left no control socket" test ! -e "$POSTCOPY_MOVE_RUN_DIR/$name.sock"
+	check "$d: no VM answers under the destination's name" \
+		bash -c '! "$0" status "$1" >/dev/null 2>&1' "$PM" "$name"
 }
 
 # ---- 3. timeouts, in the background (they take the reply timeout) -------
@@ -176,7 +178,7 @@ check "proxy killed the destination at the state" grep -q 'killed the destinatio
 # commitment; either way the outcome must be the one the source reports.
 start_vm early --engine thread --mem 256M --vcpus 2 --workload kv
 start_receive dst-early
-run_migrate kill-early early --to "127.0.0.1:$RECV_PORT" &
+run_migrate kill-early early --to "127.0.0.1:$RECV_PORT" --recover-timeout 2 &
 mig=$!
 for _ in $(seq 20000); do grep -q '^incoming VM' "$TMP/dst-early.log" && break; done
 kill -9 "$RECV_PID" 2>/dev/null || true
@@ -200,9 +202,14 @@ dest_gone "destination killed early" dst-early "$RECV_PID"
 start_vm late --engine thread --mem 256M --vcpus 2 --workload kv
 start_receive dst-late
 start_fakepeer proxy-kill-resumed "127.0.0.1:$RECV_PORT" "$RECV_PID"
-run_migrate kill-resumed late --to "127.0.0.1:$FP_PORT"
+run_migrate kill-resumed late --to "127.0.0.1:$FP_PORT" --recover-timeout 3 &
+mig=$!
+for _ in $(seq 100); do [ "$(vm_state late)" = postcopy-paused ] && break; sleep 0.05; done
+check "after commit: the source shows the outage (postcopy-paused) while it reconnects" \
+	test "$(vm_state late)" = postcopy-paused
+wait "$mig" || true
 migrate_failed kill-resumed "destination killed after commit" \
-	"committed to the destination, this source keeps its paused copy"
+	"not recovered within 3 s.*committed to the destination, this source keeps its paused copy"
 check "after commit: the source's copy is paused" test "$(vm_state late)" = paused
 a=$(vm_ops late); sleep 0.3; b=$(vm_ops late)
 check "after commit: the paused copy does not run ($a -> $b ops)" test "$a" = "$b"

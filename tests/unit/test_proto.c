@@ -99,6 +99,32 @@ static void test_ranges_and_requests(void **state)
 	assert_int_equal(pm_decode_req(req, 5, 10, pp, &n, &why), -EBADMSG);
 }
 
+/* RECOVER_ACK turns into the source's "sent" bitmap: it must cover
+ * exactly guest RAM and say truly how many pages it marks. */
+static void test_recover_ack(void **state)
+{
+	struct { struct pm_recover_ack a; uint64_t w[2]; } m = { { 100, 3 }, { 0x7, 0 } };
+	struct pm_recover_ack a;
+	const uint8_t *words;
+	const char *why;
+
+	(void)state;
+	assert_int_equal(pm_decode_recover_ack(&m, sizeof(m), 100, &a, &words, &why), 0);
+	assert_int_equal(a.pages_in, 3);
+	assert_ptr_equal(words, (const uint8_t *)&m + sizeof(m.a));
+	assert_int_equal(pm_decode_recover_ack(&m, sizeof(m), 101, &a, &words, &why), -EBADMSG);
+	assert_int_equal(pm_decode_recover_ack(&m, sizeof(m) - 8, 100, &a, &words, &why),
+			 -EBADMSG);
+	assert_int_equal(pm_decode_recover_ack(&m, 8, 100, &a, &words, &why), -EBADMSG);
+	m.a.pages_in = 4;                       /* claims more than it marks */
+	assert_int_equal(pm_decode_recover_ack(&m, sizeof(m), 100, &a, &words, &why), -EBADMSG);
+	assert_string_equal(why, "RECOVER_ACK's page count does not match its bitmap");
+	m.a.pages_in = 4;
+	m.w[1] = 1ull << 40;                    /* page 104: outside guest RAM */
+	assert_int_equal(pm_decode_recover_ack(&m, sizeof(m), 100, &a, &words, &why), -EBADMSG);
+	assert_string_equal(why, "RECOVER_ACK marks pages outside guest RAM");
+}
+
 static void test_fixed_and_names(void **state)
 {
 	struct pm_ping p = { 1, 0, 0 }, out;
@@ -134,6 +160,7 @@ int main(void)
 		cmocka_unit_test(test_hello),
 		cmocka_unit_test(test_pages),
 		cmocka_unit_test(test_ranges_and_requests),
+		cmocka_unit_test(test_recover_ack),
 		cmocka_unit_test(test_fixed_and_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

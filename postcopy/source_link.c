@@ -1,0 +1,232 @@
+/* postcopy/source_link.c - the source's link once the destination may run
+ * the VM: failures become outages, heartbeats find a silent destination,
+ * and reconnection resumes the migration where the destination stands.
+ *
+ * An outage stops the serving threads and closes every channel; then,
+ * with backoff (or at once on the operator's `recover`, maybe to a new
+ * address), the source connects a new control channel, authenticates
+ * afresh, names its session (RECOVER) and gets back the destination's
+ * received-page bitmap (RECOVER_ACK). That bitmap becomes "sent", so the
+ * pusher sends exactly the pages lost in flight and everything after;
+ * the destination asks again for the pages its vCPUs wait for. A page
+ * that arrives twice is refused by userfaultfd (EEXIST), never applied
+ * twice.
+ *
+ * Before commitment (state sent, RESUMED not seen) the source does not
+ * know whether the destination runs the VM. An answer settles it: an
+ * acknowledgement commits, a refusal or a closed door (connection
+ * refused, or closed without an answer) means the destination does not
+ * hold it and the VM resumes here. No answer at all until the recover
+ * timeout leaves the VM paused here: resuming could run it twice.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "net/chan.h"
+#include "net/wire.h"
+#include "postcopy/clock.h"
+#include "postcopy/source_int.h"
+
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_MAX_MS   2000
+
+static int link_timeout_ms(const struct src *s)
+{
+	return s->o->link_timeout_ms > 0 ? s->o->link_timeout_ms : LINK_TIMEOUT_MS;
+}
+
+static int recover_timeout_ms(const struct src *s)
+{
+	return s->o->recover_timeout_ms > 0 ? s->o->recover_timeout_ms : RECOVER_TIMEOUT_MS;
+}
+
+int src_link_fail(struct src *s, int err, const char *fmt, ...)
+{
+	char why[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (!atomic_load(&s->activated))
+		return pm_fail_set(s->fail, err, "%s", why);
+	link_lost(s->link, err, "%s", why);
+	for (int i = 0; i < PM_CH_COUNT; i++)
+		if (s->ch[i])
+			net_shutdown(s->ch[i]);
+	return err;
+}
+
+void src_note(struct src *s, const char *fmt, ...)
+{
+	char line[300];
+	va_list ap;
+
+	if (!s->o->note)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	s->o->note(s->o->progress_arg, line);
+}
+
+/* The destination's PROGRESS comes every 250 ms; ours is a PING every
+ * quarter of the link timeout, which it takes as a sign of life. */
+int src_recv_live(struct src *s, struct net_msg *m)
+{
+	int lt = link_timeout_ms(s), hb = lt / 4 > 50 ? lt / 4 : 50;
+	uint64_t last_ping = 0;
+
+	for (;;) {
+		uint64_t now = clock_now_ns();
+		int err;
+
+		if (now - last_ping >= (uint64_t)hb * 1000000ull) {
+			struct pm_ping p = { .t_ns = now };
+
+			if ((err = net_send(s->ch[PM_CH_CONTROL], PM_PING, &p, sizeof(p))))
+				return src_link_fail(s, err, "sending a heartbeat: %s",
+						     wire_strerror(err));
+			last_ping = now;
+		}
+		err = net_recv(s->ch[PM_CH_CONTROL], m, hb);
+		if (err == -ETIMEDOUT && clock_now_ns() - s->t_seen < (uint64_t)lt * 1000000ull)
+			continue;
+		if (err == -ETIMEDOUT)
+			return src_link_fail(s, err, "the destination has been silent for %.1f s",
+					     (clock_now_ns() - s->t_seen) / 1e9);
+		if (err)
+			return src_link_fail(s, err, "control channel: %s", wire_strerror(err));
+		s->t_seen = clock_now_ns();
+		if (m->type == PM_ERROR) {
+			struct pm_error e;
+			int code = pm_decode_error(m->payload, m->len, &e);
+
+			return pm_fail_set(s->fail, code, "destination failed: %s", e.why);
+		}
+		return 0;
+	}
+}
+
+/* The answer to RECOVER: the destination's pages become our "sent". */
+static int src_recover_ack(struct src *s, const struct net_msg *m)
+{
+	struct pm_recover_ack a;
+	const uint8_t *words;
+	const char *why;
+	uint64_t sent;
+
+	if (m->type != PM_RECOVER_ACK)
+		return pm_fail_set(s->fail, -EPROTO, "expected RECOVER_ACK, got %s",
+				   pm_type_name(m->type));
+	if (pm_decode_recover_ack(m->payload, m->len, s->ram.npages, &a, &words, &why))
+		return pm_fail_set(s->fail, -EBADMSG, "bad RECOVER_ACK: %s", why);
+	sent = bitmap_count(&s->sent);
+	if (sent > a.pages_in)
+		s->link_resent += sent - a.pages_in;
+	bitmap_load(&s->sent, words);
+	return 0;
+}
+
+/* Errors that mean nobody there holds the VM: the door is closed, or
+ * the peer hung up without answering RECOVER. */
+static bool src_gone(int err)
+{
+	return err == -ECONNREFUSED || err == -ENOTCONN || err == -ECONNRESET ||
+	       err == -EPIPE || err == -ECONNABORTED;
+}
+
+/* One reconnection. Its steps are the reservation's own, so their
+ * failures go to a scratch record (why), not the migration's: only the
+ * last word of the whole recovery is the migration's. */
+static int src_attempt(struct src *s, bool *gone, char *why, size_t n)
+{
+	struct pm_recover rq = { .session = s->session };
+	struct pm_fail *keep = s->fail, scratch;
+	struct net_msg m;
+	int err;
+
+	pm_fail_init(&scratch);
+	s->fail = &scratch;
+	atomic_store(&s->activated, false);
+	link_attempt(s->link);
+	err = src_connect(s, PM_CH_CONTROL);
+	if (!err)
+		err = src_auth(s);
+	if (!err && (err = net_send(s->ch[PM_CH_CONTROL], PM_RECOVER, &rq, sizeof(rq))))
+		pm_fail_set(s->fail, err, "sending RECOVER: %s", wire_strerror(err));
+	if (!err)
+		err = src_recv(s, &m, link_timeout_ms(s), "RECOVER_ACK");
+	*gone = src_gone(err);
+	if (!err && m.type == PM_REFUSE) {
+		err = src_refused(s, &m);
+		*gone = true;
+	} else if (!err && !(err = src_recover_ack(s, &m))) {
+		s->committed = true;   /* it holds the VM, whatever happens next */
+	}
+	if (!err && !(err = src_connect(s, PM_CH_URGENT)))
+		err = src_connect(s, PM_CH_BULK);
+	s->fail = keep;
+	atomic_store(&s->activated, true);
+	snprintf(why, n, "%s", scratch.why);
+	if (err)
+		for (int i = 0; i < PM_CH_COUNT; i++)
+			src_chan_close(s, i);
+	return err;
+}
+
+/* Out of time, or the destination does not hold the VM: the outage
+ * becomes the migration's failure, in the link's words. */
+static int src_recover_fail(struct src *s, bool gone, const char *last)
+{
+	int err = s->link->err ? s->link->err : -ETIMEDOUT;
+
+	if (gone && !s->committed)
+		return pm_fail_set(s->fail, err, "%s (the destination does not hold the VM: %s)",
+				   s->link->why, last);
+	if (!s->committed)
+		s->unsure = true;
+	return pm_fail_set(s->fail, err, "link lost (%s) and not recovered within %d s "
+			   "(last attempt: %s)%s", s->link->why, recover_timeout_ms(s) / 1000, last,
+			   s->committed ? "" : "; the destination may be running the VM");
+}
+
+int src_recover(struct src *s)
+{
+	uint64_t t0 = clock_now_ns(), limit = (uint64_t)recover_timeout_ms(s) * 1000000ull;
+	int backoff = BACKOFF_FIRST_MS;
+	char last[320] = "none";
+
+	src_serve_stop(s);
+	for (int i = 0; i < PM_CH_COUNT; i++)
+		src_chan_close(s, i);
+	src_note(s, "link lost: %s; reconnecting to %s:%u", s->link->why, s->host, s->port);
+	for (;;) {
+		bool gone, moved;
+		uint64_t left;
+
+		if (!src_attempt(s, &gone, last, sizeof(last)))
+			break;
+		if (gone && !s->committed)
+			return src_recover_fail(s, true, last);
+		left = clock_now_ns() - t0 >= limit ? 0 : limit - (clock_now_ns() - t0);
+		if (!left)
+			return src_recover_fail(s, false, last);
+		if (link_wait(s->link, (int)(left / 1000000 < (uint64_t)backoff ? left / 1000000
+									 : (uint64_t)backoff),
+			      s->host, sizeof(s->host), &s->port, &moved)) {
+			backoff = BACKOFF_FIRST_MS;
+			src_note(s, "reconnecting now%s%s:%u", moved ? ", to " : " to ", s->host,
+				 s->port);
+		} else if ((backoff *= 2) > BACKOFF_MAX_MS) {
+			backoff = BACKOFF_MAX_MS;
+		}
+	}
+	s->committed = true;
+	s->digest_sent = false;
+	s->t_seen = clock_now_ns();
+	src_note(s, "link restored after %.2f s; the migration goes on", link_down_ns(s->link) / 1e9);
+	link_restored(s->link);
+	return src_serve_start(s);
+}

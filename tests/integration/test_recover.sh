@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# tests/integration/test_recover.sh - post-copy survives its link.
+#
+# Once the destination runs the VM, a broken or silent link is an outage:
+# both sides pause (status says postcopy-paused), the source reconnects,
+# the destination's received-page bitmap tells it what to send again, and
+# the migration ends verified with every page accounted for. Faults come
+# from build/tools/faultproxy between source and destination: a channel
+# reset (control, urgent, bulk), a flipped bit in a page, a stall that
+# only heartbeats can see. Then the operator's `recover --to` after the
+# only path died, the destination giving up when the source never comes
+# back, and the command's own errors.
+source "$(dirname "$0")/lib.sh"
+
+FAULTPROXY="$ROOT/${PCM_BUILD:-build}/tools/faultproxy"
+PROXY_PID=""
+
+# start_receive NAME ARGS...: a destination on a free port ($RECV_PORT).
+start_receive() {
+	local name=$1; shift
+	"$PM" receive --listen 127.0.0.1:0 --name "$name" "$@" >"$TMP/$name.log" 2>&1 &
+	RECV_PID=$!
+	PIDS+=($!)
+	for _ in $(seq 100); do
+		RECV_PORT=$(sed -n 's/^waiting for a VM on .*:\([0-9]*\)$/\1/p' "$TMP/$name.log")
+		[ -n "$RECV_PORT" ] && return 0
+		sleep 0.05
+	done
+	echo "receive $name did not come up: $(cat "$TMP/$name.log")" >&2
+	return 1
+}
+
+# start_proxy TAG ARGS...: faultproxy in front of $RECV_PORT ($PROXY_PORT).
+start_proxy() {
+	local tag=$1; shift
+	rm -f "$TMP/$tag.port"
+	"$FAULTPROXY" --listen 127.0.0.1:0 --port-file "$TMP/$tag.port" \
+		--to "127.0.0.1:$RECV_PORT" "$@" --log "$TMP/$tag.proxy" 2>/dev/null &
+	PROXY_PID=$!
+	PIDS+=($!)
+	for _ in $(seq 100); do [ -s "$TMP/$tag.port" ] && break; sleep 0.02; done
+	PROXY_PORT=$(cat "$TMP/$tag.port")
+}
+
+# lost PAGES_JSON: total minus every kind of arrival (0: nothing lost).
+lost() { jq '.pages.total - (.pages.pushed + .pages.requested + .pages.zero + .pages.precopied)' "$1"; }
+
+# survived TAG DESC DEST: the migration in $TMP/TAG.json ended verified,
+# lost nothing, counted its outage, and the VM runs on the destination.
+survived() {
+	local tag=$1 d=$2 dest=$3
+	check "$d: migrate succeeded ($(tail -c 300 "$TMP/$tag.err" | tr '\n' ' '))" \
+		test "$(cat "$TMP/$tag.rc")" = 0
+	check "$d: verified" jqt '.verified' "$TMP/$tag.json"
+	check "$d: no page lost ($(lost "$TMP/$tag.json" 2>/dev/null))" \
+		test "$(lost "$TMP/$tag.json" 2>/dev/null)" = 0
+	check "$d: the report counts the outage" jqt '.link.pauses >= 1' "$TMP/$tag.json"
+	check "$d: the source said so" grep -q 'link lost:.*' "$TMP/$tag.err"
+	check "$d: the source said it recovered" grep -q 'link restored after' "$TMP/$tag.err"
+	check "$d: the destination said it recovered" grep -q 'link restored after' \
+		"$TMP/$dest.log"
+	check "$d: VM runs on the destination" vm_alive "$dest"
+}
+
+# migrate_bg TAG VM ARGS...: migrate --json in the background ($MIG).
+migrate_bg() {
+	local tag=$1 vm=$2; shift 2
+	( rc=0; "$PM" migrate "$vm" --json "$@" >"$TMP/$tag.json" 2>"$TMP/$tag.err" || rc=$?
+	  echo "$rc" >"$TMP/$tag.rc" ) &
+	MIG=$!
+}
+
+# ---- 1. a channel reset, and a corrupted page, after activation ---------
+for fault in drop-control drop-urgent drop-bulk corrupt; do
+	start_vm "s-$fault" --engine thread --mem 512M --vcpus 2 --workload sweep
+	start_receive "d-$fault" --link-timeout 2 --recover-timeout 30
+	start_proxy "$fault" --fault "$fault" --after-bytes 8M --seed 1
+	migrate_bg "$fault" "s-$fault" --to "127.0.0.1:$PROXY_PORT" --link-timeout 2 \
+		--recover-timeout 30
+	wait "$MIG"
+	check "$fault: the proxy injected it" grep -q "^fault: $fault" "$TMP/$fault.proxy"
+	survived "$fault" "$fault after activation" "d-$fault"
+	kill "$PROXY_PID" 2>/dev/null || true
+	"$PM" stop "d-$fault" >/dev/null
+done
+
+# ---- 2. silence: only the heartbeats can tell -------------------------------
+start_vm s-stall --engine thread --mem 512M --vcpus 2 --workload kv
+start_receive d-stall --link-timeout 1 --recover-timeout 30
+start_proxy stall --fault stall --stall-ms 4000 --after-bytes 8M --seed 2
+migrate_bg stall s-stall --to "127.0.0.1:$PROXY_PORT" --link-timeout 1 --recover-timeout 30
+wait "$MIG"
+check "stall: the proxy froze the link" grep -q '^fault: stall' "$TMP/stall.proxy"
+survived stall "silent link (stall)" d-stall
+# The outage counts from its detection; the silence before it is the
+# link timeout, which the message states.
+check "stall: found by the heartbeat after the 1 s link timeout ($(grep -o 'link lost:.*' "$TMP/stall.err" | head -1))" \
+	grep -Eq 'link lost: the destination has been silent for 1\.[0-9] s' "$TMP/stall.err"
+"$PM" stop d-stall >/dev/null
+
+# ---- 3. the only path dies: paused on both sides, `recover --to` --------
+# The destination's own address stays open, as an operator's second
+# route would.
+start_vm s-op --engine thread --mem 256M --vcpus 2 --workload kv
+start_receive d-op --recover-timeout 60
+start_proxy op --fault none
+migrate_bg op s-op --to "127.0.0.1:$PROXY_PORT" --max-bandwidth 16M --recover-timeout 60
+for _ in $(seq 200); do [ "$(vm_state d-op 2>/dev/null)" = postcopy-active ] && break; sleep 0.05; done
+check "operator: the destination runs the VM while pages arrive (postcopy-active)" \
+	test "$(vm_state d-op)" = postcopy-active
+expect_error "operator: recover while the link is up says there is nothing to do" \
+	"link is up: nothing to recover" "$PM" recover s-op
+kill -9 "$PROXY_PID"
+for _ in $(seq 100); do [ "$(vm_state s-op)" = postcopy-paused ] && break; sleep 0.05; done
+check "operator: the source shows postcopy-paused" test "$(vm_state s-op)" = postcopy-paused
+for _ in $(seq 100); do [ "$(vm_state d-op)" = postcopy-paused ] && break; sleep 0.05; done
+check "operator: the destination shows postcopy-paused" test "$(vm_state d-op)" = postcopy-paused
+check "operator: status names the outage and the attempts" \
+	bash -c '"$0" status s-op | grep -Eq "^link: paused for .*attempt [0-9]+"' "$PM"
+sleep 1
+check "operator: the destination's VM still runs meanwhile" vm_ops d-op
+expect_error "operator: recover on the destination points to the source" \
+	"run recover on the source" "$PM" recover d-op
+check "operator: recover --to the destination's own address" \
+	"$PM" recover s-op --to "127.0.0.1:$RECV_PORT"
+wait "$MIG"
+survived op "operator recovery to a new address" d-op
+check "operator: the outage lasted at least the second we waited" \
+	jqt '.link.longest_ms >= 1000' "$TMP/op.json"
+"$PM" stop d-op >/dev/null
+
+# ---- 4. the source never comes back: the destination gives up ----------
+start_vm s-gone --engine thread --mem 256M --vcpus 2 --workload kv
+start_receive d-gone --recover-timeout 2 --link-timeout 1
+SRC_PID=$(pgrep -f 'postcopy-move run --name s-gone' | head -1)
+migrate_bg gone s-gone --to "127.0.0.1:$RECV_PORT" --max-bandwidth 16M
+for _ in $(seq 200); do [ "$(vm_state d-gone 2>/dev/null)" = postcopy-active ] && break; sleep 0.05; done
+kill -9 "$SRC_PID"
+wait "$MIG" || true
+for _ in $(seq 100); do kill -0 "$RECV_PID" 2>/dev/null || break; sleep 0.1; done
+check "source killed: the destination gave up after its recover timeout" \
+	grep -q 'source did not come back within 2 s' "$TMP/d-gone.log"
+check "source killed: the destination exited" bash -c '! kill -0 "$0" 2>/dev/null' "$RECV_PID"
+check "source killed: no VM answers under the destination's name" \
+	bash -c '! "$0" status d-gone >/dev/null 2>&1' "$PM"
+
+# ---- 5. the command -------------------------------------------------------
+check "recover --help" bash -c '"$0" recover --help | grep -q "usage: postcopy-move recover"' "$PM"
+expect_error "recover: no such VM" "no VM named 'nosuch'" "$PM" recover nosuch
+start_vm s-idle --engine thread --mem 64M --vcpus 1 --workload idle
+expect_error "recover: no migration running" "no migration of this VM is running" \
+	"$PM" recover s-idle
+rc=0; "$PM" recover s-idle --to nowhere >/dev/null 2>&1 || rc=$?
+check "recover --to without a port is a usage error (exit $rc)" test "$rc" = 2
+"$PM" stop s-idle >/dev/null
+finish
