@@ -9,8 +9,15 @@
  * flight, c->rx_inflight says so, and the next call waits for the same CQE.
  * CQEs are told apart by user_data, so a send can complete while a recv is
  * pending and vice versa.
+ *
+ * Sealed (after net_encrypt): net_queue writes header and ciphertext into
+ * c->tx_buf instead of pointing at the caller's memory, frame after frame,
+ * so a batch of them is one contiguous run and one iovec; net_recv opens
+ * each frame in place in c->rbuf and hands out the plaintext. The clear
+ * path pays one branch for this, no copy.
  */
 #include "net/chan.h"
+#include "net/crypt.h"
 #include "net/wire.h"
 
 #include <endian.h>
@@ -39,7 +46,10 @@
 #define NET_RING_ENTRIES 8
 #define NET_BATCH_IOV    IOV_MAX          /* sendmsg's own limit */
 #define NET_BATCH_BYTES  (1u << 20)       /* flush a batch past this */
-#define NET_RX_CAP       (2 * (WIRE_HDR_SIZE + WIRE_MAX_PAYLOAD))
+#define NET_RX_CAP       (2 * (WIRE_HDR_SIZE + WIRE_MAX_LEN))
+/* Sealed batch: below NET_BATCH_BYTES before a frame is queued (net_queue
+ * flushes past it), plus one largest frame. Pages are touched only as used. */
+#define NET_TX_CAP       (NET_BATCH_BYTES + WIRE_HDR_SIZE + WIRE_MAX_LEN)
 #define NET_RX_CHUNK     (4u << 20)       /* largest single recv */
 #define NET_RX_MIN       (64u << 10)      /* compact if less room is left */
 
@@ -61,12 +71,17 @@ struct net_chan {
 	struct msghdr tx_msg;
 	struct iovec iov[NET_BATCH_IOV];
 	struct wire_hdr hdrs[NET_BATCH_IOV];
+	struct net_crypt tx_key;      /* NET_AEAD_NONE: frames go out clear */
+	uint8_t *tx_buf;              /* sealed frames of the batch, NET_TX_CAP */
+	size_t tx_used;
 
 	/* receive side: bytes rbuf[rhead, rtail) are unparsed */
 	uint8_t *rbuf;
 	size_t rhead, rtail;
 	int rx_inflight, rx_nowait, rx_res, rx_eof;
+	int rx_err;                   /* sticky frame error */
 	uint64_t rx_seq;
+	struct net_crypt rx_key;      /* NET_AEAD_NONE: frames must come clear */
 
 	int op_inflight, op_res;      /* connect / accept */
 };
@@ -366,6 +381,9 @@ static void chan_free(struct net_chan *c)
 	io_uring_queue_exit(&c->ring);
 	if (c->fd >= 0)
 		close(c->fd);
+	net_crypt_wipe(&c->tx_key);
+	net_crypt_wipe(&c->rx_key);
+	free(c->tx_buf);
 	free(c->rbuf);
 	free(c);
 }
@@ -475,6 +493,7 @@ static void tx_reset(struct net_chan *c)
 {
 	c->tx_niov = c->tx_first = c->tx_nhdr = 0;
 	c->tx_bytes = 0;
+	c->tx_used = 0;
 }
 
 /* One sendmsg SQE for what is left of the batch, one submit-and-wait.
@@ -555,9 +574,63 @@ static int payload_len(const struct iovec *iov, int niov, uint32_t *len)
 	return 0;
 }
 
-int net_queue(struct net_chan *c, uint16_t type, const struct iovec *iov, int niov)
+/* Clear: a header slot plus the caller's pieces, nothing copied. */
+static int tx_queue_clear(struct net_chan *c, uint16_t type, const struct iovec *iov,
+			  int niov, uint32_t len)
 {
 	struct wire_hdr *h;
+	int r;
+
+	if (c->tx_niov == NET_BATCH_IOV && (r = net_flush(c)) < 0)
+		return r;
+	/* Header slots never run out first: each one also takes an iovec. */
+	h = &c->hdrs[c->tx_nhdr++];
+	wire_hdr_init(h, type, len, ++c->tx_seq, wire_csumv(iov, niov));
+	r = tx_add(c, h, WIRE_HDR_SIZE);
+	for (int i = 0; i < niov && r == 0; i++)
+		if (iov[i].iov_len)
+			r = tx_add(c, iov[i].iov_base, iov[i].iov_len);
+	return r;
+}
+
+/* Sealed: header and ciphertext + tag written into tx_buf; the iovec of
+ * the previous sealed frame grows over it when they touch. */
+static int tx_queue_sealed(struct net_chan *c, uint16_t type, const struct iovec *iov,
+			   int niov, uint32_t len)
+{
+	size_t n = WIRE_HDR_SIZE + (size_t)len + WIRE_TAG_SIZE;
+	struct iovec *last;
+	struct wire_hdr *h;
+	uint8_t *p;
+	int r;
+
+	/* The size check cannot fire while net_queue keeps a batch under
+	 * NET_BATCH_BYTES; it stays so the buffer can never be overrun. Both
+	 * flush before anything is written: a flush empties tx_buf. */
+	if (c->tx_used + n > NET_TX_CAP || c->tx_niov == NET_BATCH_IOV) {
+		r = net_flush(c);
+		if (r < 0)
+			return r;
+	}
+	p = c->tx_buf + c->tx_used;
+	h = (struct wire_hdr *)p;
+	/* The header is the additional data: complete it before sealing. */
+	wire_hdr_init(h, type, len + WIRE_TAG_SIZE, ++c->tx_seq, 0);
+	h->flags = htole32(WIRE_F_SEALED);
+	net_crypt_seal(&c->tx_key, c->tx_seq, h, WIRE_HDR_SIZE, iov, niov, len,
+		       p + WIRE_HDR_SIZE);
+	c->tx_used += n;
+	c->tx_bytes += n;
+	last = c->tx_niov > 0 ? &c->iov[c->tx_niov - 1] : NULL;
+	if (last && (uint8_t *)last->iov_base + last->iov_len == p)
+		last->iov_len += n;
+	else
+		c->iov[c->tx_niov++] = (struct iovec){ .iov_base = p, .iov_len = n };
+	return 0;
+}
+
+int net_queue(struct net_chan *c, uint16_t type, const struct iovec *iov, int niov)
+{
 	uint32_t len;
 	int r;
 
@@ -568,15 +641,10 @@ int net_queue(struct net_chan *c, uint16_t type, const struct iovec *iov, int ni
 	r = payload_len(iov, niov, &len);
 	if (r < 0)
 		return r;
-	if (c->tx_niov == NET_BATCH_IOV && (r = net_flush(c)) < 0)
-		return r;
-	/* Header slots never run out first: each one also takes an iovec. */
-	h = &c->hdrs[c->tx_nhdr++];
-	wire_hdr_init(h, type, len, ++c->tx_seq, wire_csumv(iov, niov));
-	r = tx_add(c, h, WIRE_HDR_SIZE);
-	for (int i = 0; i < niov && r == 0; i++)
-		if (iov[i].iov_len)
-			r = tx_add(c, iov[i].iov_base, iov[i].iov_len);
+	if (c->tx_key.alg != NET_AEAD_NONE)
+		r = tx_queue_sealed(c, type, iov, niov, len);
+	else
+		r = tx_queue_clear(c, type, iov, niov, len);
 	if (r < 0)
 		return r;
 	c->st.msgs_sent++;
@@ -669,28 +737,59 @@ static int rx_fill(struct net_chan *c, size_t need, int64_t deadline)
 	return c->rx_res;
 }
 
+/* The header's own checks, and sealed exactly when we expect it: a clear
+ * frame on an encrypted channel would bypass the authentication. */
+static int rx_hdr_check(const struct net_chan *c, const struct wire_hdr *h)
+{
+	int r = wire_hdr_check(h, c->max_type);
+
+	if (r < 0)
+		return r;
+	if (!(le32toh(h->flags) & WIRE_F_SEALED) != (c->rx_key.alg == NET_AEAD_NONE))
+		return -ENOKEY;
+	return 0;
+}
+
+/* Check a whole frame's payload: its checksum, or open it in place and
+ * shorten *len to the plaintext. Authentication comes before the sequence
+ * check so that any changed header byte reads as tampering. */
+static int rx_payload(struct net_chan *c, const struct wire_hdr *h, uint8_t *payload,
+		      uint32_t *len)
+{
+	int r;
+
+	if (c->rx_key.alg == NET_AEAD_NONE)
+		return wire_payload_check(h, payload);
+	r = net_crypt_open(&c->rx_key, le64toh(h->seq), h, WIRE_HDR_SIZE, payload, *len);
+	if (r == 0)
+		*len -= WIRE_TAG_SIZE;
+	return r;
+}
+
 /* Cut the next frame out of the buffer: 1 with *m filled, 0 when more
  * bytes are needed (*need says how many), or a frame error. */
 static int rx_parse(struct net_chan *c, struct net_msg *m, size_t *need)
 {
-	const uint8_t *p = c->rbuf + c->rhead;
+	uint8_t *p = c->rbuf + c->rhead;
 	size_t avail = c->rtail - c->rhead, total;
 	const struct wire_hdr *h = (const void *)p;
+	uint32_t len;
 	int r;
 
 	if (avail < WIRE_HDR_SIZE) {
 		*need = WIRE_HDR_SIZE - avail;
 		return 0;
 	}
-	r = wire_hdr_check(h, c->max_type);
+	r = rx_hdr_check(c, h);
 	if (r < 0)
 		return r;
-	total = WIRE_HDR_SIZE + (size_t)le32toh(h->len);
+	len = le32toh(h->len);
+	total = WIRE_HDR_SIZE + (size_t)len;
 	if (avail < total) {
 		*need = total - avail;
 		return 0;
 	}
-	r = wire_payload_check(h, p + WIRE_HDR_SIZE);
+	r = rx_payload(c, h, p + WIRE_HDR_SIZE, &len);
 	if (r < 0)
 		return r;
 	if (le64toh(h->seq) != c->rx_seq + 1)
@@ -698,7 +797,7 @@ static int rx_parse(struct net_chan *c, struct net_msg *m, size_t *need)
 	c->rx_seq++;
 	*m = (struct net_msg){
 		.type = le16toh(h->type),
-		.len = le32toh(h->len),
+		.len = len,
 		.seq = le64toh(h->seq),
 		.payload = p + WIRE_HDR_SIZE,
 	};
@@ -713,8 +812,10 @@ int net_recv(struct net_chan *c, struct net_msg *m, int timeout_ms)
 	size_t need = 0;
 	int r;
 
-	/* Frame errors leave rhead in place, so they repeat: the stream is
-	 * not resynchronised after one. */
+	/* Frame errors stick: the stream is not resynchronised after one,
+	 * and a frame opened in place could not be checked twice. */
+	if (c->rx_err)
+		return c->rx_err;
 	while ((r = rx_parse(c, m, &need)) == 0) {
 		r = rx_fill(c, need, deadline);
 		if (r == -ETIMEDOUT && timeout_ms == 0)
@@ -722,7 +823,11 @@ int net_recv(struct net_chan *c, struct net_msg *m, int timeout_ms)
 		if (r < 0)
 			return r;
 	}
-	return r < 0 ? r : 0;
+	if (r < 0) {
+		c->rx_err = r;
+		return r;
+	}
+	return 0;
 }
 
 int net_pending(const struct net_chan *c)
@@ -730,12 +835,42 @@ int net_pending(const struct net_chan *c)
 	const struct wire_hdr *h = (const void *)(c->rbuf + c->rhead);
 	size_t avail = c->rtail - c->rhead;
 
+	/* A frame error counts: net_recv would return it at once. */
+	if (c->rx_err)
+		return 1;
 	if (avail < WIRE_HDR_SIZE)
 		return 0;
-	/* A bad header counts: net_recv would return its error at once. */
-	if (wire_hdr_check(h, c->max_type) < 0)
+	if (rx_hdr_check(c, h) < 0)
 		return 1;
 	return avail >= WIRE_HDR_SIZE + (size_t)le32toh(h->len);
+}
+
+/* ---- sealing ------------------------------------------------------- */
+
+int net_encrypt(struct net_chan *c, enum net_aead alg, const uint8_t tx_key[NET_AEAD_KEY_LEN],
+		const uint8_t rx_key[NET_AEAD_KEY_LEN])
+{
+	struct net_crypt tx, rx;
+	int r;
+
+	r = net_crypt_init(&tx, alg, tx_key);
+	if (r == 0)
+		r = net_crypt_init(&rx, alg, rx_key);
+	else
+		memset(&rx, 0, sizeof(rx));
+	if (r == 0 && !c->tx_buf) {
+		c->tx_buf = malloc(NET_TX_CAP);
+		if (!c->tx_buf)
+			r = -ENOMEM;
+	}
+	/* Frames already queued keep their form; the next one is sealed. */
+	if (r == 0) {
+		c->tx_key = tx;
+		c->rx_key = rx;
+	}
+	net_crypt_wipe(&tx);
+	net_crypt_wipe(&rx);
+	return r;
 }
 
 /* ---- the rest ------------------------------------------------------ */

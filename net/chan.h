@@ -7,6 +7,10 @@
  * bulk path costs one syscall per batch, not per page. Receiving reads large
  * chunks into the channel's buffer and hands out messages from it.
  *
+ * net_encrypt seals every later frame in both directions (net/crypt.h):
+ * then net_queue copies each payload, encrypted, into a channel buffer
+ * and net_recv authenticates a frame before it hands out its plaintext.
+ *
  * Every function returns 0 (or a count) on success, negative errno on
  * failure; see net/wire.h for the frame errors.
  */
@@ -16,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
+
+#include "net/crypt.h"
 
 struct net_chan;
 
@@ -56,15 +62,30 @@ int net_sendv(struct net_chan *c, uint16_t type, const struct iovec *iov, int ni
 int net_send(struct net_chan *c, uint16_t type, const void *payload, uint32_t len);
 
 /* Add a message to the pending batch; flushes by itself when the batch is
- * full. The payload memory must stay unchanged until net_flush returns. */
+ * full. The payload memory must stay unchanged until net_flush returns
+ * (sealed, it is copied at once, but callers need not know). */
 int net_queue(struct net_chan *c, uint16_t type, const struct iovec *iov, int niov);
 int net_flush(struct net_chan *c);
 
-/* Next message, checked (frame, sequence, checksum). timeout_ms: -1 waits
- * forever, 0 only returns what is already buffered or readable (-EAGAIN if
- * no whole message), >0 waits that long (-ETIMEDOUT). A clean close by the
- * peer between messages is -ENOTCONN; inside a message -ECONNABORTED. */
+/* Next message, checked (frame, sequence, checksum or authentication).
+ * timeout_ms: -1 waits forever, 0 only returns what is already buffered or
+ * readable (-EAGAIN if no whole message), >0 waits that long (-ETIMEDOUT).
+ * A clean close by the peer between messages is -ENOTCONN; inside a
+ * message -ECONNABORTED. A frame error is final: every later call returns
+ * it again. On a sealed channel m->len is the plaintext's length and a
+ * frame that fails authentication is -EKEYREJECTED, its payload never
+ * handed out; a clear frame there (or a sealed one before) is -ENOKEY. */
 int net_recv(struct net_chan *c, struct net_msg *m, int timeout_ms);
+
+/* Seal every frame from the next one on, both directions, with alg and
+ * 32-byte keys for each direction (the peer's rx key is our tx key). Both
+ * ends call it at the same point of their protocol. Sequence numbers keep
+ * counting and are the nonces, so a key must serve one direction of one
+ * channel only. Frames queued before go out as they were. Calling it again
+ * changes keys (rekey), never back to clear: NET_AEAD_NONE is -EINVAL.
+ * -ENOTSUP: AES-256-GCM on a CPU without AES-NI. */
+int net_encrypt(struct net_chan *c, enum net_aead alg, const uint8_t tx_key[NET_AEAD_KEY_LEN],
+		const uint8_t rx_key[NET_AEAD_KEY_LEN]);
 
 /* True when a whole message is already buffered (no syscall). */
 int net_pending(const struct net_chan *c);

@@ -43,13 +43,17 @@ void wire_hdr_init(struct wire_hdr *h, uint16_t type, uint32_t len,
 int wire_hdr_check(const struct wire_hdr *h, uint16_t max_type)
 {
 	uint16_t type = le16toh(h->type);
+	uint32_t flags = le32toh(h->flags);
 
 	/* Order matters: a stranger fails on magic before anything else. */
 	if (le32toh(h->magic) != WIRE_MAGIC)
 		return -EPROTO;
 	if (le16toh(h->version) != WIRE_VERSION)
 		return -EPROTONOSUPPORT;
-	if (le32toh(h->len) > WIRE_MAX_PAYLOAD)
+	/* A flag we do not know changes what the frame means: a newer wire. */
+	if (flags & ~WIRE_F_SEALED)
+		return -EPROTONOSUPPORT;
+	if (le32toh(h->len) > ((flags & WIRE_F_SEALED) ? WIRE_MAX_LEN : WIRE_MAX_PAYLOAD))
 		return -EMSGSIZE;
 	if (type == 0 || type > max_type)
 		return -EBADMSG;
@@ -86,6 +90,10 @@ const char *wire_strerror(int err)
 		return "connection closed by the peer";
 	case ESHUTDOWN:
 		return "connection shut down locally";
+	case EKEYREJECTED:
+		return "message failed authentication (tampered or wrong key)";
+	case ENOKEY:
+		return "message encryption mismatch (one end encrypts, the other does not)";
 	}
 	/* strerrordesc_np returns static text: safe from any thread. */
 	s = strerrordesc_np(err < 0 ? -err : err);

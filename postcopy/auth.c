@@ -1,4 +1,6 @@
-/* postcopy/auth.c - the pre-shared key and its MACs (libsodium). */
+/* postcopy/auth.c - the pre-shared key, its MACs and the channel keys
+ * derived from it (libsodium). */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -72,4 +74,18 @@ bool pm_mac_ok(const struct pm_key *key, const char *label, const uint8_t *a, co
 
 	pm_mac(key, label, a, b, extra, extra_len, want);
 	return sodium_memcmp(want, mac, PM_MAC_LEN) == 0;
+}
+
+void pm_chan_keys(const struct pm_key *key, const uint8_t nonce_src[PM_NONCE_LEN],
+		  const uint8_t nonce_dst[PM_NONCE_LEN], unsigned channel, bool is_source,
+		  uint8_t tx[PM_CHAN_KEY_LEN], uint8_t rx[PM_CHAN_KEY_LEN])
+{
+	uint32_t ch = htole32((uint32_t)channel);   /* same bytes on any host */
+	uint8_t *s2d = is_source ? tx : rx, *d2s = is_source ? rx : tx;
+
+	_Static_assert(PM_CHAN_KEY_LEN == PM_MAC_LEN, "one HMAC per key");
+	/* HMAC as a PRF: its own labels keep these apart from the handshake's
+	 * MACs, which travel in clear. */
+	pm_mac(key, "pcm-enc-s2d", nonce_src, nonce_dst, &ch, sizeof(ch), s2d);
+	pm_mac(key, "pcm-enc-d2s", nonce_src, nonce_dst, &ch, sizeof(ch), d2s);
 }

@@ -27,6 +27,8 @@ static const char receive_help[] =
 "                         in FILE (mode 600, 16+ bytes); required when ADDR\n"
 "                         is not loopback, unless --insecure\n"
 "  --insecure             listen beyond loopback without a key\n"
+"  --encrypt              accept only sources that seal all three channels\n"
+"                         (migrate --encrypt); needs --psk-file\n"
 "  --link-timeout SECONDS once the VM runs here, a source silent this long\n"
 "                         counts as a broken link (5)\n"
 "  --recover-timeout SECONDS\n"
@@ -52,7 +54,7 @@ static int receive_parse(int argc, char **argv, struct receive_opts *o,
 		{ "mem-limit", required_argument, 0, 'm' }, { "timeout", required_argument, 0, 't' },
 		{ "console", required_argument, 0, 'c' },
 		{ "psk-file", required_argument, 0, 'k' }, { "insecure", no_argument, 0, 'i' },
-		{ "recover-timeout", required_argument, 0, 'r' },
+		{ "recover-timeout", required_argument, 0, 'r' }, { "encrypt", no_argument, 0, 'e' },
 		{ "link-timeout", required_argument, 0, 'L' },
 		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
 	bool have_listen = false, insecure = false;
@@ -89,6 +91,9 @@ static int receive_parse(int argc, char **argv, struct receive_opts *o,
 		case 'i':
 			insecure = true;
 			break;
+		case 'e':
+			o->encrypt = true;
+			break;
 		case 't':
 			if (cli_parse_u64(optarg, 86400, &secs) || secs == 0)
 				return cli_usage_error("receive", "invalid --timeout '%s'", optarg);
@@ -109,6 +114,8 @@ static int receive_parse(int argc, char **argv, struct receive_opts *o,
 		return cli_usage_error("receive", "unexpected argument '%s'", argv[optind]);
 	if (!have_listen)
 		return cli_usage_error("receive", "--listen ADDR:PORT is required");
+	if (o->encrypt && !o->key.set)
+		return cli_usage_error("receive", "--encrypt needs --psk-file (the keys come from it)");
 	if (!o->key.set && !insecure && !addr_is_loopback(host))
 		return cli_error("receive: refusing to listen on %s without a key: anyone who can "
 				 "reach it could push a VM here (give --psk-file, or --insecure)", host);

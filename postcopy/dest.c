@@ -9,6 +9,7 @@
  * (dest_link.c).
  */
 #include <errno.h>
+#include <sodium.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,10 +150,42 @@ static int dst_prepare(struct dst *d)
 	return 0;
 }
 
+/* --encrypt: channel ch's frames are sealed from the next one on. */
+static int dst_seal(struct dst *d, enum pm_channel ch)
+{
+	uint8_t tx[PM_CHAN_KEY_LEN], rx[PM_CHAN_KEY_LEN];
+	int err;
+
+	if (!(d->cipher.flags & PM_AUTH_ENCRYPT))
+		return 0;
+	pm_chan_keys(&d->o->key, d->nonce_src, d->nonce_dst, ch, false, tx, rx);
+	err = net_encrypt(d->ch[ch], (enum net_aead)d->cipher.aead, tx, rx);
+	sodium_memzero(tx, sizeof(tx));
+	sodium_memzero(rx, sizeof(rx));
+	return err;
+}
+
+/* What the channels will be: sealed when the source asks (with its AEAD
+ * if this CPU runs it too, else XChaCha20-Poly1305, which any CPU does),
+ * or refused when this destination demands sealing and it does not ask. */
+static int dst_cipher(struct dst *d, const struct pm_auth_challenge *c)
+{
+	d->cipher = (struct pm_cipher){ 0, NET_AEAD_NONE };
+	if (!(c->want.flags & PM_AUTH_ENCRYPT))
+		return d->o->encrypt ? dst_refuse(d, -EACCES, "this destination requires "
+						  "encrypted channels: migrate with --encrypt") : 0;
+	d->cipher.flags = PM_AUTH_ENCRYPT;
+	d->cipher.aead = c->want.aead == NET_AEAD_AES256GCM &&
+			 net_aead_best() == NET_AEAD_AES256GCM ? NET_AEAD_AES256GCM
+							       : NET_AEAD_XCHACHA20;
+	return 0;
+}
+
 /* --psk-file: the first message must be the source's challenge; answer it
- * with our nonce and MAC, then check its proof. A stranger gets one
- * refusal and nothing else. On return m holds the next message (next:
- * HELLO, or RECOVER on a reconnection). */
+ * with our nonce, the cipher and our MAC over them, then check its proof.
+ * A stranger gets one refusal and nothing else. On return m holds the
+ * next message (next: HELLO, or RECOVER on a reconnection), which is
+ * sealed if the channels are. */
 int dst_auth(struct dst *d, struct net_msg *m, const char *next)
 {
 	struct pm_auth_challenge c;
@@ -169,19 +202,25 @@ int dst_auth(struct dst *d, struct net_msg *m, const char *next)
 	if (m->type != PM_AUTH_CHALLENGE || pm_decode_fixed(m->payload, m->len, &c, sizeof(c), NULL))
 		return dst_refuse(d, -EACCES, "this destination requires a pre-shared key: "
 				  "migrate with --psk-file");
+	if ((err = dst_cipher(d, &c)))
+		return err;
 	memcpy(d->nonce_src, c.nonce, sizeof(c.nonce));
 	pm_nonce(d->nonce_dst);
 	memcpy(r.nonce, d->nonce_dst, sizeof(r.nonce));
-	pm_mac(&d->o->key, "pcm-dst", d->nonce_src, d->nonce_dst, NULL, 0, r.mac);
+	r.use = d->cipher;
+	pm_mac(&d->o->key, "pcm-dst", d->nonce_src, d->nonce_dst, &r.use, sizeof(r.use), r.mac);
 	if ((err = net_send(d->ch[PM_CH_CONTROL], PM_AUTH_RESPONSE, &r, sizeof(r))))
 		return pm_fail_set(d->fail, err, "authenticating: %s", wire_strerror(err));
 	if ((err = dst_recv(d, m, d->o->reply_timeout_ms, "AUTH_PROOF")))
 		return err;
 	if (m->type != PM_AUTH_PROOF || pm_decode_fixed(m->payload, m->len, &p, sizeof(p), NULL) ||
-	    !pm_mac_ok(&d->o->key, "pcm-src", d->nonce_dst, d->nonce_src, NULL, 0, p.mac))
+	    !pm_mac_ok(&d->o->key, "pcm-src", d->nonce_dst, d->nonce_src, &r.use, sizeof(r.use),
+		       p.mac))
 		return dst_refuse(d, -EACCES, "the source does not hold this key "
 				  "(wrong --psk-file on one side)");
 	d->authenticated = true;
+	if ((err = dst_seal(d, PM_CH_CONTROL)))
+		return pm_fail_set(d->fail, err, "sealing the control channel: %s", strerror(-err));
 	return dst_recv(d, m, d->o->reply_timeout_ms, next);
 }
 
@@ -254,6 +293,8 @@ int dst_channels(struct dst *d)
 					   wire_strerror(err));
 		}
 		d->ch[cm.channel] = c;
+		if ((err = dst_seal(d, cm.channel)))
+			return pm_fail_set(d->fail, err, "sealing a page channel: %s", strerror(-err));
 	}
 	return 0;
 }

@@ -27,6 +27,7 @@ struct dst {
 	struct pm_fail *fail;
 	struct pm_hello hello;
 	uint8_t nonce_src[32], nonce_dst[32];    /* --psk-file handshake */
+	struct pm_cipher cipher;                 /* what it settled */
 	bool authenticated;
 	struct machine *m;
 	struct ram ram;

@@ -64,6 +64,9 @@ int mig_opts_parse(struct migrate_opts *o, const char *cmd, int opt, const char 
 		if (cli_parse_seconds_ms(arg, 3600, &o->link_timeout_ms))
 			return cli_usage_error(cmd, "invalid --link-timeout '%s' (seconds)", arg);
 		return 1;
+	case MIGOPT_ENCRYPT:
+		o->encrypt = true;
+		return 1;
 	case MIGOPT_VERIFY_RAM:
 		o->verify_ram = true;
 		return 1;
@@ -83,6 +86,8 @@ int mig_opts_check(const struct migrate_opts *o, const char *cmd)
 
 	if (o->psk_file[0] && pm_key_load(o->psk_file, &key, why, sizeof(why)))
 		return cli_error("%s: %s", cmd, why);
+	if (o->encrypt && !o->psk_file[0])
+		return cli_usage_error(cmd, "--encrypt needs --psk-file (the keys come from it)");
 	if (o->verify_ram && strcmp(o->mode, "precopy"))
 		return cli_usage_error(cmd, "--verify-ram needs --mode precopy");
 	return 0;
@@ -91,10 +96,10 @@ int mig_opts_check(const struct migrate_opts *o, const char *cmd)
 void mig_opts_format(const struct migrate_opts *o, char *buf, size_t len)
 {
 	snprintf(buf, len, "max_downtime_ms=%u max_rounds=%u rounds=%u seconds_ms=%u "
-		 "max_bandwidth=%llu verify_ram=%d recover_ms=%d link_ms=%d%s%s",
+		 "max_bandwidth=%llu verify_ram=%d recover_ms=%d link_ms=%d encrypt=%d%s%s",
 		 o->pc.max_downtime_ms, o->pc.max_rounds, o->pc.rounds, o->pc.seconds_ms,
 		 (unsigned long long)o->pc.max_bandwidth, o->verify_ram, o->recover_timeout_ms,
-		 o->link_timeout_ms, o->psk_file[0] ? " psk_file=" : "", o->psk_file);
+		 o->link_timeout_ms, o->encrypt, o->psk_file[0] ? " psk_file=" : "", o->psk_file);
 }
 
 int mig_opts_scan(struct migrate_opts *o, const char *words, char *why, size_t len)
@@ -124,6 +129,8 @@ int mig_opts_scan(struct migrate_opts *o, const char *words, char *why, size_t l
 			o->pc.max_bandwidth = v;
 		else if (!strcmp(key, "verify_ram"))
 			o->verify_ram = v != 0;
+		else if (!strcmp(key, "encrypt"))
+			o->encrypt = v != 0;
 		else if (!strcmp(key, "recover_ms") && v <= 86400000)
 			o->recover_timeout_ms = (int)v;
 		else if (!strcmp(key, "link_ms") && v <= 3600000)

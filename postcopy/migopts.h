@@ -9,7 +9,7 @@
 enum {
 	MIGOPT_MODE = 1100, MIGOPT_DOWNTIME, MIGOPT_ROUNDS, MIGOPT_PRE_ROUNDS,
 	MIGOPT_PRE_SECONDS, MIGOPT_BANDWIDTH, MIGOPT_VERIFY_RAM, MIGOPT_PSK,
-	MIGOPT_RECOVER_TIMEOUT, MIGOPT_LINK_TIMEOUT,
+	MIGOPT_RECOVER_TIMEOUT, MIGOPT_LINK_TIMEOUT, MIGOPT_ENCRYPT,
 };
 
 #define MIGOPTS_LONG \
@@ -22,7 +22,8 @@ enum {
 	{ "verify-ram", no_argument, 0, MIGOPT_VERIFY_RAM }, \
 	{ "psk-file", required_argument, 0, MIGOPT_PSK }, \
 	{ "recover-timeout", required_argument, 0, MIGOPT_RECOVER_TIMEOUT }, \
-	{ "link-timeout", required_argument, 0, MIGOPT_LINK_TIMEOUT }
+	{ "link-timeout", required_argument, 0, MIGOPT_LINK_TIMEOUT }, \
+	{ "encrypt", no_argument, 0, MIGOPT_ENCRYPT }
 
 #define MIGOPTS_HELP \
 "  --mode MODE            postcopy (default), precopy, or hybrid\n" \
@@ -39,6 +40,8 @@ enum {
 "                         pause (proves the dirty tracking; adds to downtime)\n" \
 "  --psk-file FILE        prove to the destination that both hold the key in\n" \
 "                         FILE (mode 600, 16+ bytes) before any VM data flows\n" \
+"  --encrypt              with --psk-file: seal all three channels (AES-256-GCM\n" \
+"                         with AES-NI, else XChaCha20-Poly1305)\n" \
 "  --link-timeout SECONDS once the destination runs the VM, silence this long\n" \
 "                         counts as a broken link (5)\n" \
 "  --recover-timeout SECONDS\n" \

@@ -51,6 +51,7 @@ struct migrate_opts {
 	 * the source's at the pause before it resumes (costs downtime). */
 	bool verify_ram;
 	char psk_file[256];        /* --psk-file: authenticate (empty: no) */
+	bool encrypt;              /* --encrypt: seal every channel (needs the key) */
 	/* Set from another thread to switch a running pre-copy to post-copy
 	 * (the operator's --switch-to-postcopy); may be NULL. */
 	atomic_bool *switch_req;
@@ -74,6 +75,7 @@ struct receive_opts {
 	uint64_t mem_limit;        /* refuse VMs larger than this (0: RAM) */
 	const char *console;       /* kvm guests' serial console (NULL: none) */
 	struct pm_key key;         /* set: sources must prove they hold it */
+	bool encrypt;              /* refuse sources that do not seal the channels */
 	/* Before READY: 0 to take the VM, or negative errno and the reason
 	 * in why (PM_WHY_LEN) to refuse it. May be NULL. */
 	int (*on_hello)(void *arg, const struct pm_hello *h, char *why);

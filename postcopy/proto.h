@@ -86,8 +86,15 @@ struct pm_ping { uint64_t t_ns; uint32_t echo; uint32_t pad; };
  * without. */
 struct pm_channel_msg { uint64_t session; uint32_t channel; uint32_t pad; uint8_t mac[32]; };
 
-struct pm_auth_challenge { uint8_t nonce[32]; };
-struct pm_auth_response { uint8_t nonce[32]; uint8_t mac[32]; };
+/* The handshake also settles encryption (--encrypt): the source asks for
+ * it and names the AEAD it prefers (enum net_aead); the destination's
+ * answer says what both will use, and both MACs cover that choice, so
+ * nobody in between can strip it. Every channel is sealed from the
+ * message after the proof (control) or after CHANNEL (urgent, bulk). */
+#define PM_AUTH_ENCRYPT 1u
+struct pm_cipher { uint32_t flags; uint32_t aead; };
+struct pm_auth_challenge { uint8_t nonce[32]; struct pm_cipher want; };
+struct pm_auth_response { uint8_t nonce[32]; uint8_t mac[32]; struct pm_cipher use; };
 struct pm_auth_proof { uint8_t mac[32]; };
 
 struct pm_state_hdr {

@@ -75,6 +75,7 @@ static void human_faults(FILE *f, const struct report *r)
 		"max %.3f us\n", r->fault_p50_us, r->fault_p90_us,
 		r->fault_p99_us, r->fault_max_us);
 	fprintf(f, "  blocktime      %.3f us\n", r->blocktime_us);
+	fprintf(f, "  encryption     %s\n", r->cipher[0] ? r->cipher : "none");
 	fprintf(f, "  link pauses    %u (%.1f ms in all, longest %.1f ms)\n", r->link_pauses,
 		r->link_paused_ms, r->link_longest_ms);
 }
@@ -204,6 +205,7 @@ static void json_faults(FILE *f, const struct report *r)
 	JSON_DBL(f, ",", "max", r->fault_max_us);
 	fputc('}', f);
 	JSON_DBL(f, ",", "blocktime_us", r->blocktime_us);
+	JSON_STR(f, ",", "cipher", r->cipher);
 	JSON_U64(f, ",\"link\":{", "pauses", r->link_pauses);
 	JSON_DBL(f, ",", "paused_ms", r->link_paused_ms);
 	JSON_DBL(f, ",", "longest_ms", r->link_longest_ms);

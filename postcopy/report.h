@@ -44,6 +44,7 @@ struct report {
 	uint64_t state_bytes;
 	double bulk_mbps;       /* bulk channel payload rate while pushing */
 	uint64_t dest_overhead_bytes; /* destination memory beyond guest RAM */
+	char cipher[24];        /* the channels' AEAD, or "none" */
 	unsigned link_pauses;   /* outages of the link recovered from */
 	double link_paused_ms;  /* their total length */
 	double link_longest_ms; /* the longest */

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,21 @@ static int src_ping(struct src *s)
 	return 0;
 }
 
+/* --encrypt: channel ch's frames are sealed from the next one on. */
+static int src_seal(struct src *s, enum pm_channel ch)
+{
+	uint8_t tx[PM_CHAN_KEY_LEN], rx[PM_CHAN_KEY_LEN];
+	int err;
+
+	if (!(s->cipher.flags & PM_AUTH_ENCRYPT))
+		return 0;
+	pm_chan_keys(&s->key, s->nonce_src, s->nonce_dst, ch, true, tx, rx);
+	err = net_encrypt(s->ch[ch], (enum net_aead)s->cipher.aead, tx, rx);
+	sodium_memzero(tx, sizeof(tx));
+	sodium_memzero(rx, sizeof(rx));
+	return err;
+}
+
 int src_connect(struct src *s, enum pm_channel ch)
 {
 	static const char *const names[] = { "control", "urgent", "bulk" };
@@ -113,6 +129,8 @@ int src_connect(struct src *s, enum pm_channel ch)
 		if (s->key.set)
 			pm_mac(&s->key, "pcm-chan", s->nonce_src, s->nonce_dst, &c, 16, c.mac);
 		err = net_send(s->ch[ch], PM_CHANNEL, &c, sizeof(c));
+		if (!err)
+			err = src_seal(s, ch);
 		if (err)
 			return pm_fail_set(s->fail, err, "opening %s channel: %s",
 					   names[ch], wire_strerror(err));
@@ -134,6 +152,30 @@ int src_refused(struct src *s, const struct net_msg *m)
 
 /* --psk-file: a fresh nonce; the destination's nonce and MAC over both,
  * checked; our MAC over both the other way round. */
+/* The destination's answer: its MAC, and the cipher we asked for. */
+static int src_auth_check(struct src *s, const struct pm_auth_challenge *c,
+			  const struct pm_auth_response *r)
+{
+	const char *bad = NULL;
+
+	if (!pm_mac_ok(&s->key, "pcm-dst", s->nonce_src, s->nonce_dst, &r->use, sizeof(r->use),
+		       r->mac))
+		bad = "the keys differ (wrong --psk-file on one side)";
+	else if ((r->use.flags & PM_AUTH_ENCRYPT) != (c->want.flags & PM_AUTH_ENCRYPT) ||
+		 ((r->use.flags & PM_AUTH_ENCRYPT) && r->use.aead != NET_AEAD_AES256GCM &&
+		  r->use.aead != NET_AEAD_XCHACHA20))
+		bad = "the destination answered with another cipher than asked for";
+	if (!bad)
+		return 0;
+	struct pm_error e = { .err = -EACCES };
+
+	pm_strset(e.why, sizeof(e.why), bad);
+	net_send(s->ch[PM_CH_CONTROL], PM_ERROR, &e, sizeof(e));
+	return pm_fail_set(s->fail, -EACCES, "%s", strstr(bad, "keys") ?
+			   "the destination does not hold this key (wrong --psk-file on one side)"
+			   : bad);
+}
+
 int src_auth(struct src *s)
 {
 	struct pm_auth_challenge c;
@@ -146,6 +188,8 @@ int src_auth(struct src *s)
 		return 0;
 	pm_nonce(s->nonce_src);
 	memcpy(c.nonce, s->nonce_src, sizeof(c.nonce));
+	c.want = (struct pm_cipher){ s->o->encrypt ? PM_AUTH_ENCRYPT : 0,
+				     s->o->encrypt ? net_aead_best() : NET_AEAD_NONE };
 	if ((err = net_send(s->ch[PM_CH_CONTROL], PM_AUTH_CHALLENGE, &c, sizeof(c))))
 		return pm_fail_set(s->fail, err, "authenticating: %s", wire_strerror(err));
 	if ((err = src_recv(s, &m, s->o->reply_timeout_ms, "AUTH_RESPONSE")))
@@ -156,16 +200,13 @@ int src_auth(struct src *s)
 		return pm_fail_set(s->fail, -EPROTO, "expected AUTH_RESPONSE, got %s",
 				   pm_type_name(m.type));
 	memcpy(s->nonce_dst, r.nonce, sizeof(r.nonce));
-	if (!pm_mac_ok(&s->key, "pcm-dst", s->nonce_src, s->nonce_dst, NULL, 0, r.mac)) {
-		struct pm_error e = { .err = -EACCES };
-
-		pm_strset(e.why, sizeof(e.why), "the keys differ (wrong --psk-file on one side)");
-		net_send(s->ch[PM_CH_CONTROL], PM_ERROR, &e, sizeof(e));
-		return pm_fail_set(s->fail, -EACCES, "the destination does not hold this key "
-				   "(wrong --psk-file on one side)");
-	}
-	pm_mac(&s->key, "pcm-src", s->nonce_dst, s->nonce_src, NULL, 0, p.mac);
+	if ((err = src_auth_check(s, &c, &r)))
+		return err;
+	s->cipher = r.use;
+	pm_mac(&s->key, "pcm-src", s->nonce_dst, s->nonce_src, &r.use, sizeof(r.use), p.mac);
 	err = net_send(s->ch[PM_CH_CONTROL], PM_AUTH_PROOF, &p, sizeof(p));
+	if (!err)
+		err = src_seal(s, PM_CH_CONTROL);
 	return err ? pm_fail_set(s->fail, err, "authenticating: %s", wire_strerror(err)) : 0;
 }
 

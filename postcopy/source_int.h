@@ -55,6 +55,7 @@ struct src {
 	struct ram ram;
 	uint64_t session;
 	struct pm_key key;                /* --psk-file */
+	struct pm_cipher cipher;          /* what the handshake settled */
 	uint8_t nonce_src[PM_NONCE_LEN], nonce_dst[PM_NONCE_LEN];
 	struct net_chan *ch[PM_CH_COUNT];
 	char host[256];                   /* the destination; `recover --to` moves it */

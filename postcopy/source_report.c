@@ -2,6 +2,7 @@
  * destination's DONE into the report. */
 #include <string.h>
 #include "guest/workload.h"
+#include "net/crypt.h"
 #include "postcopy/clock.h"
 #include "postcopy/source_int.h"
 
@@ -59,6 +60,7 @@ void src_report(const struct src *s, const struct pm_done *d, struct report *r)
 	if (d->bulk_ns)
 		r->bulk_mbps = d->pages_pushed * (double)PM_PAGE / (d->bulk_ns / 1e9) / 1e6;
 	r->dest_overhead_bytes = d->overhead_bytes;
+	pm_strset(r->cipher, sizeof(r->cipher), net_aead_name((enum net_aead)s->cipher.aead));
 	r->link_pauses = s->link->pauses;
 	r->link_paused_ms = ms(s->link->paused_ns);
 	r->link_longest_ms = ms(s->link->longest_ns);

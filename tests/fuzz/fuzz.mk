@@ -43,7 +43,7 @@ FZ_FLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -I. -D_GNU_SOURCE -MMD -MP $
 # in a flexible array, inside another struct): clang warns of GNU
 # extensions gcc takes silently.
 FZ_FLAGS += -Wno-gnu-variable-sized-type-not-at-end
-FZ_LIBS  := -luring -lxxhash -lpthread -lm
+FZ_LIBS  := -luring -lxxhash -lsodium -lpthread -lm
 
 FZ_SRCS  := $(wildcard net/*.c uffd/*.c vm/*.c kvm/*.c guest/*.c) \
 	    postcopy/proto.c postcopy/bitmap.c postcopy/hist.c

@@ -275,7 +275,10 @@ static int fuzz_proto_one(const uint8_t *data, size_t size)
 	FZ_CHECK(strlen(wire_strerror(r)) > 0);
 	if (!r)
 		FZ_CHECK(le32toh(h.magic) == WIRE_MAGIC && le16toh(h.version) == WIRE_VERSION &&
-			 hlen <= WIRE_MAX_PAYLOAD && type >= 1 && type <= PM_TYPE_MAX);
+			 hlen <= ((le32toh(h.flags) & WIRE_F_SEALED) ? WIRE_MAX_LEN :
+				  WIRE_MAX_PAYLOAD) &&
+			 !(le32toh(h.flags) & ~WIRE_F_SEALED) && type >= 1 &&
+			 type <= PM_TYPE_MAX);
 	name = pm_type_name(type);
 	FZ_CHECK(name && strlen(name) > 0);
 

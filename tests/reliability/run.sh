@@ -68,7 +68,7 @@ unit_row() {
 	local rc=0 n
 	for t in "$@"; do "$B/tests/$t" >>"$log" 2>&1 || rc=1; done
 	n=$(grep -Eo '\[==========\] [0-9]+ test\(s\) run' "$log" | awk '{ s += $2 } END { print s }')
-	row "$what" "$n tests" "$(grep -Eo '\[  PASSED  \] [0-9]+' "$log" | awk '{ s += $3 } END { print s }')" \
+	row "$what" "$n tests" "$(grep -Eo '\[  PASSED  \] [0-9]+' "$log" | awk '{ s += $NF } END { print s + 0 }')" \
 		"0" "$([ "$rc" = 0 ] && echo pass || echo FAIL)" "$(printf "$B/tests/%s " "$@")"
 }
 

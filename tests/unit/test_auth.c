@@ -1,6 +1,8 @@
 /* tests/unit/test_auth.c - the pre-shared key: loading it (permissions,
- * length), and the MACs of the handshake (deterministic, bound to their
- * label, nonces and order, any flipped bit refused). */
+ * length), the MACs of the handshake (deterministic, bound to their
+ * label, nonces and order, any flipped bit refused), and the channel keys
+ * derived from it (both ends agree; directions, channels, nonces and keys
+ * all give other keys). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -82,6 +84,61 @@ static void test_macs(void **state)
 	assert_false(pm_mac_ok(&a, "pcm-chan", n1, n2, "session2", 8, m));
 }
 
+static void test_chan_keys(void **state)
+{
+	uint8_t ns[PM_NONCE_LEN], nd[PM_NONCE_LEN], n2[PM_NONCE_LEN];
+	uint8_t stx[PM_CHAN_KEY_LEN], srx[PM_CHAN_KEY_LEN];
+	uint8_t dtx[PM_CHAN_KEY_LEN], drx[PM_CHAN_KEY_LEN];
+	uint8_t x[PM_CHAN_KEY_LEN], y[PM_CHAN_KEY_LEN];
+	struct pm_key a, b;
+	char why[300];
+
+	(void)state;
+	assert_int_equal(pm_key_load(key_file("ka", "cccccccccccccccccccc", 20, 0600), &a, why,
+				     sizeof(why)), 0);
+	assert_int_equal(pm_key_load(key_file("kb", "cccccccccccccccccccd", 20, 0600), &b, why,
+				     sizeof(why)), 0);
+	pm_nonce(ns);
+	pm_nonce(nd);
+	pm_nonce(n2);
+	/* the two ends agree, crosswise */
+	pm_chan_keys(&a, ns, nd, 1, true, stx, srx);
+	pm_chan_keys(&a, ns, nd, 1, false, dtx, drx);
+	assert_memory_equal(stx, drx, PM_CHAN_KEY_LEN);
+	assert_memory_equal(srx, dtx, PM_CHAN_KEY_LEN);
+	/* the two directions differ, and neither is a handshake MAC */
+	assert_memory_not_equal(stx, srx, PM_CHAN_KEY_LEN);
+	pm_mac(&a, "pcm-chan", ns, nd, NULL, 0, x);
+	assert_memory_not_equal(stx, x, PM_CHAN_KEY_LEN);
+	/* deterministic */
+	pm_chan_keys(&a, ns, nd, 1, true, x, y);
+	assert_memory_equal(x, stx, PM_CHAN_KEY_LEN);
+	assert_memory_equal(y, srx, PM_CHAN_KEY_LEN);
+	/* every channel its own keys */
+	for (unsigned ch = 0; ch < 4; ch++) {
+		if (ch == 1)
+			continue;
+		pm_chan_keys(&a, ns, nd, ch, true, x, y);
+		assert_memory_not_equal(x, stx, PM_CHAN_KEY_LEN);
+		assert_memory_not_equal(y, srx, PM_CHAN_KEY_LEN);
+		assert_memory_not_equal(x, srx, PM_CHAN_KEY_LEN);
+	}
+	pm_chan_keys(&a, ns, nd, 1u << 16, true, x, y);   /* all 32 bits count */
+	assert_memory_not_equal(x, stx, PM_CHAN_KEY_LEN);
+	/* a new nonce on either side: new keys; the nonces' order counts */
+	pm_chan_keys(&a, n2, nd, 1, true, x, y);
+	assert_memory_not_equal(x, stx, PM_CHAN_KEY_LEN);
+	assert_memory_not_equal(y, srx, PM_CHAN_KEY_LEN);
+	pm_chan_keys(&a, ns, n2, 1, true, x, y);
+	assert_memory_not_equal(x, stx, PM_CHAN_KEY_LEN);
+	pm_chan_keys(&a, nd, ns, 1, true, x, y);
+	assert_memory_not_equal(x, stx, PM_CHAN_KEY_LEN);
+	/* another pre-shared key */
+	pm_chan_keys(&b, ns, nd, 1, true, x, y);
+	assert_memory_not_equal(x, stx, PM_CHAN_KEY_LEN);
+	assert_memory_not_equal(y, srx, PM_CHAN_KEY_LEN);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -102,6 +159,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_key_load),
 		cmocka_unit_test(test_macs),
+		cmocka_unit_test(test_chan_keys),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
