@@ -154,6 +154,15 @@ void wl_op_done(struct guest_cpu *c, struct wl_regs *r, uint64_t now)
 
 void wl_step(struct guest_cpu *c, struct wl_regs *r)
 {
+	const struct guest_boot *b = guest_boot_of(c->ram);
+
+	/* A boot page that is not ours (memory gone: a VM being discarded
+	 * whose missing pages now read as zero) stops the guest here rather
+	 * than letting it divide by a zero vCPU count. */
+	if (b->magic != GUEST_BOOT_MAGIC || b->nvcpus == 0) {
+		c->ops->idle(c->ctx, GUEST_MS);
+		return;
+	}
 	switch (r->workload) {
 	case WL_IDLE:
 		idle_step(c, r);

@@ -136,7 +136,8 @@ static int dst_attempt(struct dst *d, int timeout_ms, char *why, size_t n)
 		err = dst_channels(d);
 	d->fail = keep;
 	atomic_store(&d->activated, true);
-	snprintf(why, n, "%s", scratch.why);
+	if (scratch.why[0])
+		snprintf(why, n, "%s", scratch.why);
 	if (err)
 		dst_chan_close_all(d);
 	return err;

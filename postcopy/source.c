@@ -33,6 +33,11 @@ int src_recv(struct src *s, struct net_msg *m, int timeout_ms, const char *what)
 	if (err)
 		return src_link_fail(s, err, "control channel, waiting for %s: %s",
 				     what, wire_strerror(err));
+	return src_heard(s, m);
+}
+
+int src_heard(struct src *s, const struct net_msg *m)
+{
 	s->t_seen = clock_now_ns();
 	if (m->type == PM_ERROR) {
 		struct pm_error e;

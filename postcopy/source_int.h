@@ -111,6 +111,9 @@ int src_connect(struct src *s, enum pm_channel ch);
 int src_auth(struct src *s);
 int src_recv(struct src *s, struct net_msg *m, int timeout_ms, const char *what);
 int src_refused(struct src *s, const struct net_msg *m);
+/* A control message came: the destination lives; its ERROR is the
+ * migration's failure. */
+int src_heard(struct src *s, const struct net_msg *m);
 void src_chan_close(struct src *s, enum pm_channel ch);
 
 /* source_link.c */

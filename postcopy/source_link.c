@@ -98,14 +98,7 @@ int src_recv_live(struct src *s, struct net_msg *m)
 					     (clock_now_ns() - s->t_seen) / 1e9);
 		if (err)
 			return src_link_fail(s, err, "control channel: %s", wire_strerror(err));
-		s->t_seen = clock_now_ns();
-		if (m->type == PM_ERROR) {
-			struct pm_error e;
-			int code = pm_decode_error(m->payload, m->len, &e);
-
-			return pm_fail_set(s->fail, code, "destination failed: %s", e.why);
-		}
-		return 0;
+		return src_heard(s, m);
 	}
 }
 

@@ -40,6 +40,22 @@ start_vm() {
 	return 1
 }
 
+# receive_bg NAME ARGS...: `receive` in the background on a port it picks
+# (RECV_PORT), its pid in RECV_PID, its output in $TMP/NAME.log.
+receive_bg() {
+	local name=$1; shift
+	"$PM" receive --listen 127.0.0.1:0 --name "$name" "$@" >"$TMP/$name.log" 2>&1 &
+	RECV_PID=$!
+	PIDS+=($!)
+	for _ in $(seq 100); do
+		RECV_PORT=$(sed -n 's/^waiting for a VM on .*:\([0-9]*\)$/\1/p' "$TMP/$name.log")
+		[ -n "$RECV_PORT" ] && return 0
+		sleep 0.05
+	done
+	echo "receive $name did not come up: $(cat "$TMP/$name.log")" >&2
+	return 1
+}
+
 # ops counter of a running VM
 vm_ops() { "$PM" status "$1" | sed -n 's/^ops: //p'; }
 vm_state() { "$PM" status "$1" | sed -n 's/^state: //p'; }

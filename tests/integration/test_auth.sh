@@ -65,29 +65,17 @@ check "same key: the VM runs on the destination" vm_alive dst
 
 # ---- --encrypt ------------------------------------------------------------
 FAULTPROXY="$ROOT/${PCM_BUILD:-build}/tools/faultproxy"
-# recv_start NAME ARGS...: a destination on a port of its own ($RPORT).
-recv_start() {
-	local name=$1; shift
-	"$PM" receive --listen 127.0.0.1:0 --name "$name" "$@" >"$TMP/$name.log" 2>&1 &
-	RPID=$!
-	PIDS+=($!)
-	for _ in $(seq 100); do
-		RPORT=$(sed -n 's/^waiting for a VM on .*:\([0-9]*\)$/\1/p' "$TMP/$name.log")
-		[ -n "$RPORT" ] && return 0
-		sleep 0.05
-	done
-}
 start_vm esrc --engine thread --mem 64M --vcpus 1 --workload kv
-recv_start enc-need --psk-file "$TMP/k1" --encrypt
+receive_bg enc-need --psk-file "$TMP/k1" --encrypt
 expect_error "--encrypt: a destination that demands it refuses a clear source" \
 	"requires encrypted channels: migrate with --encrypt.*keeps running here" \
-	"$PM" migrate esrc --to "127.0.0.1:$RPORT" --psk-file "$TMP/k1"
-(sleep 5; kill "$RPID" 2>/dev/null) & wait "$RPID" || true
+	"$PM" migrate esrc --to "127.0.0.1:$RECV_PORT" --psk-file "$TMP/k1"
+(sleep 5; kill "$RECV_PID" 2>/dev/null) & wait "$RECV_PID" || true
 check "--encrypt: the destination says why" grep -q 'requires encrypted channels' "$TMP/enc-need.log"
 check "--encrypt: the VM keeps running on the source" vm_alive esrc
 
-recv_start enc --psk-file "$TMP/k1" --encrypt
-if "$PM" migrate esrc --to "127.0.0.1:$RPORT" --psk-file "$TMP/k1" --encrypt --json \
+receive_bg enc --psk-file "$TMP/k1" --encrypt
+if "$PM" migrate esrc --to "127.0.0.1:$RECV_PORT" --psk-file "$TMP/k1" --encrypt --json \
 	>"$TMP/enc.json" 2>"$TMP/mig.err"; then
 	check "--encrypt: the VM moves sealed and verifies ($(jq -r .cipher "$TMP/enc.json"))" \
 		jqt '.verified == true and (.cipher == "aes-256-gcm" or .cipher == "xchacha20-poly1305")' \
@@ -99,8 +87,8 @@ check "--encrypt: the VM runs on the destination" vm_alive enc
 # And back again, through a proxy that flips one bit of a sealed page
 # during pre-copy: refused as tampered before it is used, VM stays.
 start_vm back --engine thread --mem 256M --vcpus 1 --workload sweep
-recv_start enc-tamper --psk-file "$TMP/k1"
-"$FAULTPROXY" --listen 127.0.0.1:0 --port-file "$TMP/px.port" --to "127.0.0.1:$RPORT" \
+receive_bg enc-tamper --psk-file "$TMP/k1"
+"$FAULTPROXY" --listen 127.0.0.1:0 --port-file "$TMP/px.port" --to "127.0.0.1:$RECV_PORT" \
 	--fault corrupt --after-bytes 4M --seed 7 --log "$TMP/px.log" 2>/dev/null &
 PIDS+=($!)
 for _ in $(seq 100); do [ -s "$TMP/px.port" ] && break; sleep 0.02; done
@@ -108,7 +96,7 @@ expect_error "--encrypt: a tampered sealed page in pre-copy ends the migration" 
 	"authentication|tampered|closed|reset.*keeps running here" \
 	"$PM" migrate back --to "127.0.0.1:$(cat "$TMP/px.port")" --psk-file "$TMP/k1" --encrypt \
 	--mode precopy
-(sleep 10; kill "$RPID" 2>/dev/null) & wait "$RPID" || true
+(sleep 10; kill "$RECV_PID" 2>/dev/null) & wait "$RECV_PID" || true
 check "--encrypt: the proxy flipped a bit" grep -q '^fault: corrupt' "$TMP/px.log"
 check "--encrypt: the destination names the failed authentication" \
 	grep -q 'failed authentication' "$TMP/enc-tamper.log"
