@@ -75,8 +75,10 @@ unit_row() {
 bad_input() {
 	unit_row "Malformed messages and state blobs (magic, type, length, checksum, range, duplicates, versions, layouts; fuzz corpus replay)" \
 		"$LOG/unit.log" test_wire test_proto test_fuzzregress test_chan test_crypt test_kvm
-	script_row "Bad input end to end (garbage, wrong version, bad checksum, truncated, closed, no memory, wrong key, stranger)" \
-		"$LOG/badinput.log" bash -c 'bash tests/integration/test_badinput.sh && bash tests/integration/test_auth.sh'
+	script_row "Bad input end to end (garbage, wrong version, bad checksum, truncated, closed, no memory, bad names and options, open run directory)" \
+		"$LOG/badinput.log" bash tests/integration/test_badinput.sh
+	script_row "Strangers and tampering (no key, wrong key, clear source to an encrypting destination, a tampered sealed page)" \
+		"$LOG/auth.log" bash tests/integration/test_auth.sh
 	if [ "$FUZZ_SECONDS" = 0 ]; then
 		echo "reliability: libFuzzer skipped (FUZZ_SECONDS=0)"
 		return
