@@ -91,5 +91,6 @@ int cmd_stop(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_engines(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
 
 #endif

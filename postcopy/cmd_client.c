@@ -223,3 +223,30 @@ int cmd_recover(int argc, char **argv)
 	printf("VM '%s': reconnecting now%s%s\n", argv[optind], to ? " to " : "", to ? to : "");
 	return 0;
 }
+
+static const char resume_help[] =
+"usage: postcopy-move resume NAME\n"
+"\n"
+"A migration that failed after the destination took the VM over leaves\n"
+"the source's copy paused (`status` says paused), as it was at the pause:\n"
+"resuming it could run the VM twice. When the destination's copy is gone\n"
+"(its host died, or it gave up after its recover timeout), this runs the\n"
+"source's copy again from that moment. Make sure the VM does not run on\n"
+"the destination first.\n";
+
+int cmd_resume(int argc, char **argv)
+{
+	const char *name;
+	char why[400];
+	int err = client_args(argc, argv, "resume", resume_help, &name);
+
+	if (err)
+		return err < 0 ? 0 : err;
+	err = ctl_call(name, "resume", print_line, NULL, why, sizeof(why));
+	if (err == -EIO)
+		return cli_error("cannot resume '%s': %s", name, why);
+	if (err)
+		return client_fail(name, err, why);
+	printf("VM '%s' resumed from its state at the pause\n", name);
+	return 0;
+}

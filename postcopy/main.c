@@ -14,13 +14,14 @@ static const char main_help[] =
 "  status    show a running VM\n"
 "  stop      stop a running VM\n"
 "  recover   make a migration whose link broke reconnect now (maybe elsewhere)\n"
+"  resume    run again the paused copy a failed migration left on the source\n"
 "  demo      a whole migration on this machine, with its report\n"
 "  engines   which engines (kvm, thread) can run a guest here\n";
 
 static const struct { const char *name; int (*fn)(int, char **); } commands[] = {
 	{ "run", cmd_run }, { "receive", cmd_receive }, { "migrate", cmd_migrate },
 	{ "status", cmd_status }, { "stop", cmd_stop }, { "demo", cmd_demo },
-	{ "engines", cmd_engines }, { "recover", cmd_recover },
+	{ "engines", cmd_engines }, { "recover", cmd_recover }, { "resume", cmd_resume },
 };
 
 int main(int argc, char **argv)

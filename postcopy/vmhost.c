@@ -2,7 +2,7 @@
  *
  * `run` ends here once its VM runs, `receive` as soon as the incoming VM
  * has a name. Requests: status, stop, migrate HOST:PORT MODE JSON
- * [key=value...], switch, recover [HOST:PORT], latency (read only: the kv
+ * [key=value...], switch, recover [HOST:PORT], resume, latency (read only: the kv
  * latency histogram and timeline, for bench/). A migration, outgoing or
  * incoming, runs on its own thread, so the socket still answers status
  * (including a link outage), switch (pre-copy to post-copy) and recover
@@ -306,6 +306,26 @@ static void host_recover(struct vmhost *h, FILE *f, const char *to)
 	fprintf(f, "OK reconnecting now%s%s\n", *to ? " to " : "", to);
 }
 
+/* "resume": the paused copy a failed migration left here runs again.
+ * The operator's call: the destination had the VM after the pause, so
+ * this rolls it back to the pause, and it must not run there too. */
+static void host_resume(struct vmhost *h, FILE *f)
+{
+	int err;
+
+	if (h->migrating || !h->paused) {
+		fprintf(f, "ERR %s\n", h->migrating ? "a migration of this VM is running" :
+			"the VM is not paused: nothing to resume");
+		return;
+	}
+	if ((err = machine_resume(h->m))) {
+		fprintf(f, "ERR cannot resume the VM: %s\n", strerror(-err));
+		return;
+	}
+	h->paused = false;
+	fprintf(f, "OK resumed from its state at the pause\n");
+}
+
 static void host_switch(struct vmhost *h, FILE *f)
 {
 	if (!h->migrating || h->receiving) {
@@ -341,6 +361,8 @@ static bool host_client(struct vmhost *h, int fd)
 			host_latency(h, f);
 		} else if (!strcmp(line, "switch")) {
 			host_switch(h, f);
+		} else if (!strcmp(line, "resume")) {
+			host_resume(h, f);
 		} else if (!strcmp(line, "recover") || !strncmp(line, "recover ", 8)) {
 			host_recover(h, f, line[7] ? line + 8 : "");
 		} else if (!strncmp(line, "migrate ", 8)) {

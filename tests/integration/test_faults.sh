@@ -217,6 +217,10 @@ expect_error "after commit: the paused copy cannot migrate again" "paused after 
 	"$PM" migrate late --to "127.0.0.1:$FP_PORT"
 dest_gone "destination killed after commit" dst-late "$RECV_PID"
 wait "$FP_PID" || true
+# The destination's copy is gone: the operator runs the paused one again.
+expect_error "resume a running VM: nothing to resume" "not paused" "$PM" resume src
+check "after commit: resume runs the source's paused copy again" "$PM" resume late
+check "after commit: the resumed copy runs and makes progress" vm_alive late
 "$PM" stop late >/dev/null
 
 # ---- 4. checksum error during pre-copy ---------------------------------
