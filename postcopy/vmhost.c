@@ -61,6 +61,8 @@ struct vmhost {
 
 static const char *host_state(struct vmhost *h)
 {
+	if (h->migrating && atomic_load(&h->mig_done) && !h->receiving)
+		return h->paused ? "paused" : h->released ? "released" : "running";
 	if (h->migrating && atomic_load(&h->link.phase) == LINK_PAUSED)
 		return "postcopy-paused";
 	if (h->receiving)   /* running here once the link is up */
@@ -216,22 +218,26 @@ static void *host_migrate_main(void *arg)
 	struct pm_fail fail;
 	struct report r;
 	FILE *f = h->mig_f;
+	int err;
 
 	pm_fail_init(&fail);
-	if (source_migrate(h->m, &h->mig_o, &r, &fail)) {
-		h->paused = fail.after_commit;
+	err = source_migrate(h->m, &h->mig_o, &r, &fail);
+	h->paused = err && fail.after_commit;
+	h->released = !err;
+	/* The VM's new state first, then the client's answer: a client that
+	 * asks for status right after it must see the migration over. */
+	atomic_store(&h->mig_done, true);
+	if (write(h->wake_fd, &one, sizeof(one)) < 0)
+		perror("eventfd");
+	if (err) {
 		fprintf(f, "ERR %s%s\n", fail.why, fail.after_commit ?
 			"; the VM had been committed to the destination, this source keeps "
 			"its paused copy" : "; the VM keeps running here");
 	} else {
 		host_report(f, &r, h->mig_json);
 		fprintf(f, "OK released\n");
-		h->released = true;
 	}
 	fclose(f);
-	atomic_store(&h->mig_done, true);
-	if (write(h->wake_fd, &one, sizeof(one)) < 0)
-		perror("eventfd");
 	return NULL;
 }
 
