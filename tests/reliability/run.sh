@@ -116,7 +116,7 @@ write_md() {
 		echo "# Reliability"
 		echo
 		echo "Written by \`make reliability\` (tests/reliability/run.sh) on $(date -u '+%Y-%m-%d %H:%M UTC'),"
-		echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' plus uncommitted changes'), $(nproc) cores, kernel $(uname -r)."
+		echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet -- . ':!tests/RELIABILITY.md' 2>/dev/null || echo ' plus uncommitted changes'), $(nproc) cores, kernel $(uname -r)."
 		echo "Every row is the result of its command, run then; nothing here is typed by hand."
 		echo
 		echo "| what | tried | held | pages lost | result | command |"
