@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/clock.h"
 #include "net/chan.h"
 #include "net/crypt.h"
 #include "net/wire.h"
@@ -49,22 +50,6 @@ struct cfg {
 static uint8_t k_ab[32], k_ba[32];
 static uint8_t *src;
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_THREAD, &ru);
-	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
-	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
 
 /* A connected pair, sealed with alg unless NET_AEAD_NONE. */
 static int pair_open(enum net_aead alg, struct net_chan **a, struct net_chan **b)

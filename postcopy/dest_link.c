@@ -46,26 +46,17 @@ int dst_link_fail(struct dst *d, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	if (!atomic_load(&d->activated))
-		return pm_fail_set(d->fail, err, "%s", why);
-	link_lost(d->link, err, "%s", why);
-	for (int i = 0; i < PM_CH_COUNT; i++)
-		if (d->ch[i])
-			net_shutdown(d->ch[i]);
-	return err;
+	return link_chan_fail(d->link, d->fail, atomic_load(&d->activated), d->ch, PM_CH_COUNT,
+			      err, why);
 }
 
 void dst_note(struct dst *d, const char *fmt, ...)
 {
-	char line[300];
 	va_list ap;
 
-	if (!d->o->note)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	link_note(d->o->note, d->o->arg, fmt, ap);
 	va_end(ap);
-	d->o->note(d->o->arg, line);
 }
 
 bool dst_source_knocks(struct dst *d)

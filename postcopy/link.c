@@ -6,7 +6,9 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#include "net/chan.h"
 #include "postcopy/clock.h"
+#include "postcopy/fail.h"
 #include "postcopy/link.h"
 
 int link_init(struct pm_link *l)
@@ -47,6 +49,29 @@ int link_lost(struct pm_link *l, int err, const char *fmt, ...)
 bool link_is_down(struct pm_link *l)
 {
 	return atomic_load(&l->down);
+}
+
+int link_chan_fail(struct pm_link *l, struct pm_fail *f, bool activated,
+		   struct net_chan *const *ch, int n, int err, const char *why)
+{
+	if (!activated)
+		return pm_fail_set(f, err, "%s", why);
+	link_lost(l, err, "%s", why);
+	for (int i = 0; i < n; i++)
+		if (ch[i])
+			net_shutdown(ch[i]);
+	return err;
+}
+
+void link_note(void (*note)(void *arg, const char *line), void *arg, const char *fmt,
+	       va_list ap)
+{
+	char line[300];
+
+	if (!note)
+		return;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	note(arg, line);
 }
 
 void link_attempt(struct pm_link *l)

@@ -13,6 +13,7 @@
 #define POSTCOPY_LINK_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -51,6 +52,19 @@ void link_destroy(struct pm_link *l);
 int link_lost(struct pm_link *l, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 bool link_is_down(struct pm_link *l);
+struct net_chan;
+struct pm_fail;
+/* A channel of a migration failed, for the reason why. Before activation
+ * that is the migration's failure (recorded in f); after it, an outage of
+ * l, and every channel of ch[0..n) is shut down so that all the threads
+ * using them notice. Returns err. Any thread; both ends use it. */
+int link_chan_fail(struct pm_link *l, struct pm_fail *f, bool activated,
+		   struct net_chan *const *ch, int n, int err, const char *why);
+/* One line for the operator through a migration's note callback (none:
+ * nothing). */
+void link_note(void (*note)(void *arg, const char *line), void *arg, const char *fmt,
+	       va_list ap) __attribute__((format(printf, 3, 0)));
+
 /* One more reconnection tried in this outage. */
 void link_attempt(struct pm_link *l);
 /* The outage is over: count it. */

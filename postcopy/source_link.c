@@ -49,26 +49,17 @@ int src_link_fail(struct src *s, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	if (!atomic_load(&s->activated))
-		return pm_fail_set(s->fail, err, "%s", why);
-	link_lost(s->link, err, "%s", why);
-	for (int i = 0; i < PM_CH_COUNT; i++)
-		if (s->ch[i])
-			net_shutdown(s->ch[i]);
-	return err;
+	return link_chan_fail(s->link, s->fail, atomic_load(&s->activated), s->ch, PM_CH_COUNT,
+			      err, why);
 }
 
 void src_note(struct src *s, const char *fmt, ...)
 {
-	char line[300];
 	va_list ap;
 
-	if (!s->o->note)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	link_note(s->o->note, s->o->progress_arg, fmt, ap);
 	va_end(ap);
-	s->o->note(s->o->progress_arg, line);
 }
 
 /* The destination's PROGRESS comes every 250 ms; ours is a PING every
@@ -197,7 +188,7 @@ int src_recover(struct src *s)
 	src_note(s, "link lost: %s; reconnecting to %s:%u", s->link->why, s->host, s->port);
 	for (;;) {
 		bool gone, moved;
-		uint64_t left;
+		uint64_t left, left_ms;
 
 		if (!src_attempt(s, &gone, last, sizeof(last)))
 			break;
@@ -206,8 +197,8 @@ int src_recover(struct src *s)
 		left = clock_now_ns() - t0 >= limit ? 0 : limit - (clock_now_ns() - t0);
 		if (!left)
 			return src_recover_fail(s, false, last);
-		if (link_wait(s->link, (int)(left / 1000000 < (uint64_t)backoff ? left / 1000000
-									 : (uint64_t)backoff),
+		left_ms = left / 1000000;
+		if (link_wait(s->link, left_ms < (uint64_t)backoff ? (int)left_ms : backoff,
 			      s->host, sizeof(s->host), &s->port, &moved)) {
 			backoff = BACKOFF_FIRST_MS;
 			src_note(s, "reconnecting now%s%s:%u", moved ? ", to " : " to ", s->host,
