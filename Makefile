@@ -103,15 +103,23 @@ demo: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	$(BIN) demo
 
+# Each runner names its failures last, so the tail of a long log says
+# which test broke.
 unit: $(UNIT_BINS)
-	@fail=0; for t in $(UNIT_BINS); do \
-	  echo "== $$t"; $$t || fail=1; \
-	done; exit $$fail
+	@failed=; for t in $(UNIT_BINS); do \
+	  echo "== $$t"; $$t || failed="$$failed $$t"; \
+	done; if [ -n "$$failed" ]; then echo "unit: FAILED:$$failed"; exit 1; fi
 
 integration: $(BIN) $(TOOL_BINS)
-	@fail=0; for t in tests/integration/test_*.sh; do \
-	  echo "== $$t"; PCM_BIN=$(BINDIR) PCM_BUILD=$(B) bash $$t || fail=1; \
-	done; exit $$fail
+	@mkdir -p $(B)/logs; failed=; for t in tests/integration/test_*.sh; do \
+	  n=$$(basename $$t .sh); echo "== $$t"; \
+	  { PCM_BIN=$(BINDIR) PCM_BUILD=$(B) bash $$t; echo "exit $$?"; } 2>&1 | \
+	    tee $(B)/logs/$$n.log; \
+	  tail -n1 $(B)/logs/$$n.log | grep -qx "exit 0" || failed="$$failed $$n"; \
+	done; if [ -n "$$failed" ]; then for n in $$failed; do \
+	  echo "integration: $$n FAILED (log: $(B)/logs/$$n.log):"; \
+	  grep -E "^FAIL|Sanitizer|runtime error" $(B)/logs/$$n.log | head -20; \
+	done; exit 1; fi
 
 # The unit and integration tests again, built with AddressSanitizer and
 # UndefinedBehaviorSanitizer into build/asan (the KVM payload is not

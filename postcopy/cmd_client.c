@@ -180,7 +180,7 @@ int cmd_migrate(int argc, char **argv)
 }
 
 static const char recover_help[] =
-"usage: postcopy-move recover NAME [--to HOST:PORT]\n"
+"usage: postcopy-move recover NAME [--to HOST:PORT | --give-up]\n"
 "\n"
 "NAME's migration lost its link after the destination took the VM over\n"
 "(`status` says postcopy-paused). The source keeps reconnecting with\n"
@@ -188,16 +188,22 @@ static const char recover_help[] =
 "another address of the destination (which must be listening there).\n"
 "Run it where the VM came from.\n"
 "\n"
+"--give-up ends the wait at either end at once, as if --recover-timeout\n"
+"ran out: the source keeps its paused copy (see `resume`); the\n"
+"destination keeps the VM only if every page had arrived.\n"
+"\n"
 "  --to HOST:PORT         reconnect to this address from now on\n"
+"  --give-up              stop reconnecting (source) or waiting (destination)\n"
 "  -h, --help             this help\n";
 
 int cmd_recover(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "to", required_argument, 0, 't' }, { "help", no_argument, 0, 'h' },
-		{ 0, 0, 0, 0 } };
+		{ "to", required_argument, 0, 't' }, { "give-up", no_argument, 0, 'g' },
+		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
 	const char *to = NULL;
 	char host[256], req[300], why[400];
+	bool give_up = false;
 	uint16_t port;
 	int opt, err;
 
@@ -206,21 +212,34 @@ int cmd_recover(int argc, char **argv)
 			fputs(recover_help, stdout);
 			return 0;
 		}
-		if (opt != 't')
+		if (opt == 'g')
+			give_up = true;
+		else if (opt == 't')
+			to = optarg;
+		else
 			return cli_usage_error("recover", "unknown option");
-		to = optarg;
 	}
 	if (optind != argc - 1)
 		return cli_usage_error("recover", "expects exactly one VM name");
+	if (to && give_up)
+		return cli_usage_error("recover", "--to and --give-up exclude each other");
 	if (to && net_parse_addr(to, host, sizeof(host), &port))
 		return cli_usage_error("recover", "invalid --to '%s' (want HOST:PORT)", to);
-	snprintf(req, sizeof(req), "recover%s%s", to ? " " : "", to ? to : "");
+	if (give_up)
+		snprintf(req, sizeof(req), "give-up");
+	else
+		snprintf(req, sizeof(req), "recover%s%s", to ? " " : "", to ? to : "");
 	err = ctl_call(argv[optind], req, print_line, NULL, why, sizeof(why));
 	if (err == -EIO)
-		return cli_error("cannot recover '%s': %s", argv[optind], why);
+		return cli_error("cannot %s '%s': %s", give_up ? "give up recovering" : "recover",
+				 argv[optind], why);
 	if (err)
 		return client_fail(argv[optind], err, why);
-	printf("VM '%s': reconnecting now%s%s\n", argv[optind], to ? " to " : "", to ? to : "");
+	if (give_up)
+		printf("VM '%s': giving up the migration's recovery\n", argv[optind]);
+	else
+		printf("VM '%s': reconnecting now%s%s\n", argv[optind], to ? " to " : "",
+		       to ? to : "");
 	return 0;
 }
 

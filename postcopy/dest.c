@@ -417,13 +417,19 @@ static int dst_liveness(struct dst *d)
 {
 	uint64_t lt = (uint64_t)dst_link_timeout_ms(d) * 1000000ull;
 	uint64_t now = clock_now_ns(), wait = dst_oldest_fault_ns(d);
+	int err = 0;
 
-	if (now - d->t_seen > lt)
-		return dst_link_fail(d, -ETIMEDOUT, "the source has been silent for %.1f s",
-				     (now - d->t_seen) / 1e9);
-	if (wait > lt)
-		return dst_link_fail(d, -ETIMEDOUT, "a vCPU has waited %.1f s for a page",
-				     wait / 1e9);
+	if (now - d->t_seen > lt) {
+		err = dst_link_fail(d, -ETIMEDOUT, "the source has been silent for %.1f s",
+				    (now - d->t_seen) / 1e9);
+		link_backdate(d->link, d->t_seen);
+	} else if (wait > lt) {
+		err = dst_link_fail(d, -ETIMEDOUT, "a vCPU has waited %.1f s for a page",
+				    wait / 1e9);
+		link_backdate(d->link, now - wait);
+	}
+	if (err)
+		return err;
 	if (dst_source_knocks(d))
 		return dst_link_fail(d, -ECONNRESET, "the source connected again (it lost the link)");
 	return 0;
@@ -654,7 +660,7 @@ int dest_receive(const struct receive_opts *o, struct machine **out,
 		free(d);
 		return pm_fail_set(fail, err, "cannot set up the link: %s", strerror(-err));
 	}
-	atomic_store(&d->link->down, false);
+	link_start(d->link);
 	pthread_mutex_init(&d->lock, NULL);
 	hist_init(&d->lat);
 	err = dst_reserve(d);

@@ -146,9 +146,11 @@ int dst_recover(struct dst *d)
 	for (;;) {
 		uint64_t down = link_down_ns(d->link);
 
-		if (down >= limit)
+		if (down >= limit || link_given_up(d->link))
 			break;
-		int err = dst_attempt(d, (int)((limit - down) / 1000000) + 1, last, sizeof(last));
+		/* In slices, so that the operator's give-up is heard. */
+		int ms = (int)((limit - down) / 1000000) + 1;
+		int err = dst_attempt(d, ms < 500 ? ms : 500, last, sizeof(last));
 
 		if (!err)
 			goto back;
@@ -161,6 +163,10 @@ int dst_recover(struct dst *d)
 			 "stays");
 		return 0;
 	}
+	if (link_given_up(d->link))
+		return pm_fail_set(d->fail, d->link->err, "link lost (%s); waiting for the source "
+				   "given up by the operator after %.2f s (last: %s)", d->link->why,
+				   link_down_ns(d->link) / 1e9, last);
 	return pm_fail_set(d->fail, d->link->err, "link lost (%s) and the source did not come "
 			   "back within %d s (last: %s)", d->link->why,
 			   (int)(limit / 1000000000ull), last);

@@ -27,6 +27,23 @@ void link_destroy(struct pm_link *l)
 	pthread_mutex_destroy(&l->lock);
 }
 
+void link_start(struct pm_link *l)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&l->lock);
+	l->err = 0;
+	l->why[0] = '\0';
+	l->attempts = l->pauses = 0;
+	l->paused_ns = l->longest_ns = 0;
+	l->retarget = false;
+	atomic_store(&l->give_up, false);
+	atomic_store(&l->down, false);
+	pthread_mutex_unlock(&l->lock);
+	while (read(l->wake_fd, &n, sizeof(n)) == sizeof(n))
+		;   /* a poke meant for an earlier migration */
+}
+
 int link_lost(struct pm_link *l, int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -49,6 +66,14 @@ int link_lost(struct pm_link *l, int err, const char *fmt, ...)
 bool link_is_down(struct pm_link *l)
 {
 	return atomic_load(&l->down);
+}
+
+void link_backdate(struct pm_link *l, uint64_t t)
+{
+	pthread_mutex_lock(&l->lock);
+	if (atomic_load(&l->down) && t < l->t_down)
+		l->t_down = t;
+	pthread_mutex_unlock(&l->lock);
 }
 
 int link_chan_fail(struct pm_link *l, struct pm_fail *f, bool activated,
@@ -143,6 +168,17 @@ void link_poke(struct pm_link *l, const char *host, uint16_t port)
 	pthread_mutex_unlock(&l->lock);
 	if (write(l->wake_fd, &one, sizeof(one)) < 0)
 		return;   /* the counter is full: a wake is pending anyway */
+}
+
+void link_give_up(struct pm_link *l)
+{
+	atomic_store(&l->give_up, true);
+	link_poke(l, NULL, 0);
+}
+
+bool link_given_up(struct pm_link *l)
+{
+	return atomic_load(&l->give_up);
 }
 
 void link_describe(struct pm_link *l, char *buf, size_t n)

@@ -34,12 +34,15 @@ struct pm_link {
 	atomic_bool down;          /* set at the first failure of an outage */
 	int err;                   /* that failure, negative errno */
 	char why[200];
-	uint64_t t_down;           /* ns, when the current outage began */
+	uint64_t t_down;           /* ns, when the current outage began (its
+				    * detection, or the last sign of a peer
+				    * that fell silent) */
 	unsigned attempts;         /* reconnections tried in this outage */
 	unsigned pauses;           /* outages recovered from */
 	uint64_t paused_ns, longest_ns;
-	/* The operator's `recover [--to HOST:PORT]`. */
+	/* The operator's `recover [--to HOST:PORT | --give-up]`. */
 	int wake_fd;               /* eventfd */
+	atomic_bool give_up;
 	bool retarget;
 	char host[256];
 	uint16_t port;
@@ -47,11 +50,17 @@ struct pm_link {
 
 int link_init(struct pm_link *l);
 void link_destroy(struct pm_link *l);
+/* A new migration on l: no outage, nothing counted, no poke pending (a
+ * VM host keeps one link for all its migrations). */
+void link_start(struct pm_link *l);
 /* A channel failed (or fell silent); the first call of an outage records
  * why. Returns err. Any thread. */
 int link_lost(struct pm_link *l, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 bool link_is_down(struct pm_link *l);
+/* The outage found by silence began when the peer was last heard (t, ns
+ * on clock_now_ns), before it was detected: count it from there. */
+void link_backdate(struct pm_link *l, uint64_t t);
 struct net_chan;
 struct pm_fail;
 /* A channel of a migration failed, for the reason why. Before activation
@@ -77,6 +86,10 @@ bool link_wait(struct pm_link *l, int ms, char *host, size_t hostlen, uint16_t *
 	       bool *moved);
 /* From the operator: retry now, at host:port when host is not NULL. */
 void link_poke(struct pm_link *l, const char *host, uint16_t port);
+/* From the operator: stop reconnecting or waiting; the outage ends the
+ * migration now, as when the recover timeout runs out. */
+void link_give_up(struct pm_link *l);
+bool link_given_up(struct pm_link *l);
 /* One line for `status`: "paused for 2.3 s: <why> (attempt 4)". */
 void link_describe(struct pm_link *l, char *buf, size_t n);
 

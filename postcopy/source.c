@@ -468,7 +468,7 @@ static int src_new(struct machine *m, const struct migrate_opts *o, struct pm_fa
 		src_free(s);
 		return err;
 	}
-	atomic_store(&s->link->down, false);
+	link_start(s->link);
 	*out = s;
 	return 0;
 }

@@ -84,9 +84,12 @@ int src_recv_live(struct src *s, struct net_msg *m)
 		err = net_recv(s->ch[PM_CH_CONTROL], m, hb);
 		if (err == -ETIMEDOUT && clock_now_ns() - s->t_seen < (uint64_t)lt * 1000000ull)
 			continue;
-		if (err == -ETIMEDOUT)
-			return src_link_fail(s, err, "the destination has been silent for %.1f s",
-					     (clock_now_ns() - s->t_seen) / 1e9);
+		if (err == -ETIMEDOUT) {
+			err = src_link_fail(s, err, "the destination has been silent for %.1f s",
+					    (clock_now_ns() - s->t_seen) / 1e9);
+			link_backdate(s->link, s->t_seen);
+			return err;
+		}
 		if (err)
 			return src_link_fail(s, err, "control channel: %s", wire_strerror(err));
 		return src_heard(s, m);
@@ -171,6 +174,11 @@ static int src_recover_fail(struct src *s, bool gone, const char *last)
 				   s->link->why, last);
 	if (!s->committed)
 		s->unsure = true;
+	if (link_given_up(s->link))
+		return pm_fail_set(s->fail, err, "link lost (%s); recovery given up by the operator "
+				   "after %.2f s (last attempt: %s)%s", s->link->why,
+				   link_down_ns(s->link) / 1e9, last,
+				   s->committed ? "" : "; the destination may be running the VM");
 	return pm_fail_set(s->fail, err, "link lost (%s) and not recovered within %d s "
 			   "(last attempt: %s)%s", s->link->why, recover_timeout_ms(s) / 1000, last,
 			   s->committed ? "" : "; the destination may be running the VM");
@@ -187,7 +195,7 @@ int src_recover(struct src *s)
 		src_chan_close(s, i);
 	src_note(s, "link lost: %s; reconnecting to %s:%u", s->link->why, s->host, s->port);
 	for (;;) {
-		bool gone, moved;
+		bool gone, moved, poked;
 		uint64_t left, left_ms;
 
 		if (!src_attempt(s, &gone, last, sizeof(last)))
@@ -195,11 +203,14 @@ int src_recover(struct src *s)
 		if (gone && !s->committed)
 			return src_recover_fail(s, true, last);
 		left = clock_now_ns() - t0 >= limit ? 0 : limit - (clock_now_ns() - t0);
-		if (!left)
+		if (!left || link_given_up(s->link))
 			return src_recover_fail(s, false, last);
 		left_ms = left / 1000000;
-		if (link_wait(s->link, left_ms < (uint64_t)backoff ? (int)left_ms : backoff,
-			      s->host, sizeof(s->host), &s->port, &moved)) {
+		poked = link_wait(s->link, left_ms < (uint64_t)backoff ? (int)left_ms : backoff,
+				  s->host, sizeof(s->host), &s->port, &moved);
+		if (link_given_up(s->link))
+			return src_recover_fail(s, false, last);
+		if (poked) {
 			backoff = BACKOFF_FIRST_MS;
 			src_note(s, "reconnecting now%s%s:%u", moved ? ", to " : " to ", s->host,
 				 s->port);

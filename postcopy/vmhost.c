@@ -2,11 +2,11 @@
  *
  * `run` ends here once its VM runs, `receive` as soon as the incoming VM
  * has a name. Requests: status, stop, migrate HOST:PORT MODE JSON
- * [key=value...], switch, recover [HOST:PORT], resume, latency (read only: the kv
- * latency histogram and timeline, for bench/). A migration, outgoing or
- * incoming, runs on its own thread, so the socket still answers status
- * (including a link outage), switch (pre-copy to post-copy) and recover
- * meanwhile; an outgoing one's progress and report travel back to the
+ * [key=value...], switch, recover [HOST:PORT], give-up, resume, latency (read
+ * only: the kv latency histogram and timeline, for bench/). A migration,
+ * outgoing or incoming, runs on its own thread, so the socket still
+ * answers status (including a link outage), switch (pre-copy to
+ * post-copy), recover and give-up meanwhile; an outgoing one's progress and report travel back to the
  * migrate client as lines.
  */
 #include <errno.h>
@@ -312,6 +312,24 @@ static void host_recover(struct vmhost *h, FILE *f, const char *to)
 	fprintf(f, "OK reconnecting now%s%s\n", *to ? " to " : "", to);
 }
 
+/* "give-up": a paused migration, at either end, stops reconnecting (or
+ * waiting for the source) now and fails as when its recover timeout runs
+ * out; the source's copy stays paused for `resume`. */
+static void host_give_up(struct vmhost *h, FILE *f)
+{
+	if (!h->migrating) {
+		fprintf(f, "ERR no migration of this VM is running\n");
+		return;
+	}
+	if (atomic_load(&h->link.phase) != LINK_PAUSED) {
+		fprintf(f, "ERR the migration's link is up: nothing to give up\n");
+		return;
+	}
+	link_give_up(&h->link);
+	fprintf(f, "OK giving up %s\n", h->receiving ? "waiting for the source" :
+		"reconnecting");
+}
+
 /* "resume": the paused copy a failed migration left here runs again.
  * The operator's call: the destination had the VM after the pause, so
  * this rolls it back to the pause, and it must not run there too. */
@@ -369,6 +387,8 @@ static bool host_client(struct vmhost *h, int fd)
 			host_switch(h, f);
 		} else if (!strcmp(line, "resume")) {
 			host_resume(h, f);
+		} else if (!strcmp(line, "give-up")) {
+			host_give_up(h, f);
 		} else if (!strcmp(line, "recover") || !strncmp(line, "recover ", 8)) {
 			host_recover(h, f, line[7] ? line + 8 : "");
 		} else if (!strncmp(line, "migrate ", 8)) {

@@ -27,10 +27,12 @@ check() { local d=$1; shift; if "$@"; then pass "$d"; else fail "$d"; fi; }
 # jqt EXPR [FILE]: true when the JSON satisfies EXPR (quietly).
 jqt() { jq -e "$@" >/dev/null; }
 
-# Start `run` in the background and wait until its control socket answers.
+# Start `run` in the background (its pid in VM_PID) and wait until its
+# control socket answers.
 start_vm() {
 	local name=$1; shift
 	"$PM" run --name "$name" "$@" >"$TMP/$name.log" 2>&1 &
+	VM_PID=$!
 	PIDS+=($!)
 	for _ in $(seq 100); do
 		"$PM" status "$name" >/dev/null 2>&1 && return 0

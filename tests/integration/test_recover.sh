@@ -8,8 +8,9 @@
 # from build/tools/faultproxy between source and destination: a channel
 # reset (control, urgent, bulk), a flipped bit in a page, a stall that
 # only heartbeats can see. Then the operator's `recover --to` after the
-# only path died, the destination giving up when the source never comes
-# back, and the command's own errors.
+# only path died, the operator giving up on either end, the destination
+# giving up when the source never comes back, and the command's own
+# errors.
 source "$(dirname "$0")/lib.sh"
 
 FAULTPROXY="$ROOT/${PCM_BUILD:-build}/tools/faultproxy"
@@ -77,10 +78,12 @@ migrate_bg stall s-stall --to "127.0.0.1:$PROXY_PORT" --link-timeout 1 --recover
 wait "$MIG"
 check "stall: the proxy froze the link" grep -q '^fault: stall' "$TMP/stall.proxy"
 survived stall "silent link (stall)" d-stall
-# The outage counts from its detection; the silence before it is the
-# link timeout, which the message states.
 check "stall: found by the heartbeat after the 1 s link timeout ($(grep -o 'link lost:.*' "$TMP/stall.err" | head -1))" \
-	grep -Eq 'link lost: the destination has been silent for [1-9][0-9]*\.[0-9] s' "$TMP/stall.err"
+	grep -Eq 'link lost: the .* (has been silent for|has waited) [1-9][0-9]*\.[0-9] s' "$TMP/stall.err"
+# The outage counts from the last sign of the peer, so the silence
+# before its detection is in it.
+check "stall: the outage counts the silence before detection ($(jq -c .link "$TMP/stall.json"))" \
+	jqt '.link.longest_ms >= 1000' "$TMP/stall.json"
 "$PM" stop d-stall >/dev/null
 
 # ---- 3. the only path dies: paused on both sides, `recover --to` --------
@@ -112,12 +115,43 @@ wait "$MIG"
 survived op "operator recovery to a new address" d-op
 check "operator: the outage lasted at least the second we waited" \
 	jqt '.link.longest_ms >= 1000' "$TMP/op.json"
-"$PM" stop d-op >/dev/null
+# The VM moves on from there: that migration counts its own outages only
+# (one VM host keeps one link for all its migrations).
+receive_bg d-op2
+"$PM" migrate d-op --to "127.0.0.1:$RECV_PORT" --json >"$TMP/op2.json" 2>"$TMP/op2.err"
+check "operator: the next migration of the VM succeeded ($(tail -c 200 "$TMP/op2.err"))" \
+	jqt '.verified' "$TMP/op2.json"
+check "operator: the next migration counts no outage of the one before" \
+	jqt '.link.pauses == 0 and .link.paused_ms == 0' "$TMP/op2.json"
+"$PM" stop d-op2 >/dev/null
 
-# ---- 4. the source never comes back: the destination gives up ----------
+# ---- 4. the operator gives up: the destination died after commitment ----
+start_vm s-quit --engine thread --mem 256M --vcpus 2 --workload kv
+receive_bg d-quit --recover-timeout 60
+migrate_bg quit s-quit --to "127.0.0.1:$RECV_PORT" --max-bandwidth 2M --recover-timeout 60
+for _ in $(seq 200); do [ "$(vm_state d-quit 2>/dev/null)" = postcopy-active ] && break; sleep 0.05; done
+sleep 0.5      # RESUMED reaches the source: it has committed
+kill -9 "$RECV_PID"
+for _ in $(seq 100); do [ "$(vm_state s-quit)" = postcopy-paused ] && break; sleep 0.05; done
+check "give up: the source reconnects (postcopy-paused)" test "$(vm_state s-quit)" = postcopy-paused
+t0=$EPOCHREALTIME
+check "give up: recover --give-up is accepted" "$PM" recover s-quit --give-up
+wait "$MIG" || true
+took=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+check "give up: the migration ended at once (${took} s, not the 60 s recover timeout)" \
+	awk -v t="$took" 'BEGIN { exit !(t < 10) }'
+check "give up: migrate failed" test "$(cat "$TMP/quit.rc")" != 0
+check "give up: the error says the operator gave up ($(tail -n1 "$TMP/quit.err"))" \
+	grep -q 'recovery given up by the operator' "$TMP/quit.err"
+check "give up: the source keeps its paused copy" test "$(vm_state s-quit)" = paused
+check "give up: resume runs it again" "$PM" resume s-quit
+check "give up: the resumed VM makes progress" vm_alive s-quit
+"$PM" stop s-quit >/dev/null
+
+# ---- 5. the source never comes back: the destination gives up ----------
 start_vm s-gone --engine thread --mem 256M --vcpus 2 --workload kv
+SRC_PID=$VM_PID
 receive_bg d-gone --recover-timeout 2 --link-timeout 1
-SRC_PID=$(pgrep -f 'postcopy-move run --name s-gone' | head -1)
 migrate_bg gone s-gone --to "127.0.0.1:$RECV_PORT" --max-bandwidth 16M
 for _ in $(seq 200); do [ "$(vm_state d-gone 2>/dev/null)" = postcopy-active ] && break; sleep 0.05; done
 kill -9 "$SRC_PID"
@@ -129,7 +163,25 @@ check "source killed: the destination exited" bash -c '! kill -0 "$0" 2>/dev/nul
 check "source killed: no VM answers under the destination's name" \
 	bash -c '! "$0" status d-gone >/dev/null 2>&1' "$PM"
 
-# ---- 5. the command -------------------------------------------------------
+# The same, ended by the operator instead of a timeout.
+start_vm s-gone2 --engine thread --mem 256M --vcpus 2 --workload kv
+SRC_PID=$VM_PID
+receive_bg d-gone2 --recover-timeout 60 --link-timeout 1
+migrate_bg gone2 s-gone2 --to "127.0.0.1:$RECV_PORT" --max-bandwidth 2M
+for _ in $(seq 200); do [ "$(vm_state d-gone2 2>/dev/null)" = postcopy-active ] && break; sleep 0.05; done
+kill -9 "$SRC_PID"
+wait "$MIG" || true
+for _ in $(seq 100); do [ "$(vm_state d-gone2)" = postcopy-paused ] && break; sleep 0.05; done
+check "give up (destination): it waits for the source (postcopy-paused)" \
+	test "$(vm_state d-gone2)" = postcopy-paused
+check "give up (destination): recover --give-up is accepted" "$PM" recover d-gone2 --give-up
+for _ in $(seq 50); do kill -0 "$RECV_PID" 2>/dev/null || break; sleep 0.1; done
+check "give up (destination): it exited within 5 s" \
+	bash -c '! kill -0 "$0" 2>/dev/null' "$RECV_PID"
+check "give up (destination): it says the operator gave up" \
+	grep -q 'waiting for the source given up by the operator' "$TMP/d-gone2.log"
+
+# ---- 6. the command -------------------------------------------------------
 check "recover --help" bash -c '"$0" recover --help | grep -q "usage: postcopy-move recover"' "$PM"
 expect_error "recover: no such VM" "no VM named 'nosuch'" "$PM" recover nosuch
 start_vm s-idle --engine thread --mem 64M --vcpus 1 --workload idle
@@ -137,5 +189,9 @@ expect_error "recover: no migration running" "no migration of this VM is running
 	"$PM" recover s-idle
 rc=0; "$PM" recover s-idle --to nowhere >/dev/null 2>&1 || rc=$?
 check "recover --to without a port is a usage error (exit $rc)" test "$rc" = 2
+rc=0; "$PM" recover s-idle --to 127.0.0.1:1 --give-up >/dev/null 2>&1 || rc=$?
+check "recover --to with --give-up is a usage error (exit $rc)" test "$rc" = 2
+expect_error "recover --give-up: no migration running" "no migration of this VM is running" \
+	"$PM" recover s-idle --give-up
 "$PM" stop s-idle >/dev/null
 finish
