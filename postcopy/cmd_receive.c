@@ -17,6 +17,9 @@ static const char receive_help[] =
 "\n"
 "Wait for one incoming VM, take it over post-copy, then keep running it\n"
 "here with a control socket like `run` (use `status`, `stop`, `migrate`).\n"
+"A peer refused before the VM is admitted (no key, wrong key, garbage, a\n"
+"VM too large, a name already running here) gets the reason and is noted\n"
+"here; the wait goes on until a source is admitted or Ctrl-C.\n"
 "\n"
 "  --listen ADDR:PORT     address to listen on, e.g. 127.0.0.1:7000\n"
 "  --name NAME            name here (default: the name the source sends)\n"
@@ -139,7 +142,8 @@ int receive_on(int lfd, const struct receive_opts *base, struct machine **m,
 
 int cmd_receive(int argc, char **argv)
 {
-	struct receive_opts o = { .accept_timeout_ms = 10000, .reply_timeout_ms = 30000 };
+	struct receive_opts o = { .accept_timeout_ms = 10000, .reply_timeout_ms = 30000,
+				  .keep_listening = true };
 	char host[256];
 	uint16_t port, bound;
 	const char *name = NULL;

@@ -224,15 +224,14 @@ int dst_auth(struct dst *d, struct net_msg *m, const char *next)
 	return dst_recv(d, m, d->o->reply_timeout_ms, next);
 }
 
-static int dst_reserve(struct dst *d)
+/* One peer, up to the verdict on its HELLO. */
+static int dst_greet(struct dst *d)
 {
 	struct net_msg m;
 	const char *bad;
 	char why[PM_WHY_LEN];
-	int err = net_accept(d->o->lfd, -1, PM_TYPE_MAX, &d->ch[PM_CH_CONTROL]);
+	int err;
 
-	if (err)
-		return pm_fail_set(d->fail, err, "accepting a connection: %s", wire_strerror(err));
 	if ((err = dst_recv(d, &m, d->o->reply_timeout_ms, "HELLO")))
 		return err;
 	if ((err = dst_auth(d, &m, "HELLO")))
@@ -245,7 +244,41 @@ static int dst_reserve(struct dst *d)
 		return dst_refuse(d, err, why);
 	if (d->o->on_hello && (err = d->o->on_hello(d->o->arg, &d->hello, why)))
 		return dst_refuse(d, err, why);
-	if ((err = dst_prepare(d)))
+	return 0;
+}
+
+/* Peers until one is admitted. With keep_listening a peer turned away
+ * (a stranger, a wrong key, garbage, a VM that does not fit) does not
+ * end the wait, so that nobody who can reach the port can cancel it; the
+ * turned-away peer got its refusal, the operator gets a note. Nothing is
+ * reserved before a peer is admitted. */
+static int dst_admit_peer(struct dst *d)
+{
+	for (;;) {
+		struct pm_fail *keep = d->fail, scratch;
+		int err = net_accept(d->o->lfd, -1, PM_TYPE_MAX, &d->ch[PM_CH_CONTROL]);
+
+		if (err)
+			return pm_fail_set(d->fail, err, "accepting a connection: %s",
+					   wire_strerror(err));
+		pm_fail_init(&scratch);
+		d->fail = d->o->keep_listening ? &scratch : keep;
+		err = dst_greet(d);
+		d->fail = keep;
+		if (!err || !d->o->keep_listening)
+			return err;
+		dst_note(d, "turned a connection away: %s; still waiting for a VM", scratch.why);
+		dst_chan_close_all(d);
+		d->authenticated = false;
+		memset(&d->hello, 0, sizeof(d->hello));
+	}
+}
+
+static int dst_reserve(struct dst *d)
+{
+	int err = dst_admit_peer(d);
+
+	if (err || (err = dst_prepare(d)))
 		return err;
 	err = net_send(d->ch[PM_CH_CONTROL], PM_READY, NULL, 0);
 	if (err)

@@ -76,6 +76,9 @@ struct receive_opts {
 	const char *console;       /* kvm guests' serial console (NULL: none) */
 	struct pm_key key;         /* set: sources must prove they hold it */
 	bool encrypt;              /* refuse sources that do not seal the channels */
+	/* A peer refused before anything is reserved does not end the wait
+	 * (receive); without it the first peer decides (demo, soak). */
+	bool keep_listening;
 	/* Before READY: 0 to take the VM, or negative errno and the reason
 	 * in why (PM_WHY_LEN) to refuse it. May be NULL. */
 	int (*on_hello)(void *arg, const struct pm_hello *h, char *why);

@@ -431,8 +431,11 @@ static bool host_mig_done(struct vmhost *h)
 static bool host_signal(struct vmhost *h)
 {
 	if (h->receiving && atomic_load(&h->link.phase) == LINK_NONE) {
-		fprintf(stderr, "%s: signal received: abandoning the incoming VM (the source "
-			"keeps it)\n", CLI_PROG);
+		if (atomic_load(&h->ctl_fd) < 0)
+			fprintf(stderr, "%s: signal received: stopped waiting for a VM\n", CLI_PROG);
+		else
+			fprintf(stderr, "%s: signal received: abandoning the incoming VM (the "
+				"source keeps it)\n", CLI_PROG);
 		h->status = 1;
 		h->abandoned = true;
 		return true;

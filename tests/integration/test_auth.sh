@@ -2,7 +2,8 @@
 # --psk-file: peers prove they share a key before any VM data flows. A
 # destination with a key refuses a source without it or with another key;
 # a source with a key refuses a destination without it; each side says
-# why in one line, the VM keeps running on the source. receive refuses to
+# why in one line, the VM keeps running on the source, and the receive
+# waits on: a stranger (no key, garbage) cannot cancel it. receive refuses to
 # listen beyond loopback without a key unless --insecure, and a key file
 # others can read is refused. --encrypt seals all three channels; a
 # destination that demands it refuses a source that does not; a tampered
@@ -20,43 +21,53 @@ start_vm src --engine thread --mem 64M --vcpus 1 --workload kv
 
 # receive-key source-key expected-source-error expected-destination-error
 attempt() {
-	local rk=$1 sk=$2 spat=$3 dpat=$4 port rargs=() margs=() rc=0
-	port=$(free_port)
+	local rk=$1 sk=$2 spat=$3 dpat=$4 rargs=() margs=() rc=0
 	[ "$rk" = none ] || rargs=(--psk-file "$TMP/$rk")
 	[ "$sk" = none ] || margs=(--psk-file "$TMP/$sk")
-	"$PM" receive --listen "127.0.0.1:$port" --name dst "${rargs[@]}" >"$TMP/recv.log" 2>&1 &
-	local rpid=$!
-	PIDS+=($rpid)
-	sleep 0.3
-	"$PM" migrate src --to "127.0.0.1:$port" "${margs[@]}" >/dev/null 2>"$TMP/mig.err" || rc=$?
-	local drc=0
-	wait "$rpid" || drc=$?
+	receive_bg dst "${rargs[@]}"
+	"$PM" migrate src --to "127.0.0.1:$RECV_PORT" "${margs[@]}" >/dev/null 2>"$TMP/mig.err" || rc=$?
 	if [ "$rc" -ne 0 ] && grep -Eq "$spat" "$TMP/mig.err" && [ "$(grep -c error "$TMP/mig.err")" -eq 1 ]; then
 		pass "receive[$rk] migrate[$sk]: source refuses ($(cat "$TMP/mig.err"))"
 	else
 		fail "receive[$rk] migrate[$sk]: source: exit $rc: $(cat "$TMP/mig.err")"
 	fi
-	if [ "$drc" -ne 0 ] && grep -Eq "$dpat" "$TMP/recv.log"; then
-		pass "receive[$rk] migrate[$sk]: destination refuses ($(grep error "$TMP/recv.log"))"
-	else
-		fail "receive[$rk] migrate[$sk]: destination: exit $drc: $(cat "$TMP/recv.log")"
-	fi
+	check "receive[$rk] migrate[$sk]: destination refuses and waits on ($(grep -o 'turned.*' "$TMP/dst.log"))" \
+		turned_away dst "$dpat"
 	check "receive[$rk] migrate[$sk]: the VM keeps running on the source" vm_alive src
 	expect_error "receive[$rk] migrate[$sk]: no VM arrived" "no VM named 'dst'" "$PM" status dst
 }
 
-attempt k1 k2 "does not hold this key" "keys differ"
+attempt k1 k2 "does not hold this key" "keys differ|does not hold this key"
+kill "$RECV_PID"; wait "$RECV_PID" 2>/dev/null || true
 attempt k1 none "requires a pre-shared key" "requires a pre-shared key"
+kill "$RECV_PID"; wait "$RECV_PID" 2>/dev/null || true
 attempt none k1 "start receive with the same --psk-file" "the source authenticates"
+kill "$RECV_PID"; wait "$RECV_PID" 2>/dev/null || true
 
-# The same key: the VM moves and verifies; its page channels were bound to
-# the handshake (a wrong binding would have been refused).
-port=$(free_port)
-"$PM" receive --listen "127.0.0.1:$port" --name dst --psk-file "$TMP/k1" >"$TMP/recv.log" 2>&1 &
-PIDS+=($!)
-sleep 0.3
-if "$PM" migrate src --to "127.0.0.1:$port" --psk-file "$TMP/k1" --json >"$TMP/ok.json" 2>"$TMP/mig.err"; then
-	check "same key: the VM moves and verifies" jqt '.verified == true' "$TMP/ok.json"
+# A stranger cannot cancel the wait: after a peer without the key and one
+# sending garbage, the same receive takes the VM from its source. The
+# page channels were bound to the handshake (a wrong binding would have
+# been refused).
+receive_bg dst --psk-file "$TMP/k1"
+expect_error "stranger without the key is refused" "requires a pre-shared key" \
+	"$PM" migrate src --to "127.0.0.1:$RECV_PORT"
+head -c 4096 /dev/urandom >"$TMP/garbage"
+python3 - "$RECV_PORT" "$TMP/garbage" <<'PY' || true
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(open(sys.argv[2], "rb").read())
+s.settimeout(5)
+try:
+    s.recv(100)
+except OSError:
+    pass
+s.close()
+PY
+for _ in $(seq 100); do [ "$(grep -c 'turned a connection away' "$TMP/dst.log")" -ge 2 ] && break; sleep 0.05; done
+check "stranger sending garbage is turned away too ($(grep -o 'turned.*' "$TMP/dst.log" | tail -1))" \
+	test "$(grep -c 'turned a connection away' "$TMP/dst.log")" -ge 2
+if "$PM" migrate src --to "127.0.0.1:$RECV_PORT" --psk-file "$TMP/k1" --json >"$TMP/ok.json" 2>"$TMP/mig.err"; then
+	check "same key, after the strangers: the VM moves and verifies" jqt '.verified == true' "$TMP/ok.json"
 else
 	fail "same key: migrate failed: $(cat "$TMP/mig.err")"
 fi
@@ -70,9 +81,9 @@ receive_bg enc-need --psk-file "$TMP/k1" --encrypt
 expect_error "--encrypt: a destination that demands it refuses a clear source" \
 	"requires encrypted channels: migrate with --encrypt.*keeps running here" \
 	"$PM" migrate esrc --to "127.0.0.1:$RECV_PORT" --psk-file "$TMP/k1"
-(sleep 5; kill "$RECV_PID" 2>/dev/null) & wait "$RECV_PID" || true
-check "--encrypt: the destination says why" grep -q 'requires encrypted channels' "$TMP/enc-need.log"
+check "--encrypt: the destination says why" turned_away enc-need 'requires encrypted channels'
 check "--encrypt: the VM keeps running on the source" vm_alive esrc
+kill "$RECV_PID"; wait "$RECV_PID" 2>/dev/null || true
 
 receive_bg enc --psk-file "$TMP/k1" --encrypt
 if "$PM" migrate esrc --to "127.0.0.1:$RECV_PORT" --psk-file "$TMP/k1" --encrypt --json \

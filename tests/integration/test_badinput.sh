@@ -25,11 +25,10 @@ for mode in garbage version badsum truncated close; do
 	check "VM still running after peer $mode" vm_alive src
 done
 
-port=$(free_port)
-"$PM" receive --listen "127.0.0.1:$port" --mem-limit 128M --name small >"$TMP/small.log" 2>&1 & PIDS+=($!)
-sleep 0.3
-expect_error "destination without memory" "not enough memory" "$PM" migrate src --to "127.0.0.1:$port"
+receive_bg small --mem-limit 128M
+expect_error "destination without memory" "not enough memory" "$PM" migrate src --to "127.0.0.1:$RECV_PORT"
 check "VM still running after refusal" vm_alive src
+check "the destination notes the refusal and waits on" turned_away small "not enough memory"
 
 expect_error "unknown VM name" "no VM named 'nosuch'" "$PM" status nosuch
 expect_error "unknown VM name (migrate)" "no VM named 'nosuch'" "$PM" migrate nosuch --to 127.0.0.1:1

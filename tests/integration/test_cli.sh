@@ -27,5 +27,5 @@ check "destination VM runs under its name" vm_alive dst
 check "stop stops it" "$PM" stop dst
 sleep 0.3
 expect_error "stopped VM is gone" "no VM named 'dst'" "$PM" status dst
-check "help on every subcommand" bash -c "for c in run receive migrate status stop demo engines; do '$PM' \$c --help | grep -q usage || exit 1; done"
+check "help on every subcommand" bash -c "for c in run receive migrate recover resume status stop demo engines; do '$PM' \$c --help | grep -q usage || exit 1; done"
 finish
