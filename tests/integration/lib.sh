@@ -58,12 +58,12 @@ receive_bg() {
 	return 1
 }
 
-# turned_away NAME PATTERN: the receive logging to $TMP/NAME.log (RECV_PID)
-# noted a refused peer matching PATTERN and still waits.
+# turned_away NAME PATTERN [PID]: the receive logging to $TMP/NAME.log (PID,
+# default RECV_PID) noted a refused peer matching PATTERN and still waits.
 turned_away() {
 	for _ in $(seq 100); do grep -q 'turned a connection away' "$TMP/$1.log" && break; sleep 0.05; done
 	grep -E 'turned a connection away: .*('"$2"').*still waiting for a VM' "$TMP/$1.log" >/dev/null &&
-		kill -0 "$RECV_PID" 2>/dev/null
+		kill -0 "${3:-$RECV_PID}" 2>/dev/null
 }
 
 # ops counter of a running VM
