@@ -49,7 +49,7 @@ script_row() {
 faults() {
 	script_row "Failures before commitment (refused, dropped, killed, silent, corrupted): VM keeps running on the source" \
 		"$LOG/faults.log" bash tests/integration/test_faults.sh
-	script_row "Outages after activation (control, urgent, bulk reset; corrupt page; stall; operator recover --to; source gone)" \
+	script_row "Outages after activation (control, urgent, bulk reset; corrupt page; stall; operator recover --to and --give-up on either end; source gone)" \
 		"$LOG/recover.log" bash tests/integration/test_recover.sh
 	local rc=0 ok lost
 	RUNS=$RUNS OUT="$LOG/inject.tsv" bash tests/reliability/inject.sh >"$LOG/inject.log" 2>&1 || rc=$?
@@ -77,7 +77,7 @@ bad_input() {
 		"$LOG/unit.log" test_wire test_proto test_fuzzregress test_chan test_crypt test_kvm
 	script_row "Bad input end to end (garbage, wrong version, bad checksum, truncated, closed, no memory, bad names and options, open run directory)" \
 		"$LOG/badinput.log" bash tests/integration/test_badinput.sh
-	script_row "Strangers and tampering (no key, wrong key, clear source to an encrypting destination, a tampered sealed page)" \
+	script_row "Strangers and tampering (no key, wrong key, garbage: refused while receive waits on for the right source; clear source to an encrypting destination; a tampered sealed page)" \
 		"$LOG/auth.log" bash tests/integration/test_auth.sh
 	if [ "$FUZZ_SECONDS" = 0 ]; then
 		echo "reliability: libFuzzer skipped (FUZZ_SECONDS=0)"
