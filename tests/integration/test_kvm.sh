@@ -40,7 +40,9 @@ exit_of() {
 
 # Run a command in a private mount namespace where /dev/kvm is unusable:
 # HOW is "null" (/dev/null bound over it: opens, but is no KVM) or "gone"
-# (an empty /dev: no such file).
+# (an empty /dev: no such file). It execs, so that a background job's pid
+# is the command's own (a receive waiting on must be killable): call it
+# only in a subshell, a command substitution or the background.
 without_kvm() {
 	local how=$1; shift
 	local setup
@@ -48,7 +50,7 @@ without_kvm() {
 	null) setup='mount --bind /dev/null /dev/kvm' ;;
 	gone) setup='mount -t tmpfs none /dev' ;;
 	esac
-	unshare --mount sh -c "$setup && exec \"\$@\"" sh "$@"
+	exec unshare --mount sh -c "$setup && exec \"\$@\"" sh "$@"
 }
 
 # ------------------------------------------------------------- can we? ----
