@@ -6,6 +6,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # PCM_BUILD/PCM_BIN: another build of the same tree (make test-asan).
 PM="$ROOT/${PCM_BIN:-bin}/postcopy-move"
 FAKEPEER="$ROOT/${PCM_BUILD:-build}/tools/fakepeer"
+FAULTPROXY="$ROOT/${PCM_BUILD:-build}/tools/faultproxy"
 TMP=$(mktemp -d /tmp/pcm-test.XXXXXX)
 export POSTCOPY_MOVE_RUN_DIR="$TMP/run"
 PIDS=()
@@ -58,12 +59,63 @@ receive_bg() {
 	return 1
 }
 
-# turned_away NAME PATTERN [PID]: the receive logging to $TMP/NAME.log (PID,
-# default RECV_PID) noted a refused peer matching PATTERN and still waits.
+# start_proxy TAG ARGS...: build/tools/faultproxy in front of $RECV_PORT,
+# listening on PROXY_PORT (its pid in PROXY_PID, its log $TMP/TAG.proxy).
+start_proxy() {
+	local tag=$1; shift
+	rm -f "$TMP/$tag.port"
+	"$FAULTPROXY" --listen 127.0.0.1:0 --port-file "$TMP/$tag.port" \
+		--to "127.0.0.1:$RECV_PORT" "$@" --log "$TMP/$tag.proxy" 2>/dev/null &
+	PROXY_PID=$!
+	PIDS+=($!)
+	for _ in $(seq 100); do [ -s "$TMP/$tag.port" ] && break; sleep 0.02; done
+	PROXY_PORT=$(cat "$TMP/$tag.port")
+}
+
+# turned_away NAME PATTERN: the receive logging to $TMP/NAME.log
+# (RECV_PID) noted a refused peer matching PATTERN and still waits.
 turned_away() {
-	for _ in $(seq 100); do grep -q 'turned a connection away' "$TMP/$1.log" && break; sleep 0.05; done
+	wait_for "$TMP/$1.log" 'turned a connection away' || true
 	grep -E 'turned a connection away: .*('"$2"').*still waiting for a VM' "$TMP/$1.log" >/dev/null &&
-		kill -0 "${3:-$RECV_PID}" 2>/dev/null
+		kill -0 "$RECV_PID" 2>/dev/null
+}
+
+skip() { echo "skip: $*"; }
+
+# Wait until FILE contains PATTERN (grep -E), at most TRIES x 0.05 s.
+wait_for() {
+	local file=$1 pat=$2 tries=${3:-100}
+	for _ in $(seq "$tries"); do
+		grep -Eq "$pat" "$file" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# Wait until VM's status says STATE, at most SECS (10) seconds.
+wait_state() {
+	local secs=${3:-10}
+	for _ in $(seq $((secs * 20))); do
+		[ "$(vm_state "$1" 2>/dev/null || true)" = "$2" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# Exit status of a background child into XRC, waiting at most SECS (10)
+# seconds (then it is killed and XRC is 124). Not in a $(...) subshell:
+# only this shell can wait for its child.
+exit_of() {
+	local pid=$1 secs=${2:-10}
+	for _ in $(seq $((secs * 20))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		XRC=124
+		return
+	fi
+	XRC=0
+	wait "$pid" || XRC=$?
 }
 
 # ops counter of a running VM

@@ -75,7 +75,6 @@ check "same key: the VM runs on the destination" vm_alive dst
 "$PM" stop dst >/dev/null
 
 # ---- --encrypt ------------------------------------------------------------
-FAULTPROXY="$ROOT/${PCM_BUILD:-build}/tools/faultproxy"
 start_vm esrc --engine thread --mem 64M --vcpus 1 --workload kv
 receive_bg enc-need --psk-file "$TMP/k1" --encrypt
 expect_error "--encrypt: a destination that demands it refuses a clear source" \
@@ -99,16 +98,13 @@ check "--encrypt: the VM runs on the destination" vm_alive enc
 # during pre-copy: refused as tampered before it is used, VM stays.
 start_vm back --engine thread --mem 256M --vcpus 1 --workload sweep
 receive_bg enc-tamper --psk-file "$TMP/k1"
-"$FAULTPROXY" --listen 127.0.0.1:0 --port-file "$TMP/px.port" --to "127.0.0.1:$RECV_PORT" \
-	--fault corrupt --after-bytes 4M --seed 7 --log "$TMP/px.log" 2>/dev/null &
-PIDS+=($!)
-for _ in $(seq 100); do [ -s "$TMP/px.port" ] && break; sleep 0.02; done
+start_proxy px --fault corrupt --after-bytes 4M --seed 7
 expect_error "--encrypt: a tampered sealed page in pre-copy ends the migration" \
 	"migration failed: .*the VM keeps running here" \
-	"$PM" migrate back --to "127.0.0.1:$(cat "$TMP/px.port")" --psk-file "$TMP/k1" --encrypt \
+	"$PM" migrate back --to "127.0.0.1:$PROXY_PORT" --psk-file "$TMP/k1" --encrypt \
 	--mode precopy
 (sleep 10; kill "$RECV_PID" 2>/dev/null) & wait "$RECV_PID" || true
-check "--encrypt: the proxy flipped a bit" grep -q '^fault: corrupt' "$TMP/px.log"
+check "--encrypt: the proxy flipped a bit" grep -q '^fault: corrupt' "$TMP/px.proxy"
 check "--encrypt: the destination names the failed authentication" \
 	grep -q 'failed authentication' "$TMP/enc-tamper.log"
 check "--encrypt: the VM keeps running on the source" vm_alive back

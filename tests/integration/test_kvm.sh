@@ -7,37 +7,6 @@
 # usable /dev/kvm) and bad kvm options. Skips when /dev/kvm does not work.
 source "$(dirname "$0")/lib.sh"
 
-skip() { echo "skip: $*"; }
-
-# Wait until FILE contains PATTERN (grep -E), at most about 5 s.
-wait_for() {
-	local file=$1 pat=$2
-	for _ in $(seq 100); do
-		grep -Eq "$pat" "$file" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
-# Start `receive` in the background; its pid in RPID, log in $TMP/NAME.log.
-start_receive() {
-	local name=$1 port=$2; shift 2
-	"$PM" receive --listen "127.0.0.1:$port" --name "$name" "$@" >"$TMP/$name.log" 2>&1 &
-	RPID=$!
-	PIDS+=("$RPID")
-	wait_for "$TMP/$name.log" "waiting for a VM on" ||
-		{ echo "receive $name did not come up:" >&2; cat "$TMP/$name.log" >&2; return 1; }
-}
-
-# Exit status of a background process into XRC, waiting at most about
-# 10 s (not in a $(...) subshell: only this shell can wait for its child).
-exit_of() {
-	local pid=$1
-	for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-	XRC=0
-	wait "$pid" || XRC=$?
-}
-
 # Run a command in a private mount namespace where /dev/kvm is unusable:
 # HOW is "null" (/dev/null bound over it: opens, but is no KVM) or "gone"
 # (an empty /dev: no such file). It execs, so that a background job's pid
@@ -86,17 +55,16 @@ console_lines() { grep -Ec '^\[[0-9]+s\] ops [0-9]+ ticks [0-9]+' "$1" 2>/dev/nu
 console_ops() { sed -n 's/^\[[0-9]*s\] ops \([0-9]*\) ticks [0-9]*$/\1/p' "$1"; }
 
 migrate_kvm() {
-	local wl=$1 src=A$1 dst=B$1 port rc n1 n2 last first
+	local wl=$1 src=A$1 dst=B$1 rc n1 n2 last first
 	local con1=$TMP/console-$src con2=$TMP/console-$dst rep=$TMP/report-$wl.json
-	port=$(free_port)
 	start_vm "$src" --engine kvm --mem 256M --vcpus 2 --workload "$wl" --console "$con1"
-	local spid=${PIDS[-1]}
+	local spid=$VM_PID
 	check "$wl: source VM runs on kvm" status_has "$src" "engine: kvm"
 	check "$wl: source VM makes progress" vm_alive "$src"
-	start_receive "$dst" "$port" --console "$con2"
+	receive_bg "$dst" --console "$con2"
 	sleep 1   # a second of workload: the console has a status line
 	rc=0
-	"$PM" migrate "$src" --to "127.0.0.1:$port" --json >"$rep" 2>"$TMP/migrate-$wl.err" || rc=$?
+	"$PM" migrate "$src" --to "127.0.0.1:$RECV_PORT" --json >"$rep" 2>"$TMP/migrate-$wl.err" || rc=$?
 	if [ "$rc" -eq 0 ]; then pass "$wl: migrate exits 0"; else fail "$wl: migrate exit $rc: $(cat "$TMP/migrate-$wl.err")"; fi
 	check "$wl: report verified, engine kvm, remote faults" jqt --arg wl "$wl" \
 		'.verified == true and .engine == "kvm" and .workload == $wl and .mode == "postcopy"
@@ -119,7 +87,7 @@ migrate_kvm() {
 		test "${first:-0}" -ge "${last:-1}"
 	check "$wl: destination console has no payload banner (no reboot)" bash -c "! grep -q 'payload:' '$con2'"
 	check "$wl: stop stops the destination VM" bash -c "'$PM' stop '$dst' >/dev/null"
-	exit_of "$RPID"; rc=$XRC
+	exit_of "$RECV_PID"; rc=$XRC
 	check "$wl: receive process exits 0 after stop ($rc)" test "$rc" -eq 0
 }
 
@@ -155,16 +123,15 @@ fi
 
 # ------------------------------------- d. refusals at the reservation ----
 # A fake source offers a kvm guest; the real destination must refuse it
-# before it makes anything, and exit with one clear error.
+# before it makes anything, say why in one line, and wait on.
 refuse_case() {
-	local mode=$1 name=R$1 port rc out feat pat
-	port=$(free_port)
-	start_receive "$name" "$port"
+	local mode=$1 name=R$1 rc out feat pat
+	receive_bg "$name"
 	rc=0
-	out=$("$FAKEPEER" "$mode" 127.0.0.1 "$port" 2>&1) || rc=$?
+	out=$("$FAKEPEER" "$mode" 127.0.0.1 "$RECV_PORT" 2>&1) || rc=$?
 	if [ "$rc" -eq 3 ]; then
 		skip "$mode: $out"
-		kill "$RPID" 2>/dev/null || true
+		kill "$RECV_PID" 2>/dev/null || true
 		return 0
 	fi
 	case $mode in
@@ -180,10 +147,10 @@ refuse_case() {
 		fail "$mode: fakepeer exit $rc, output: $out"
 	fi
 	check "$mode: receive notes the refusal in one line and waits on ($(grep -o 'turned.*' "$TMP/$name.log"))" \
-		turned_away "$name" "refused the incoming VM: .*${pat/%\$/;}" "$RPID"
+		turned_away "$name" "refused the incoming VM: .*${pat/%\$/;}"
 	check "$mode: destination made no VM" bash -c "[ ! -e '$POSTCOPY_MOVE_RUN_DIR/$name.sock' ] && ! '$PM' status '$name' >/dev/null 2>&1"
-	kill "$RPID" 2>/dev/null || true
-	exit_of "$RPID"
+	kill "$RECV_PID" 2>/dev/null || true
+	exit_of "$RECV_PID"
 }
 refuse_case hello-features
 refuse_case hello-version
@@ -200,25 +167,24 @@ expect_error "kvm: RAM not a multiple of 2 MiB" "multiple of 2 MiB" \
 start_vm E --engine kvm --mem 256M --vcpus 2 --workload kv
 check "kvm source VM runs" vm_alive E
 
-port=$(free_port)
-start_receive small "$port" --mem-limit 64M
+receive_bg small --mem-limit 64M
 expect_error "kvm: destination without memory refuses" "not enough memory" \
-	"$PM" migrate E --to "127.0.0.1:$port"
-check "kvm: the refusing destination notes it and waits on" turned_away small "not enough memory" "$RPID"
+	"$PM" migrate E --to "127.0.0.1:$RECV_PORT"
+check "kvm: the refusing destination notes it and waits on" turned_away small "not enough memory"
 check "kvm: VM still running after the refusal" vm_alive E
-kill "$RPID" 2>/dev/null || true
+kill "$RECV_PID" 2>/dev/null || true
 
 if [ -f "$TMP/unshare.err" ] && [ ! -s "$TMP/unshare.err" ]; then
 	port=$(free_port)
 	without_kvm gone "$PM" receive --listen "127.0.0.1:$port" --name nokvmdst >"$TMP/nokvmdst.log" 2>&1 &
-	RPID=$!; PIDS+=("$RPID")
+	RECV_PID=$!; PIDS+=("$RECV_PID")
 	wait_for "$TMP/nokvmdst.log" "waiting for a VM on" || true
 	expect_error "kvm: destination without /dev/kvm refuses, naming it" "engine 'kvm' cannot run here: /dev/kvm" \
 		"$PM" migrate E --to "127.0.0.1:$port"
 	check "kvm: the destination without /dev/kvm notes it and waits on" \
-		turned_away nokvmdst "cannot run here: /dev/kvm" "$RPID"
+		turned_away nokvmdst "cannot run here: /dev/kvm"
 	check "kvm: VM still running after that refusal" vm_alive E
-	kill "$RPID" 2>/dev/null || true
+	kill "$RECV_PID" 2>/dev/null || true
 fi
 
 for mode in badsum close; do
@@ -233,10 +199,9 @@ for mode in badsum close; do
 done
 
 # After all of it the VM still moves, intact.
-port=$(free_port)
-start_receive F "$port"
+receive_bg F
 rc=0
-"$PM" migrate E --to "127.0.0.1:$port" --json >"$TMP/report-E.json" 2>"$TMP/migrate-E.err" || rc=$?
+"$PM" migrate E --to "127.0.0.1:$RECV_PORT" --json >"$TMP/report-E.json" 2>"$TMP/migrate-E.err" || rc=$?
 if [ "$rc" -eq 0 ]; then pass "kvm: after the refusals the VM migrates"; else fail "kvm: final migrate exit $rc: $(cat "$TMP/migrate-E.err")"; fi
 check "kvm: that migration verified" jqt '.verified == true and .engine == "kvm" and .workload == "kv"' "$TMP/report-E.json"
 check "kvm: moved VM runs" vm_alive F

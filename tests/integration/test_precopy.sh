@@ -15,44 +15,6 @@
 #   6. bad migration options are usage errors (exit 2) naming the option.
 source "$(dirname "$0")/lib.sh"
 
-skip() { echo "skip: $*"; }
-
-# Wait until FILE contains PATTERN (grep -E), at most TRIES x 0.05 s.
-wait_for() {
-	local file=$1 pat=$2 tries=${3:-100}
-	for _ in $(seq "$tries"); do
-		grep -Eq "$pat" "$file" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
-# Exit status of a background child into XRC, waiting at most SECS
-# seconds (then it is killed and XRC is 124). Not in a $(...) subshell:
-# only this shell can wait for its child.
-exit_of() {
-	local pid=$1 secs=${2:-10}
-	for _ in $(seq $((secs * 20))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-	if kill -0 "$pid" 2>/dev/null; then
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-		XRC=124
-		return
-	fi
-	XRC=0
-	wait "$pid" || XRC=$?
-}
-
-# Start `receive` in the background; its pid in RPID, log in $TMP/NAME.log.
-start_receive() {
-	local name=$1 port=$2; shift 2
-	"$PM" receive --listen "127.0.0.1:$port" --name "$name" "$@" >"$TMP/$name.log" 2>&1 &
-	RPID=$!
-	PIDS+=("$RPID")
-	wait_for "$TMP/$name.log" "waiting for a VM on" ||
-		{ echo "receive $name did not come up:" >&2; cat "$TMP/$name.log" >&2; return 1; }
-}
-
 # demo TAG ARGS...: a demo migration of a 256 MiB guest with a time limit
 # (timeout kills the demo's destination child too); its report in
 # $TMP/TAG.json. True when it exited 0 with one JSON object.
@@ -165,14 +127,6 @@ precopy_seconds_alone() {
 
 # ------------------------------------------ 4: the operator's switch ----
 # Wait until VM NAME's status says STATE, at most about 10 s.
-wait_state() {
-	for _ in $(seq 100); do
-		[ "$(vm_state "$1" 2>/dev/null || true)" = "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 switch_case() {
 	local e=$1 a=A$1 b=B$1 port mpid spid rc o1 o2 out cap=()
 	local rep=$TMP/switch-$1.json err=$TMP/switch-$1.err
@@ -183,9 +137,8 @@ switch_case() {
 	# does. So a cap holds round 1 (every page, once the guest has written
 	# them all) for about 4 s, and the switch comes well inside it.
 	cap=(--max-bandwidth 64M)
-	port=$(free_port)
 	start_vm "$a" --engine "$e" --mem 256M --vcpus 2 --workload sweep --write-fraction 1
-	spid=${PIDS[-1]}
+	spid=$VM_PID
 	check "$e switch: source VM runs" vm_alive "$a"
 	# Three passes' worth of operations: every page of RAM written.
 	for _ in $(seq 100); do
@@ -196,7 +149,8 @@ switch_case() {
 		"no migration of this VM is running" "$PM" migrate "$a" --switch-to-postcopy
 	expect_error "$e switch: --switch-to-postcopy on no VM fails" "no VM named 'nosuch'" \
 		"$PM" migrate nosuch --switch-to-postcopy
-	start_receive "$b" "$port"
+	receive_bg "$b"
+	port=$RECV_PORT
 	"$PM" migrate "$a" --to "127.0.0.1:$port" --mode precopy --max-downtime 1 --max-rounds 1000 \
 		"${cap[@]}" --json >"$rep" 2>"$err" &
 	mpid=$!
@@ -235,7 +189,7 @@ switch_case() {
 	expect_error "$e switch: --switch-to-postcopy on the arrived VM (not migrating) fails" \
 		"no migration of this VM is running" "$PM" migrate "$b" --switch-to-postcopy
 	"$PM" stop "$b" >/dev/null 2>&1 || true
-	exit_of "$RPID" 10
+	exit_of "$RECV_PID" 10
 }
 
 # ------------------------------------------------ 5: --max-bandwidth ----

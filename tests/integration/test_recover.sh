@@ -13,21 +13,6 @@
 # errors.
 source "$(dirname "$0")/lib.sh"
 
-FAULTPROXY="$ROOT/${PCM_BUILD:-build}/tools/faultproxy"
-PROXY_PID=""
-
-# start_proxy TAG ARGS...: faultproxy in front of $RECV_PORT ($PROXY_PORT).
-start_proxy() {
-	local tag=$1; shift
-	rm -f "$TMP/$tag.port"
-	"$FAULTPROXY" --listen 127.0.0.1:0 --port-file "$TMP/$tag.port" \
-		--to "127.0.0.1:$RECV_PORT" "$@" --log "$TMP/$tag.proxy" 2>/dev/null &
-	PROXY_PID=$!
-	PIDS+=($!)
-	for _ in $(seq 100); do [ -s "$TMP/$tag.port" ] && break; sleep 0.02; done
-	PROXY_PORT=$(cat "$TMP/$tag.port")
-}
-
 # lost PAGES_JSON: total minus every kind of arrival (0: nothing lost).
 lost() { jq '.pages.total - (.pages.pushed + .pages.requested + .pages.zero + .pages.precopied)' "$1"; }
 
@@ -93,16 +78,13 @@ start_vm s-op --engine thread --mem 256M --vcpus 2 --workload kv
 receive_bg d-op --recover-timeout 60
 start_proxy op --fault none
 migrate_bg op s-op --to "127.0.0.1:$PROXY_PORT" --max-bandwidth 16M --recover-timeout 60
-for _ in $(seq 200); do [ "$(vm_state d-op 2>/dev/null)" = postcopy-active ] && break; sleep 0.05; done
 check "operator: the destination runs the VM while pages arrive (postcopy-active)" \
-	test "$(vm_state d-op)" = postcopy-active
+	wait_state d-op postcopy-active
 expect_error "operator: recover while the link is up says there is nothing to do" \
 	"link is up: nothing to recover" "$PM" recover s-op
 kill -9 "$PROXY_PID"
-for _ in $(seq 100); do [ "$(vm_state s-op)" = postcopy-paused ] && break; sleep 0.05; done
-check "operator: the source shows postcopy-paused" test "$(vm_state s-op)" = postcopy-paused
-for _ in $(seq 100); do [ "$(vm_state d-op)" = postcopy-paused ] && break; sleep 0.05; done
-check "operator: the destination shows postcopy-paused" test "$(vm_state d-op)" = postcopy-paused
+check "operator: the source shows postcopy-paused" wait_state s-op postcopy-paused 5
+check "operator: the destination shows postcopy-paused" wait_state d-op postcopy-paused 5
 check "operator: status names the outage and the attempts" \
 	bash -c '"$0" status s-op | grep -Eq "^link: paused for .*attempt [0-9]+"' "$PM"
 sleep 1
@@ -129,11 +111,10 @@ check "operator: the next migration counts no outage of the one before" \
 start_vm s-quit --engine thread --mem 256M --vcpus 2 --workload kv
 receive_bg d-quit --recover-timeout 60
 migrate_bg quit s-quit --to "127.0.0.1:$RECV_PORT" --max-bandwidth 2M --recover-timeout 60
-for _ in $(seq 200); do [ "$(vm_state d-quit 2>/dev/null)" = postcopy-active ] && break; sleep 0.05; done
+wait_state d-quit postcopy-active || true
 sleep 0.5      # RESUMED reaches the source: it has committed
 kill -9 "$RECV_PID"
-for _ in $(seq 100); do [ "$(vm_state s-quit)" = postcopy-paused ] && break; sleep 0.05; done
-check "give up: the source reconnects (postcopy-paused)" test "$(vm_state s-quit)" = postcopy-paused
+check "give up: the source reconnects (postcopy-paused)" wait_state s-quit postcopy-paused 5
 t0=$EPOCHREALTIME
 check "give up: recover --give-up is accepted" "$PM" recover s-quit --give-up
 wait "$MIG" || true
@@ -153,7 +134,7 @@ start_vm s-gone --engine thread --mem 256M --vcpus 2 --workload kv
 SRC_PID=$VM_PID
 receive_bg d-gone --recover-timeout 2 --link-timeout 1
 migrate_bg gone s-gone --to "127.0.0.1:$RECV_PORT" --max-bandwidth 16M
-for _ in $(seq 200); do [ "$(vm_state d-gone 2>/dev/null)" = postcopy-active ] && break; sleep 0.05; done
+wait_state d-gone postcopy-active || true
 kill -9 "$SRC_PID"
 wait "$MIG" || true
 for _ in $(seq 100); do kill -0 "$RECV_PID" 2>/dev/null || break; sleep 0.1; done
@@ -168,12 +149,11 @@ start_vm s-gone2 --engine thread --mem 256M --vcpus 2 --workload kv
 SRC_PID=$VM_PID
 receive_bg d-gone2 --recover-timeout 60 --link-timeout 1
 migrate_bg gone2 s-gone2 --to "127.0.0.1:$RECV_PORT" --max-bandwidth 2M
-for _ in $(seq 200); do [ "$(vm_state d-gone2 2>/dev/null)" = postcopy-active ] && break; sleep 0.05; done
+wait_state d-gone2 postcopy-active || true
 kill -9 "$SRC_PID"
 wait "$MIG" || true
-for _ in $(seq 100); do [ "$(vm_state d-gone2)" = postcopy-paused ] && break; sleep 0.05; done
 check "give up (destination): it waits for the source (postcopy-paused)" \
-	test "$(vm_state d-gone2)" = postcopy-paused
+	wait_state d-gone2 postcopy-paused 5
 check "give up (destination): recover --give-up is accepted" "$PM" recover d-gone2 --give-up
 for _ in $(seq 50); do kill -0 "$RECV_PID" 2>/dev/null || break; sleep 0.1; done
 check "give up (destination): it exited within 5 s" \

@@ -21,9 +21,8 @@ source "$(dirname "$0")/../integration/lib.sh"
 RUNS=${RUNS:-20}
 OUT=${OUT:-/tmp/inject.tsv}
 RUN_TIMEOUT=${RUN_TIMEOUT:-120}
-FAULTPROXY="$ROOT/${PCM_BUILD:-build}/tools/faultproxy"
 KINDS=(drop-control drop-urgent drop-bulk corrupt stall)
-STRAYS=()        # pids to SIGKILL on exit (a waiting receive blocks SIGTERM)
+STRAYS=()        # pids to SIGKILL on exit, whatever they are stuck in
 OK=0
 FAILED=0
 
@@ -89,8 +88,9 @@ start_receive() {
 	return 1
 }
 
-# start_proxy TAG KIND SEED: sets PROXY_PID and PROXY_PORT.
-start_proxy() {
+# spawn_proxy TAG KIND SEED: like lib.sh's start_proxy, but under spawn
+# (bounded, killed on exit); sets PROXY_PID and PROXY_PORT.
+spawn_proxy() {
 	rm -f "$TMP/$1.port"
 	spawn "$1" "$FAULTPROXY" --listen 127.0.0.1:0 --port-file "$TMP/$1.port" \
 		--to "127.0.0.1:$RECV_PORT" --fault "$2" --seed "$3"
@@ -148,7 +148,7 @@ run_one() {
 		why="receive did not come up: $(tail -1 "$TMP/recv$i.log")"
 	elif ! start_vm "$src" --engine thread --mem 512M --vcpus 2 --workload "$wl"; then
 		why="VM did not come up"
-	elif ! start_proxy "proxy$i" "$kind" "$i"; then
+	elif ! spawn_proxy "proxy$i" "$kind" "$i"; then
 		why="proxy did not come up: $(tail -1 "$TMP/proxy$i.log")"
 	fi
 	[ "${#PIDS[@]}" -gt "$npids" ] && vm_pid=${PIDS[-1]}
