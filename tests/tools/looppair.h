@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 #include "net/chan.h"
 #include "net/wire.h"
+#include "postcopy/cli.h"
 #include "postcopy/clock.h"
 #include "postcopy/migrate.h"
 
@@ -245,6 +247,45 @@ static inline void lp_rss_kb(uint64_t *rss, uint64_t *shmem)
 	}
 	if (f)
 		fclose(f);
+}
+
+/* ---- the tool's own run ---- */
+
+/* One PASS/FAIL line on out; a failure sets *failed. */
+static inline void lp_check(FILE *out, bool *failed, bool ok, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static inline void lp_check(FILE *out, bool *failed, bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(ok ? "PASS  " : "FAIL  ", out);
+	va_start(ap, fmt);
+	vfprintf(out, fmt, ap);
+	va_end(ap);
+	fputc('\n', out);
+	fflush(out);
+	*failed |= !ok;
+}
+
+/* Boot the VM c describes and wait up to ready_s for its vCPUs. 0, or 1
+ * after saying why on stderr in the tool's name. */
+static inline int lp_boot(const char *tool, const struct machine_config *c, int ready_s,
+			  struct machine **out)
+{
+	uint64_t t0 = clock_now_ns();
+	int err = machine_create(c, out);
+
+	if (err)
+		return fprintf(stderr, "%s: cannot create the VM: %s\n", tool, strerror(-err)), 1;
+	if ((err = machine_start(*out)))
+		return fprintf(stderr, "%s: cannot start the VM: %s\n", tool, strerror(-err)), 1;
+	while (!vm_ready(*out))
+		if (clock_now_ns() - t0 > (uint64_t)ready_s * 1000000000ull)
+			return fprintf(stderr, "%s: vCPUs not ready in %d s\n", tool, ready_s), 1;
+		else
+			lp_sleep_ms(10);
+	return 0;
 }
 
 #endif

@@ -92,21 +92,8 @@ struct load {
 	uint64_t t_run0;
 };
 
-static void load_check(struct load *l, bool ok, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void load_check(struct load *l, bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(ok ? "PASS  " : "FAIL  ", l->out);
-	va_start(ap, fmt);
-	vfprintf(l->out, fmt, ap);
-	va_end(ap);
-	fputc('\n', l->out);
-	fflush(l->out);
-	l->failed |= !ok;
-}
+/* One PASS/FAIL line of this run. */
+#define load_check(l, ok, ...) lp_check((l)->out, &(l)->failed, ok, __VA_ARGS__)
 
 /* ---- options ---- */
 
@@ -245,18 +232,9 @@ static int load_boot(struct load *l, struct machine **out)
 				    .vcpus = l->o.vcpus,
 				    .params = { .workload = WL_SWEEP, .write_permille = 1000,
 						.seed = 42 } };
-	uint64_t t0 = clock_now_ns();
-	int err = machine_create(&c, out);
 
-	if (err)
-		return fprintf(stderr, "pcm_load: cannot create the VM: %s\n", strerror(-err)), 1;
-	if ((err = machine_start(*out)))
-		return fprintf(stderr, "pcm_load: cannot start the VM: %s\n", strerror(-err)), 1;
-	while (!vm_ready(*out))
-		if (clock_now_ns() - t0 > 60 * 1000000000ull)
-			return fprintf(stderr, "pcm_load: vCPUs not ready in 60 s\n"), 1;
-		else
-			lp_sleep_ms(10);
+	if (lp_boot("pcm_load", &c, 60, out))
+		return 1;
 	return load_warm(l, *out);
 }
 

@@ -100,21 +100,8 @@ struct soak {
 	uint64_t ops_before, ops_after;
 };
 
-static void soak_check(struct soak *s, bool ok, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void soak_check(struct soak *s, bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(ok ? "PASS  " : "FAIL  ", s->out);
-	va_start(ap, fmt);
-	vfprintf(s->out, fmt, ap);
-	va_end(ap);
-	fputc('\n', s->out);
-	fflush(s->out);
-	s->failed |= !ok;
-}
+/* One PASS/FAIL line of this run. */
+#define soak_check(s, ok, ...) lp_check((s)->out, &(s)->failed, ok, __VA_ARGS__)
 
 /* ---- options ---- */
 
@@ -195,18 +182,9 @@ static int soak_boot(struct soak *s, struct machine **out)
 	struct machine_config c = { .engine = "thread", .ram_bytes = s->o.mem,
 				    .vcpus = s->o.vcpus,
 				    .params = { .workload = wl_lookup(s->o.workload), .seed = 7 } };
-	uint64_t t0 = clock_now_ns();
-	int err = machine_create(&c, out);
 
-	if (err)
-		return fprintf(stderr, "pcm_soak: cannot create the VM: %s\n", strerror(-err)), 1;
-	if ((err = machine_start(*out)))
-		return fprintf(stderr, "pcm_soak: cannot start the VM: %s\n", strerror(-err)), 1;
-	while (!vm_ready(*out))
-		if (clock_now_ns() - t0 > 120 * 1000000000ull)
-			return fprintf(stderr, "pcm_soak: vCPUs not ready in 120 s\n"), 1;
-		else
-			lp_sleep_ms(10);
+	if (lp_boot("pcm_soak", &c, 120, out))
+		return 1;
 	lp_sleep_ms(s->o.settle_ms);
 	return 0;
 }

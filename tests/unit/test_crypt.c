@@ -25,23 +25,13 @@
 #include "net/chan.h"
 #include "net/crypt.h"
 #include "net/wire.h"
+#include "tests/unit/chanpair.h"
 
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#else
-#define RUNNING_ON_VALGRIND 0
-#endif
-
-#define MAXT 20
 #define BIG  (256u << 10)
 #define TAG  WIRE_TAG_SIZE
 
 static enum net_aead alg_aes = NET_AEAD_AES256GCM, alg_xc = NET_AEAD_XCHACHA20;
 static uint8_t k1[32], k2[32], k3[32];
-
-struct pair {
-	struct net_chan *a, *b;   /* a connected, b accepted */
-};
 
 /* The algorithm of this run; skips AES-256-GCM where the CPU lacks it. */
 static enum net_aead alg_of(void **st)
@@ -53,28 +43,11 @@ static enum net_aead alg_of(void **st)
 	return alg;
 }
 
-static void pair_open(struct pair *p)
-{
-	uint16_t port;
-	int lfd;
-
-	assert_int_equal(net_listen("127.0.0.1", 0, &lfd, &port), 0);
-	assert_int_equal(net_connect("127.0.0.1", port, 2000, MAXT, &p->a), 0);
-	assert_int_equal(net_accept(lfd, 2000, MAXT, &p->b), 0);
-	close(lfd);
-}
-
 /* a sends with k1 and receives with k2; b the other way round. */
 static void pair_seal(struct pair *p, enum net_aead alg)
 {
 	assert_int_equal(net_encrypt(p->a, alg, k1, k2), 0);
 	assert_int_equal(net_encrypt(p->b, alg, k2, k1), 0);
-}
-
-static void pair_close(struct pair *p)
-{
-	net_close(p->a);
-	net_close(p->b);
 }
 
 static void fill(uint8_t *p, size_t n, unsigned seed)
