@@ -163,11 +163,13 @@ static int src_attempt(struct src *s, bool *gone, char *why, size_t n)
 	return err;
 }
 
-/* Out of time, or the destination does not hold the VM: the outage
- * becomes the migration's failure, in the link's words. */
+/* Out of time, given up by the operator, or the destination does not
+ * hold the VM: the outage becomes the migration's failure, in the link's
+ * words. */
 static int src_recover_fail(struct src *s, bool gone, const char *last)
 {
 	int err = s->link->err ? s->link->err : -ETIMEDOUT;
+	const char *tail = s->committed ? "" : "; the destination may be running the VM";
 
 	if (gone && !s->committed)
 		return pm_fail_set(s->fail, err, "%s (the destination does not hold the VM: %s)",
@@ -177,11 +179,10 @@ static int src_recover_fail(struct src *s, bool gone, const char *last)
 	if (link_given_up(s->link))
 		return pm_fail_set(s->fail, err, "link lost (%s); recovery given up by the operator "
 				   "after %.2f s (last attempt: %s)%s", s->link->why,
-				   link_down_ns(s->link) / 1e9, last,
-				   s->committed ? "" : "; the destination may be running the VM");
+				   link_down_ns(s->link) / 1e9, last, tail);
 	return pm_fail_set(s->fail, err, "link lost (%s) and not recovered within %d s "
 			   "(last attempt: %s)%s", s->link->why, recover_timeout_ms(s) / 1000, last,
-			   s->committed ? "" : "; the destination may be running the VM");
+			   tail);
 }
 
 int src_recover(struct src *s)
@@ -203,9 +204,10 @@ int src_recover(struct src *s)
 		if (gone && !s->committed)
 			return src_recover_fail(s, true, last);
 		left = clock_now_ns() - t0 >= limit ? 0 : limit - (clock_now_ns() - t0);
-		if (!left || link_given_up(s->link))
+		if (!left)
 			return src_recover_fail(s, false, last);
 		left_ms = left / 1000000;
+		/* A give-up during the attempt left its poke pending: no wait. */
 		poked = link_wait(s->link, left_ms < (uint64_t)backoff ? (int)left_ms : backoff,
 				  s->host, sizeof(s->host), &s->port, &moved);
 		if (link_given_up(s->link))
