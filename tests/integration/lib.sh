@@ -50,12 +50,21 @@ receive_bg() {
 	"$PM" receive --listen 127.0.0.1:0 --name "$name" "$@" >"$TMP/$name.log" 2>&1 &
 	RECV_PID=$!
 	PIDS+=($!)
+	recv_port "$name"
+}
+
+# recv_port NAME: wait until the receive logging to $TMP/NAME.log says
+# where it listens (RECV_PORT). The log may not exist yet: a background
+# job opens its redirection after the fork, so a missing file is waited
+# for, not an error.
+recv_port() {
+	local log="$TMP/$1.log"
 	for _ in $(seq 100); do
-		RECV_PORT=$(sed -n 's/^waiting for a VM on .*:\([0-9]*\)$/\1/p' "$TMP/$name.log")
+		RECV_PORT=$(sed -n 's/^waiting for a VM on .*:\([0-9]*\)$/\1/p' "$log" 2>/dev/null || true)
 		[ -n "$RECV_PORT" ] && return 0
 		sleep 0.05
 	done
-	echo "receive $name did not come up: $(cat "$TMP/$name.log")" >&2
+	echo "receive $1 did not come up: $(cat "$log" 2>/dev/null)" >&2
 	return 1
 }
 
@@ -69,7 +78,26 @@ start_proxy() {
 	PROXY_PID=$!
 	PIDS+=($!)
 	for _ in $(seq 100); do [ -s "$TMP/$tag.port" ] && break; sleep 0.02; done
-	PROXY_PORT=$(cat "$TMP/$tag.port")
+	PROXY_PORT=$(cat "$TMP/$tag.port" 2>/dev/null || true)
+	[ -n "$PROXY_PORT" ] && return 0
+	echo "faultproxy $tag did not come up: $(cat "$TMP/$tag.proxy" 2>/dev/null)" >&2
+	return 1
+}
+
+# start_fakepeer MODE ARGS...: build/tools/fakepeer MODE (any arguments
+# after MODE PORTFILE), its port in FP_PORT, its pid in FP_PID, its log
+# $TMP/fp.MODE.log.
+start_fakepeer() {
+	local mode=$1; shift
+	rm -f "$TMP/port.$mode"
+	"$FAKEPEER" "$mode" "$TMP/port.$mode" "$@" >"$TMP/fp.$mode.log" 2>&1 &
+	FP_PID=$!
+	PIDS+=("$FP_PID")
+	for _ in $(seq 100); do [ -s "$TMP/port.$mode" ] && break; sleep 0.05; done
+	FP_PORT=$(cat "$TMP/port.$mode" 2>/dev/null || true)
+	[ -n "$FP_PORT" ] && return 0
+	echo "fakepeer $mode did not come up: $(cat "$TMP/fp.$mode.log" 2>/dev/null)" >&2
+	return 1
 }
 
 # turned_away NAME PATTERN: the receive logging to $TMP/NAME.log

@@ -12,8 +12,7 @@ expect_error "unresolvable address" "cannot connect|resolve|address" "$PM" migra
 check "VM still running after bad address" vm_alive src
 
 for mode in garbage version badsum truncated close; do
-	"$FAKEPEER" "$mode" "$TMP/port.$mode" & PIDS+=($!)
-	for _ in $(seq 50); do [ -s "$TMP/port.$mode" ] && break; sleep 0.05; done
+	start_fakepeer "$mode"
 	case $mode in
 	garbage) pat="another protocol|bad magic" ;;
 	version) pat="version" ;;
@@ -21,7 +20,7 @@ for mode in garbage version badsum truncated close; do
 	truncated) pat="truncated|closed inside" ;;
 	close) pat="closed|reset" ;;
 	esac
-	expect_error "peer: $mode" "$pat" "$PM" migrate src --to "127.0.0.1:$(cat "$TMP/port.$mode")"
+	expect_error "peer: $mode" "$pat" "$PM" migrate src --to "127.0.0.1:$FP_PORT"
 	check "VM still running after peer $mode" vm_alive src
 done
 

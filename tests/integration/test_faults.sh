@@ -32,18 +32,6 @@ now() { echo "$EPOCHREALTIME"; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
 
-# Start a fakepeer (any arguments after MODE PORTFILE) and wait for its
-# port; sets FP_PID and FP_PORT.
-start_fakepeer() {
-	local mode=$1; shift
-	rm -f "$TMP/port.$mode"
-	"$FAKEPEER" "$mode" "$TMP/port.$mode" "$@" >"$TMP/fp.$mode.log" 2>&1 &
-	FP_PID=$!
-	PIDS+=("$FP_PID")
-	for _ in $(seq 100); do [ -s "$TMP/port.$mode" ] && break; sleep 0.05; done
-	FP_PORT=$(cat "$TMP/port.$mode")
-}
-
 # Start a real destination on a port of its choosing; sets RECV_PID and
 # RECV_PORT. A wrapper records its exit status in $TMP/NAME.status (and
 # keeps bash's "Killed" notices out of the output).
@@ -57,13 +45,7 @@ start_receive() {
 	for _ in $(seq 100); do [ -s "$TMP/$name.pid" ] && break; sleep 0.01; done
 	RECV_PID=$(cat "$TMP/$name.pid")
 	RECV_PIDS+=("$RECV_PID")
-	for _ in $(seq 100); do
-		RECV_PORT=$(sed -n 's/^waiting for a VM on .*:\([0-9]*\)$/\1/p' "$TMP/$name.log")
-		[ -n "$RECV_PORT" ] && return 0
-		sleep 0.05
-	done
-	echo "receive $name did not come up:" >&2; cat "$TMP/$name.log" >&2
-	return 1
+	recv_port "$name"
 }
 
 # run_migrate TAG VM ARGS...: migrate, recording exit status, stderr and

@@ -188,13 +188,12 @@ if [ -f "$TMP/unshare.err" ] && [ ! -s "$TMP/unshare.err" ]; then
 fi
 
 for mode in badsum close; do
-	"$FAKEPEER" "$mode" "$TMP/port.$mode" & PIDS+=($!)
-	for _ in $(seq 50); do [ -s "$TMP/port.$mode" ] && break; sleep 0.05; done
+	start_fakepeer "$mode"
 	case $mode in
 	badsum) pat="checksum" ;;
 	close) pat="closed|reset" ;;
 	esac
-	expect_error "kvm: peer $mode" "$pat" "$PM" migrate E --to "127.0.0.1:$(cat "$TMP/port.$mode")"
+	expect_error "kvm: peer $mode" "$pat" "$PM" migrate E --to "127.0.0.1:$FP_PORT"
 	check "kvm: VM still running after peer $mode" vm_alive E
 done
 
