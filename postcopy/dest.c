@@ -150,6 +150,17 @@ static int dst_prepare(struct dst *d)
 	return 0;
 }
 
+/* A source speaks as soon as it connects, so a new connection gets
+ * this long (or the reply timeout, if shorter) for each step of its
+ * greeting: a silent stranger cannot hold the one greeting slot for the
+ * whole reply timeout while the real source waits behind it. */
+#define DST_GREET_MS 5000
+
+static int dst_greet_ms(const struct dst *d)
+{
+	return d->o->reply_timeout_ms < DST_GREET_MS ? d->o->reply_timeout_ms : DST_GREET_MS;
+}
+
 /* --encrypt: channel ch's frames are sealed from the next one on. */
 static int dst_seal(struct dst *d, enum pm_channel ch)
 {
@@ -211,7 +222,7 @@ int dst_auth(struct dst *d, struct net_msg *m, const char *next)
 	pm_mac(&d->o->key, "pcm-dst", d->nonce_src, d->nonce_dst, &r.use, sizeof(r.use), r.mac);
 	if ((err = net_send(d->ch[PM_CH_CONTROL], PM_AUTH_RESPONSE, &r, sizeof(r))))
 		return pm_fail_set(d->fail, err, "authenticating: %s", wire_strerror(err));
-	if ((err = dst_recv(d, m, d->o->reply_timeout_ms, "AUTH_PROOF")))
+	if ((err = dst_recv(d, m, dst_greet_ms(d), "AUTH_PROOF")))
 		return err;
 	if (m->type != PM_AUTH_PROOF || pm_decode_fixed(m->payload, m->len, &p, sizeof(p), NULL) ||
 	    !pm_mac_ok(&d->o->key, "pcm-src", d->nonce_dst, d->nonce_src, &r.use, sizeof(r.use),
@@ -221,7 +232,7 @@ int dst_auth(struct dst *d, struct net_msg *m, const char *next)
 	d->authenticated = true;
 	if ((err = dst_seal(d, PM_CH_CONTROL)))
 		return pm_fail_set(d->fail, err, "sealing the control channel: %s", strerror(-err));
-	return dst_recv(d, m, d->o->reply_timeout_ms, next);
+	return dst_recv(d, m, dst_greet_ms(d), next);
 }
 
 /* One peer, up to the verdict on its HELLO. */
@@ -232,7 +243,7 @@ static int dst_greet(struct dst *d)
 	char why[PM_WHY_LEN];
 	int err;
 
-	if ((err = dst_recv(d, &m, d->o->reply_timeout_ms, "HELLO")))
+	if ((err = dst_recv(d, &m, dst_greet_ms(d), "HELLO")))
 		return err;
 	if ((err = dst_auth(d, &m, "HELLO")))
 		return err;
@@ -299,35 +310,60 @@ static int dst_echo_ping(struct dst *d)
 	return err ? pm_fail_set(d->fail, err, "answering PING: %s", wire_strerror(err)) : 0;
 }
 
-/* The urgent and bulk connections, in whatever order they come. */
+/* Whether c, just accepted, is one of this session's page channels not
+ * yet in; on success it is in d->ch. */
+static int dst_channel_take(struct dst *d, struct net_chan *c)
+{
+	struct pm_channel_msg cm;
+	struct net_msg m;
+	int err = net_recv(c, &m, dst_greet_ms(d));
+
+	if (err)
+		return err;
+	if (m.type != PM_CHANNEL || pm_decode_fixed(m.payload, m.len, &cm, sizeof(cm), NULL) ||
+	    cm.session != d->hello.session || cm.channel == PM_CH_CONTROL ||
+	    cm.channel >= PM_CH_COUNT || d->ch[cm.channel] ||
+	    (d->authenticated &&
+	     !pm_mac_ok(&d->o->key, "pcm-chan", d->nonce_src, d->nonce_dst, &cm, 16, cm.mac)))
+		return -EPROTO;
+	d->ch[cm.channel] = c;
+	return 0;
+}
+
+/* The urgent and bulk connections, in whatever order they come, within
+ * the accept timeout. A connection that is not one of them (a stranger
+ * on the port, a leftover of an earlier attempt) is closed and noted:
+ * it must not cost the migration. */
 int dst_channels(struct dst *d)
 {
-	for (int k = 0; k < 2; k++) {
-		struct net_chan *c;
-		struct pm_channel_msg cm;
-		struct net_msg m;
-		int err = net_accept(d->o->lfd, d->o->accept_timeout_ms, PM_TYPE_MAX, &c);
+	uint64_t end = clock_now_ns() + (uint64_t)d->o->accept_timeout_ms * 1000000ull;
+	int last = 0;
 
+	while (!d->ch[PM_CH_URGENT] || !d->ch[PM_CH_BULK]) {
+		uint64_t now = clock_now_ns();
+		int left = now < end ? (int)((end - now + 999999) / 1000000) : 0;
+		struct net_chan *c;
+		int err = left ? net_accept(d->o->lfd, left, PM_TYPE_MAX, &c) : -ETIMEDOUT;
+
+		if (err == -ETIMEDOUT && last)
+			return pm_fail_set(d->fail, last, "a page channel did not identify "
+					   "itself (%s) and no other came within %d ms",
+					   wire_strerror(last), d->o->accept_timeout_ms);
 		if (err)
 			return pm_fail_set(d->fail, err, "waiting for the page channels: %s",
 					   wire_strerror(err));
-		err = net_recv(c, &m, d->o->reply_timeout_ms);
-		if (!err && (m.type != PM_CHANNEL ||
-			     pm_decode_fixed(m.payload, m.len, &cm, sizeof(cm), NULL) ||
-			     cm.session != d->hello.session || cm.channel == PM_CH_CONTROL ||
-			     (d->authenticated &&
-			      !pm_mac_ok(&d->o->key, "pcm-chan", d->nonce_src, d->nonce_dst,
-					 &cm, 16, cm.mac)) ||
-			     cm.channel >= PM_CH_COUNT || d->ch[cm.channel]))
-			err = -EPROTO;
-		if (err) {
+		if ((last = dst_channel_take(d, c))) {
+			dst_note(d, "closed a connection that is not a page channel of this "
+				 "migration: %s", wire_strerror(last));
 			net_close(c);
-			return pm_fail_set(d->fail, err, "a page channel did not identify itself: %s",
-					   wire_strerror(err));
 		}
-		d->ch[cm.channel] = c;
-		if ((err = dst_seal(d, cm.channel)))
-			return pm_fail_set(d->fail, err, "sealing a page channel: %s", strerror(-err));
+	}
+	for (int ch = PM_CH_URGENT; ch <= PM_CH_BULK; ch++) {
+		int err = dst_seal(d, ch);
+
+		if (err)
+			return pm_fail_set(d->fail, err, "sealing a page channel: %s",
+					   strerror(-err));
 	}
 	return 0;
 }

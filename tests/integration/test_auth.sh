@@ -74,6 +74,48 @@ fi
 check "same key: the VM runs on the destination" vm_alive dst
 "$PM" stop dst >/dev/null
 
+# ---- strangers at the wrong moment -----------------------------------------
+# A silent stranger who connects first holds the greeting slot for the
+# greeting timeout (5 s), not the 30 s reply timeout. A stranger who
+# slips in between the handshake and the page channels (the proxy opens
+# one just before relaying the first page connection, so the destination
+# accepts it first) is closed and the migration goes on.
+start_vm src2 --engine thread --mem 64M --vcpus 1 --workload kv
+receive_bg dst2 --psk-file "$TMP/k1"
+exec 3<>"/dev/tcp/127.0.0.1/$RECV_PORT"
+t0=$EPOCHREALTIME
+if "$PM" migrate src2 --to "127.0.0.1:$RECV_PORT" --psk-file "$TMP/k1" --json \
+	>"$TMP/silent.json" 2>"$TMP/mig.err"; then
+	took=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+	check "a silent stranger first: the VM moves and verifies after $took s" \
+		jqt '.verified == true' "$TMP/silent.json"
+	check "a silent stranger first: it cost the greeting timeout, not the reply timeout" \
+		awk -v t="$took" 'BEGIN { exit !(t >= 4.5 && t < 15) }'
+else
+	fail "a silent stranger first: migrate failed: $(cat "$TMP/mig.err")"
+fi
+exec 3<&-
+check "a silent stranger first: receive noted it ($(grep -o 'turned.*' "$TMP/dst2.log"))" \
+	grep -q 'turned a connection away: .*no HELLO within 5000 ms' "$TMP/dst2.log"
+for kind in intrude intrude-silent; do
+	from=$(if [ "$kind" = intrude ]; then echo dst2; else echo dst-intrude; fi)
+	receive_bg "dst-$kind" --psk-file "$TMP/k1"
+	start_proxy "$kind" --fault "$kind" --seed 3
+	if "$PM" migrate "$from" --to "127.0.0.1:$PROXY_PORT" --psk-file "$TMP/k1" --json \
+		>"$TMP/$kind.json" 2>"$TMP/mig.err"; then
+		check "$kind: a stranger before the page channels, and the VM moves and verifies" \
+			jqt '.verified == true' "$TMP/$kind.json"
+	else
+		fail "$kind: migrate failed: $(cat "$TMP/mig.err")"
+	fi
+	check "$kind: the proxy let the stranger in first" grep -q "^fault: $kind" "$TMP/$kind.proxy"
+	check "$kind: the destination closed it ($(grep -o 'closed a connection.*' "$TMP/dst-$kind.log"))" \
+		grep -q 'closed a connection that is not a page channel' "$TMP/dst-$kind.log"
+	kill "$PROXY_PID" 2>/dev/null || true
+done
+check "after the strangers the VM runs on the last destination" vm_alive dst-intrude-silent
+"$PM" stop dst-intrude-silent >/dev/null
+
 # ---- --encrypt ------------------------------------------------------------
 start_vm esrc --engine thread --mem 64M --vcpus 1 --workload kv
 receive_bg enc-need --psk-file "$TMP/k1" --encrypt

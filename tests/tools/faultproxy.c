@@ -33,6 +33,13 @@
  *   stall                    relay nothing on every open connection for
  *                            --stall-ms (8000), then go on; connections
  *                            accepted meanwhile are relayed normally
+ *   intrude|intrude-silent   when the first page connection arrives, open
+ *                            a stranger's connection to the destination
+ *                            just before relaying it, so that the
+ *                            destination accepts the stranger first: it
+ *                            sends 64 seeded random bytes (intrude) or
+ *                            nothing (intrude-silent) and stays open until
+ *                            the proxy exits; needs no trigger
  * It logs one line per connection event and, when the fault fires,
  * "fault: KIND on CHANNEL at byte N / ms T" (N: generation 1's bulk
  * source->destination bytes so far, T: ms since its control connection's
@@ -74,9 +81,10 @@ enum kind { K_UNKNOWN, K_CONTROL, K_URGENT, K_BULK, K_OTHER };
 static const char *const kind_names[] = { "unclassified", "control", "urgent", "bulk", "other" };
 
 enum fault { F_NONE, F_DROP_CONTROL, F_DROP_URGENT, F_DROP_BULK, F_CORRUPT,
-	     F_CORRUPT_URGENT, F_STALL };
+	     F_CORRUPT_URGENT, F_STALL, F_INTRUDE, F_INTRUDE_SILENT };
 static const char *const fault_names[] = { "none", "drop-control", "drop-urgent", "drop-bulk",
-					   "corrupt", "corrupt-urgent", "stall" };
+					   "corrupt", "corrupt-urgent", "stall", "intrude",
+					   "intrude-silent" };
 
 /* One direction's frame parser. */
 struct parser {
@@ -139,9 +147,10 @@ static struct {
 	uint64_t arm_pos;          /* corrupt: the target's stream offset at the trigger */
 	bool target_seen;          /* a drop's target connection existed */
 	uint64_t stall_until;
+	int intruder;              /* intrude: the stranger's socket, -1 none */
 	uint64_t total[2];
 	volatile sig_atomic_t stop;
-} px = { .stall_ms = DEFAULT_STALL, .next_id = 1 };
+} px = { .stall_ms = DEFAULT_STALL, .next_id = 1, .intruder = -1 };
 
 static uint64_t now_ms(void)
 {
@@ -584,6 +593,36 @@ static void set_fast(int fd)
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
+static int connect_upstream(void);
+
+/* intrude: a stranger connects to the destination just before the first
+ * page connection of generation 1 is relayed. */
+static void fault_intrude(void)
+{
+	uint8_t junk[64];
+	char detail[96];
+	int fd;
+
+	if ((px.fault != F_INTRUDE && px.fault != F_INTRUDE_SILENT) || px.gen != 1 || px.fired)
+		return;
+	if ((fd = connect_upstream()) < 0) {
+		px.gave_up = true;
+		plog("fault: %s cannot fire: %s", fault_names[px.fault], strerror(-fd));
+		return;
+	}
+	for (size_t i = 0; i < sizeof(junk); i += 8) {
+		uint64_t r = rnd();
+
+		memcpy(junk + i, &r, 8);
+	}
+	if (px.fault == F_INTRUDE && send(fd, junk, sizeof(junk), MSG_NOSIGNAL) < 0)
+		plog("intruder: send: %s", strerror(errno));
+	px.intruder = fd;
+	snprintf(detail, sizeof(detail), " (a stranger connected%s)",
+		 px.fault == F_INTRUDE ? " and sent 64 random bytes" : ", silent");
+	fault_log("page connection", detail);
+}
+
 static int conn_add(struct conn *c)
 {
 	if (px.nconns == px.cap) {
@@ -607,6 +646,7 @@ static void accept_one(int in, const struct sockaddr_storage *from)
 
 	getnameinfo((const struct sockaddr *)from, sizeof(*from), host, sizeof(host), port,
 		    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
+	fault_intrude();
 	out = connect_upstream();
 	if (out < 0 || !c || !(c->d[0].buf = malloc(BUF_SIZE)) ||
 	    !(c->d[1].buf = malloc(BUF_SIZE)) || conn_add(c)) {
@@ -778,7 +818,8 @@ static int usage(const char *why)
 		"usage: faultproxy --listen HOST:PORT --to HOST:PORT --fault KIND [--seed N]\n"
 		"                  [--after-bytes N | --after-ms N] [--stall-ms N]\n"
 		"                  [--port-file FILE] [--log FILE]\n"
-		"KIND: none drop-control drop-urgent drop-bulk corrupt corrupt-urgent stall\n");
+		"KIND: none drop-control drop-urgent drop-bulk corrupt corrupt-urgent stall\n"
+		"      intrude intrude-silent\n");
 	return 2;
 }
 
@@ -919,6 +960,8 @@ static int summary(void)
 	for (int i = 0; i < px.nconns; i++)
 		conn_close(px.conns[i], "proxy exits");
 	reap();
+	if (px.intruder >= 0)
+		close(px.intruder);
 	plog("summary: %d connections, %d generations, source->destination %llu bytes, "
 	     "destination->source %llu bytes, fault %s %s", px.next_id - 1, px.gen,
 	     (unsigned long long)px.total[0], (unsigned long long)px.total[1],
