@@ -15,7 +15,7 @@
 #include "postcopy/hist.h"
 #include "vm/machine.h"
 
-#define PM_PROTO_VERSION   5
+#define PM_PROTO_VERSION   6
 #define PM_PAGE            4096u
 #define PM_RUN_MAX         64u         /* pages per PAGES message */
 #define PM_ZERO_MAX        256u        /* ranges per ZERO message */

@@ -12,8 +12,8 @@
  * or plays the protocol correctly up to a point and then fails there
  * (the fault tests):
  *   drop-hello     reads the HELLO, then closes without answering
- *   drop-channels  answers READY and the PING, then closes everything when
- *                  the source opens its first page channel
+ *   drop-channels  answers READY, then closes everything when the source
+ *                  opens its first page channel
  *   drop-state     goes on until the source has sent its state (the VM is
  *                  paused there), then closes everything instead of RESUMED
  *   silent         reads the HELLO and never answers
@@ -166,10 +166,7 @@ static int as_faulty_destination(const char *mode, int lfd)
 		rc = 0;
 		goto out;
 	}
-	if (net_send(ctl, PM_READY, NULL, 0) || expect_msg(ctl, PM_PING, &m) ||
-	    net_send(ctl, PM_PING, m.payload, m.len))
-		goto out;
-	if (net_accept(lfd, 30000, PM_TYPE_MAX, &page[0]))
+	if (net_send(ctl, PM_READY, NULL, 0) || net_accept(lfd, 30000, PM_TYPE_MAX, &page[0]))
 		goto out;
 	if (!strcmp(mode, "drop-channels")) {
 		rc = 0;
@@ -177,6 +174,9 @@ static int as_faulty_destination(const char *mode, int lfd)
 	}
 	if (net_accept(lfd, 30000, PM_TYPE_MAX, &page[1]))
 		goto out;
+	for (int i = 0; i < 2; i++)
+		if (expect_msg(ctl, PM_PING, &m) || net_send(ctl, PM_PING, m.payload, m.len))
+			goto out;
 	for (int i = 0; i < 2; i++)
 		draining[i] = !pthread_create(&drain[i], NULL, drain_main,
 					      (void *)(intptr_t)net_fd(page[i]));
