@@ -97,8 +97,9 @@ fi
 exec 3<&-
 check "a silent stranger first: receive noted it ($(grep -o 'turned.*' "$TMP/dst2.log"))" \
 	grep -q 'turned a connection away: .*no HELLO within 5000 ms' "$TMP/dst2.log"
+# The VM moves on from dst2, each destination the next one's source.
+from=dst2
 for kind in intrude intrude-silent; do
-	from=$(if [ "$kind" = intrude ]; then echo dst2; else echo dst-intrude; fi)
 	receive_bg "dst-$kind" --psk-file "$TMP/k1"
 	start_proxy "$kind" --fault "$kind" --seed 3
 	if "$PM" migrate "$from" --to "127.0.0.1:$PROXY_PORT" --psk-file "$TMP/k1" --json \
@@ -116,6 +117,7 @@ for kind in intrude intrude-silent; do
 	check "$kind: the destination closed it ($(grep -o 'closed a connection.*' "$TMP/dst-$kind.log"))" \
 		grep -q 'closed a connection that is not a page channel' "$TMP/dst-$kind.log"
 	kill "$PROXY_PID" 2>/dev/null || true
+	from=dst-$kind
 done
 check "after the strangers the VM runs on the last destination" vm_alive dst-intrude-silent
 "$PM" stop dst-intrude-silent >/dev/null

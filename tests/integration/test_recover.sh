@@ -130,13 +130,20 @@ check "give up: the resumed VM makes progress" vm_alive s-quit
 "$PM" stop s-quit >/dev/null
 
 # ---- 5. the source never comes back: the destination gives up ----------
-start_vm s-gone --engine thread --mem 256M --vcpus 2 --workload kv
-SRC_PID=$VM_PID
-receive_bg d-gone --recover-timeout 2 --link-timeout 1
-migrate_bg gone s-gone --to "127.0.0.1:$RECV_PORT" --max-bandwidth 16M
-wait_state d-gone postcopy-active || true
-kill -9 "$SRC_PID"
-wait "$MIG" || true
+# source_dies TAG BANDWIDTH RECEIVE_ARGS...: s-TAG migrates to d-TAG at
+# BANDWIDTH and is SIGKILLed once d-TAG runs the VM (RECV_PID: d-TAG).
+source_dies() {
+	local tag=$1 bw=$2 src; shift 2
+	start_vm "s-$tag" --engine thread --mem 256M --vcpus 2 --workload kv
+	src=$VM_PID
+	receive_bg "d-$tag" "$@"
+	migrate_bg "$tag" "s-$tag" --to "127.0.0.1:$RECV_PORT" --max-bandwidth "$bw"
+	wait_state "d-$tag" postcopy-active || true
+	kill -9 "$src"
+	wait "$MIG" || true
+}
+
+source_dies gone 16M --recover-timeout 2 --link-timeout 1
 for _ in $(seq 100); do kill -0 "$RECV_PID" 2>/dev/null || break; sleep 0.1; done
 check "source killed: the destination gave up after its recover timeout" \
 	grep -q 'source did not come back within 2 s' "$TMP/d-gone.log"
@@ -145,13 +152,7 @@ check "source killed: no VM answers under the destination's name" \
 	bash -c '! "$0" status d-gone >/dev/null 2>&1' "$PM"
 
 # The same, ended by the operator instead of a timeout.
-start_vm s-gone2 --engine thread --mem 256M --vcpus 2 --workload kv
-SRC_PID=$VM_PID
-receive_bg d-gone2 --recover-timeout 60 --link-timeout 1
-migrate_bg gone2 s-gone2 --to "127.0.0.1:$RECV_PORT" --max-bandwidth 2M
-wait_state d-gone2 postcopy-active || true
-kill -9 "$SRC_PID"
-wait "$MIG" || true
+source_dies gone2 2M --recover-timeout 60 --link-timeout 1
 check "give up (destination): it waits for the source (postcopy-paused)" \
 	wait_state d-gone2 postcopy-paused 5
 check "give up (destination): recover --give-up is accepted" "$PM" recover d-gone2 --give-up
