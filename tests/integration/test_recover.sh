@@ -42,10 +42,13 @@ migrate_bg() {
 }
 
 # ---- 1. a channel reset, and a corrupted page, after activation ---------
+# --after-resumed: the fault waits for the destination's RESUMED, so it
+# lands after activation even when a loaded machine starts the VM late (a
+# bulk reset before activation rightly fails the migration instead).
 for fault in drop-control drop-urgent drop-bulk corrupt; do
 	start_vm "s-$fault" --engine thread --mem 512M --vcpus 2 --workload sweep
 	receive_bg "d-$fault" --link-timeout 2 --recover-timeout 30
-	start_proxy "$fault" --fault "$fault" --after-bytes 2M --seed 1
+	start_proxy "$fault" --fault "$fault" --after-bytes 2M --after-resumed --seed 1
 	migrate_bg "$fault" "s-$fault" --to "127.0.0.1:$PROXY_PORT" --link-timeout 2 \
 		--recover-timeout 30
 	wait "$MIG"
@@ -58,7 +61,7 @@ done
 # ---- 2. silence: only the heartbeats can tell -------------------------------
 start_vm s-stall --engine thread --mem 512M --vcpus 2 --workload kv
 receive_bg d-stall --link-timeout 1 --recover-timeout 30
-start_proxy stall --fault stall --stall-ms 4000 --after-bytes 8M --seed 2
+start_proxy stall --fault stall --stall-ms 4000 --after-bytes 8M --after-resumed --seed 2
 migrate_bg stall s-stall --to "127.0.0.1:$PROXY_PORT" --link-timeout 1 --recover-timeout 30
 wait "$MIG"
 check "stall: the proxy froze the link" grep -q '^fault: stall' "$TMP/stall.proxy"

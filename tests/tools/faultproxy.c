@@ -2,7 +2,8 @@
  * reliability tests (tests/reliability/inject.sh).
  *
  *   faultproxy --listen HOST:PORT --to HOST:PORT --fault KIND [--seed N]
- *              [--after-bytes N | --after-ms N] [--stall-ms N]
+ *              [--after-bytes N | --after-ms N] [--after-resumed]
+ *              [--stall-ms N]
  *              [--port-file FILE] [--log FILE]
  *
  * Owns: accepting any number of connections over its lifetime, relaying
@@ -23,7 +24,10 @@
  * cleanly; a generation 2 that begins before the trigger disarms it). The
  * trigger is --after-bytes N source->destination bytes on the bulk
  * connection, or --after-ms N after the control connection's first byte;
- * without either, N bytes drawn from --seed in 1..64 MiB. KIND:
+ * without either, N bytes drawn from --seed in 1..64 MiB. With
+ * --after-resumed a bulk-byte trigger waits, besides, for the destination's
+ * RESUMED on generation 1's control connection: the fault then lands after
+ * activation however slowly the destination starts the VM. KIND:
  *   none                     relay everything
  *   drop-control|drop-urgent|drop-bulk
  *                            RST both sockets of that connection
@@ -133,6 +137,8 @@ static struct {
 	enum fault fault;
 	uint64_t seed, after_bytes, after_ms, stall_ms;
 	bool by_ms;
+	bool after_resumed;        /* --after-resumed */
+	bool resumed;              /* generation 1's RESUMED went by */
 	/* state */
 	FILE *log;
 	uint64_t rng, t_start;
@@ -279,6 +285,12 @@ static void fault_trigger(const char *what)
 	fault_act();
 }
 
+static void check_bytes_trigger(void)
+{
+	if (!px.by_ms && px.bulk_bytes >= px.after_bytes && (px.resumed || !px.after_resumed))
+		fault_trigger(px.after_resumed ? "bulk bytes, after RESUMED" : "bulk bytes");
+}
+
 static void check_time_trigger(void)
 {
 	if (px.by_ms && px.t0 && !px.triggered && now_ms() - px.t0 >= px.after_ms)
@@ -360,6 +372,10 @@ static void frame_start(struct conn *c, int s)
 		plog("conn %d: %s from the %s (bulk byte %llu, ms %llu)", c->id,
 		     pm_type_name(p->type), side[s], (unsigned long long)px.bulk_bytes,
 		     (unsigned long long)ms_since_t0());
+	if (c->kind == K_CONTROL && c->gen == 1 && s == 1 && p->type == PM_RESUMED) {
+		px.resumed = true;
+		check_bytes_trigger();
+	}
 	if (s == 0 && px.triggered && !px.fired && is_target(c) && p->len > 0 &&
 	    p->hdr_pos >= px.arm_pos &&
 	    (px.fault == F_CORRUPT || px.fault == F_CORRUPT_URGENT)) {
@@ -561,8 +577,7 @@ static void conn_read(struct conn *c, int s)
 	parse(c, s, d->buf, (size_t)n);
 	if (s == 0 && c->gen == 1 && c->kind == K_BULK) {
 		px.bulk_bytes = d->bytes;
-		if (!px.by_ms && d->bytes >= px.after_bytes)
-			fault_trigger("bulk bytes");
+		check_bytes_trigger();
 	}
 	if (!c->dead)
 		conn_write(c, s);
@@ -816,7 +831,7 @@ static int usage(const char *why)
 		fprintf(stderr, "faultproxy: %s\n", why);
 	fprintf(stderr,
 		"usage: faultproxy --listen HOST:PORT --to HOST:PORT --fault KIND [--seed N]\n"
-		"                  [--after-bytes N | --after-ms N] [--stall-ms N]\n"
+		"                  [--after-bytes N | --after-ms N] [--after-resumed] [--stall-ms N]\n"
 		"                  [--port-file FILE] [--log FILE]\n"
 		"KIND: none drop-control drop-urgent drop-bulk corrupt corrupt-urgent stall\n"
 		"      intrude intrude-silent\n");
@@ -861,6 +876,7 @@ static int parse_opts(int argc, char **argv)
 		{ "listen", 1, NULL, 'l' }, { "to", 1, NULL, 't' }, { "fault", 1, NULL, 'f' },
 		{ "seed", 1, NULL, 's' }, { "after-bytes", 1, NULL, 'b' },
 		{ "after-ms", 1, NULL, 'm' }, { "stall-ms", 1, NULL, 'S' },
+		{ "after-resumed", 0, NULL, 'r' },
 		{ "port-file", 1, NULL, 'p' }, { "log", 1, NULL, 'L' }, { "help", 0, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -878,6 +894,7 @@ static int parse_opts(int argc, char **argv)
 		case 'b': bad = parse_u64(optarg, true, &px.after_bytes); bytes = true; break;
 		case 'm': bad = parse_u64(optarg, false, &px.after_ms); px.by_ms = true; break;
 		case 'S': bad = parse_u64(optarg, false, &px.stall_ms); break;
+		case 'r': px.after_resumed = true; break;
 		case 'p': px.port_file = optarg; break;
 		case 'L': px.log_path = optarg; break;
 		default: return usage(NULL);
