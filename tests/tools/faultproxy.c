@@ -44,6 +44,14 @@
  *                            sends 64 seeded random bytes (intrude) or
  *                            nothing (intrude-silent) and stays open until
  *                            the proxy exits; needs no trigger
+ *   drop-done|stall-done     at the destination's first DONE on a control
+ *                            connection (any generation): reset it, or
+ *                            stall every connection for --stall-ms;
+ *                            DONE is not passed on (stall: not before the
+ *                            stall ends); needs no trigger
+ *   drop-ack                 drop-control at the trigger, then reset the
+ *                            reconnection's control connection at the
+ *                            destination's RECOVER_ACK (not passed on)
  * It logs one line per connection event and, when the fault fires,
  * "fault: KIND on CHANNEL at byte N / ms T" (N: generation 1's bulk
  * source->destination bytes so far, T: ms since its control connection's
@@ -85,10 +93,11 @@ enum kind { K_UNKNOWN, K_CONTROL, K_URGENT, K_BULK, K_OTHER };
 static const char *const kind_names[] = { "unclassified", "control", "urgent", "bulk", "other" };
 
 enum fault { F_NONE, F_DROP_CONTROL, F_DROP_URGENT, F_DROP_BULK, F_CORRUPT,
-	     F_CORRUPT_URGENT, F_STALL, F_INTRUDE, F_INTRUDE_SILENT };
+	     F_CORRUPT_URGENT, F_STALL, F_INTRUDE, F_INTRUDE_SILENT, F_DROP_DONE, F_STALL_DONE,
+	     F_DROP_ACK };
 static const char *const fault_names[] = { "none", "drop-control", "drop-urgent", "drop-bulk",
 					   "corrupt", "corrupt-urgent", "stall", "intrude",
-					   "intrude-silent" };
+					   "intrude-silent", "drop-done", "stall-done", "drop-ack" };
 
 /* One direction's frame parser. */
 struct parser {
@@ -199,6 +208,7 @@ static enum kind fault_target(void)
 {
 	switch (px.fault) {
 	case F_DROP_CONTROL:
+	case F_DROP_ACK:
 		return K_CONTROL;
 	case F_DROP_URGENT:
 	case F_CORRUPT_URGENT:
@@ -343,6 +353,35 @@ static void classify_channel(struct conn *c, const struct parser *p)
 	classify(c, ch == PM_CH_URGENT ? K_URGENT : ch == PM_CH_BULK ? K_BULK : K_OTHER, detail);
 }
 
+/* Faults set off by one message of the destination's on a control
+ * connection, not by a trigger: drop-done and stall-done at the first
+ * DONE (whatever the generation: the migration's end is what they hit),
+ * drop-ack at the first RECOVER_ACK after its drop-control fired (an
+ * outage during the reconnection). The message itself is not passed on. */
+static void fault_on_message(struct conn *c, uint16_t type)
+{
+	static bool done;
+
+	if (done)
+		return;
+	if (type == PM_DONE && (px.fault == F_DROP_DONE || px.fault == F_STALL_DONE)) {
+		done = true;
+		if (px.fault == F_STALL_DONE) {
+			fault_stall();
+			return;
+		}
+		c->rst = true;
+		fault_log("control", " (DONE from the destination, not passed on)");
+		conn_close(c, "fault: reset both sides at DONE");
+	} else if (type == PM_RECOVER_ACK && px.fault == F_DROP_ACK && px.fired) {
+		done = true;
+		c->rst = true;
+		plog("fault: drop-ack on control generation %d (RECOVER_ACK, not passed on)",
+		     c->gen);
+		conn_close(c, "fault: reset both sides at RECOVER_ACK");
+	}
+}
+
 /* A whole header arrived on direction s. */
 static void frame_start(struct conn *c, int s)
 {
@@ -372,6 +411,10 @@ static void frame_start(struct conn *c, int s)
 		plog("conn %d: %s from the %s (bulk byte %llu, ms %llu)", c->id,
 		     pm_type_name(p->type), side[s], (unsigned long long)px.bulk_bytes,
 		     (unsigned long long)ms_since_t0());
+	if (c->kind == K_CONTROL && s == 1)
+		fault_on_message(c, p->type);
+	if (c->dead)
+		return;
 	if (c->kind == K_CONTROL && c->gen == 1 && s == 1 && p->type == PM_RESUMED) {
 		px.resumed = true;
 		check_bytes_trigger();
@@ -510,7 +553,7 @@ static void conn_write(struct conn *c, int s)
 {
 	struct dir *d = &c->d[s];
 
-	while (!c->dead && d->off < d->len) {
+	while (!c->dead && !c->frozen && d->off < d->len) {
 		ssize_t w = send(c->fd[!s], d->buf + d->off, d->len - d->off, MSG_NOSIGNAL);
 
 		if (w < 0 && errno == EINTR)
@@ -834,7 +877,7 @@ static int usage(const char *why)
 		"                  [--after-bytes N | --after-ms N] [--after-resumed] [--stall-ms N]\n"
 		"                  [--port-file FILE] [--log FILE]\n"
 		"KIND: none drop-control drop-urgent drop-bulk corrupt corrupt-urgent stall\n"
-		"      intrude intrude-silent\n");
+		"      intrude intrude-silent drop-done stall-done drop-ack\n");
 	return 2;
 }
 
@@ -968,7 +1011,7 @@ static void log_plan(void)
 		plog("faultproxy: fault %s, seed %llu, trigger at bulk byte %llu",
 		     fault_names[px.fault], (unsigned long long)px.seed,
 		     (unsigned long long)px.after_bytes);
-	if (px.fault == F_STALL)
+	if (px.fault == F_STALL || px.fault == F_STALL_DONE)
 		plog("faultproxy: stall %llu ms", (unsigned long long)px.stall_ms);
 }
 
