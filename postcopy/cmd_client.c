@@ -244,28 +244,47 @@ int cmd_recover(int argc, char **argv)
 }
 
 static const char resume_help[] =
-"usage: postcopy-move resume NAME\n"
+"usage: postcopy-move resume NAME [--force]\n"
 "\n"
 "A migration that failed after the destination took the VM over leaves\n"
 "the source's copy paused (`status` says paused), as it was at the pause:\n"
-"resuming it could run the VM twice. When the destination's copy is gone\n"
-"(its host died, or it gave up after its recover timeout), this runs the\n"
-"source's copy again from that moment. Make sure the VM does not run on\n"
-"the destination first.\n";
+"resuming it could run the VM twice. resume first asks the destination\n"
+"(at the address it migrated to, with the same key) whether it runs the\n"
+"VM:\n"
+"  - it does not hold it: this copy runs again from the pause;\n"
+"  - it runs it, waiting for pages: refused (it would run twice);\n"
+"  - it runs it with every page: the migration had succeeded, this copy\n"
+"    is released and the source's process exits.\n"
+"When nobody answers there, resume refuses unless --force is given: use\n"
+"it only when you know the destination's copy is gone (its host died).\n"
+"\n"
+"  --force                resume even if the destination cannot be asked\n"
+"  -h, --help             this help\n";
 
 int cmd_resume(int argc, char **argv)
 {
-	const char *name;
-	char why[400];
-	int err = client_args(argc, argv, "resume", resume_help, &name);
+	static const struct option longopts[] = {
+		{ "force", no_argument, 0, 'f' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+	bool force = false;
+	char why[600];
+	int opt, err;
 
-	if (err)
-		return err < 0 ? 0 : err;
-	err = ctl_call(name, "resume", print_line, NULL, why, sizeof(why));
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(resume_help, stdout);
+			return 0;
+		}
+		if (opt != 'f')
+			return cli_usage_error("resume", "unknown option");
+		force = true;
+	}
+	if (optind != argc - 1)
+		return cli_usage_error("resume", "expects exactly one VM name");
+	err = ctl_call(argv[optind], force ? "resume force" : "resume", print_line, NULL, why,
+		       sizeof(why));
 	if (err == -EIO)
-		return cli_error("cannot resume '%s': %s", name, why);
+		return cli_error("cannot resume '%s': %s", argv[optind], why);
 	if (err)
-		return client_fail(name, err, why);
-	printf("VM '%s' resumed from its state at the pause\n", name);
+		return client_fail(argv[optind], err, why);
 	return 0;
 }

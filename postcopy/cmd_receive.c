@@ -135,7 +135,7 @@ int receive_on(int lfd, const struct receive_opts *base, struct machine **m,
 
 	o.lfd = lfd;
 	pm_fail_init(&fail);
-	if (dest_receive(&o, m, hello, done, &fail))
+	if (dest_receive(&o, m, hello, done, &fail, NULL))
 		return cli_error("receiving the VM failed: %s", fail.why);
 	return 0;
 }

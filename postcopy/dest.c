@@ -247,6 +247,9 @@ static int dst_greet(struct dst *d)
 		return err;
 	if ((err = dst_auth(d, &m, "HELLO")))
 		return err;
+	if (m.type == PM_QUERY)   /* `resume` elsewhere asks: nothing of it runs here */
+		return dst_refuse(d, -ESRCH, "no VM of that session here: this destination waits "
+				  "for one");
 	if (m.type != PM_HELLO)
 		return pm_fail_set(d->fail, -EPROTO, "expected HELLO, got %s", pm_type_name(m.type));
 	if (pm_decode_hello(m.payload, m.len, &d->hello, &bad))
@@ -312,7 +315,7 @@ static int dst_echo_ping(struct dst *d)
 
 /* Whether c, just accepted, is one of this session's page channels not
  * yet in; on success it is in d->ch. */
-static int dst_channel_take(struct dst *d, struct net_chan *c)
+static int dst_channel_take(struct dst *d, struct net_chan *c, bool recovering)
 {
 	struct pm_channel_msg cm;
 	struct net_msg m;
@@ -320,6 +323,14 @@ static int dst_channel_take(struct dst *d, struct net_chan *c)
 
 	if (err)
 		return err;
+	/* A control connection's greeting while a reconnection takes its page
+	 * channels: the source gave that attempt up and tries again. The
+	 * newer one is the one it waits on. */
+	if (recovering && (m.type == PM_AUTH_CHALLENGE || m.type == PM_RECOVER)) {
+		d->next_ctl = c;
+		d->next_m = m;
+		return -EALREADY;
+	}
 	if (m.type != PM_CHANNEL || pm_decode_fixed(m.payload, m.len, &cm, sizeof(cm), NULL) ||
 	    cm.session != d->hello.session || cm.channel == PM_CH_CONTROL ||
 	    cm.channel >= PM_CH_COUNT || d->ch[cm.channel] ||
@@ -334,7 +345,7 @@ static int dst_channel_take(struct dst *d, struct net_chan *c)
  * the accept timeout. A connection that is not one of them (a stranger
  * on the port, a leftover of an earlier attempt) is closed and noted:
  * it must not cost the migration. */
-int dst_channels(struct dst *d)
+int dst_channels(struct dst *d, bool recovering)
 {
 	uint64_t end = clock_now_ns() + (uint64_t)d->o->accept_timeout_ms * 1000000ull;
 	int last = 0;
@@ -352,7 +363,9 @@ int dst_channels(struct dst *d)
 		if (err)
 			return pm_fail_set(d->fail, err, "waiting for the page channels: %s",
 					   wire_strerror(err));
-		if ((last = dst_channel_take(d, c))) {
+		if ((last = dst_channel_take(d, c, recovering)) == -EALREADY)
+			return pm_fail_set(d->fail, last, "a newer reconnection came");
+		if (last) {
 			dst_note(d, "closed a connection that is not a page channel of this "
 				 "migration: %s", wire_strerror(last));
 			net_close(c);
@@ -614,11 +627,35 @@ static void dst_verify(struct dst *d, const struct pm_digest *dg, bool have_dg,
 		 err ? "" : ", every payload checksum matched");
 }
 
-/* Every page is in: let go of guest RAM, check the guest, fill DONE. */
-static void dst_complete(struct dst *d, const struct pm_digest *dg, bool have_dg,
-			 struct pm_done *done)
+/* While the main thread checks the guest (seconds for a large one on a
+ * busy host) the source still hears from us: silence longer than its
+ * link timeout would break a link that works, just as the migration
+ * ends. */
+struct dst_keepalive {
+	struct dst *d;
+	pthread_t thr;
+	atomic_bool stop;
+};
+
+static void *dst_keepalive_main(void *arg)
 {
+	struct dst_keepalive *k = arg;
+
+	while (!atomic_load(&k->stop)) {
+		for (int i = 0; i < 25 && !atomic_load(&k->stop); i++)
+			nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+		if (!atomic_load(&k->stop) && !link_is_down(k->d->link))
+			(void)dst_progress(k->d);   /* a failure is the link's, recorded */
+	}
+	return NULL;
+}
+
+void dst_complete(struct dst *d, const struct pm_digest *dg, bool have_dg)
+{
+	struct pm_done *done = &d->done;
+	struct dst_keepalive k = { .d = d };
 	struct machine_stats st;
+	bool ka = pthread_create(&k.thr, NULL, dst_keepalive_main, &k) == 0;
 
 	dst_threads_stop(d);
 	dst_uffd_release(d);
@@ -642,14 +679,17 @@ static void dst_complete(struct dst *d, const struct pm_digest *dg, bool have_dg
 		snprintf(done->verify_detail + n, sizeof(done->verify_detail) - n,
 			 "; all RAM equal to the source's at the pause");
 	}
+	if (ka) {
+		atomic_store(&k.stop, true);
+		pthread_join(k.thr, NULL);
+	}
 	d->finished = true;
 }
 
-/* DONE lets the source free the VM; its RELEASED closes the migration. */
-static int dst_send_done(struct dst *d, const struct pm_done *done)
+int dst_send_done(struct dst *d)
 {
 	struct net_msg m;
-	int err = net_send(d->ch[PM_CH_CONTROL], PM_DONE, done, sizeof(*done));
+	int err = net_send(d->ch[PM_CH_CONTROL], PM_DONE, &d->done, sizeof(d->done));
 
 	if (err)
 		return dst_link_fail(d, err, "sending DONE: %s", wire_strerror(err));
@@ -661,23 +701,44 @@ static int dst_send_done(struct dst *d, const struct pm_done *done)
 	return err;
 }
 
-/* Stage 5 through any number of outages. */
-static int dst_postcopy(struct dst *d, struct pm_done *done)
+/* Stage 5 through any number of outages, to an outcome (outcome.h):
+ * confirmed (RELEASED), finished with the link down (the host answers
+ * the source's return with DONE), or, with pages missing and the wait
+ * for the source over, a failure that discards the VM. */
+static int dst_postcopy(struct dst *d)
 {
 	struct pm_digest dg;
 	bool have_dg = false;
+	unsigned act;
 
+	d->oc = OCD_ACTIVE;
 	for (;;) {
-		int err = d->finished ? 0 : dst_wait_pages(d, &dg, &have_dg);
+		int err = d->oc == OCD_ACTIVE ? dst_wait_pages(d, &dg, &have_dg) : 0;
 
-		if (!err && !d->finished)
-			dst_complete(d, &dg, have_dg, done);
+		if (!err && d->oc == OCD_ACTIVE) {
+			dst_complete(d, &dg, have_dg);
+			d->oc = oc_dst_step(d->oc, OCDE_ALL_IN, &act);
+		}
 		if (!err)
-			err = dst_send_done(d, done);
-		if (!err || pm_failed(d->fail) || !link_is_down(d->link))
+			err = dst_send_done(d);
+		if (!err) {
+			d->oc = oc_dst_step(d->oc, OCDE_RELEASED, &act);
+			return 0;
+		}
+		if (pm_failed(d->fail) || !link_is_down(d->link))
 			return err;
-		if ((err = dst_recover(d)) || d->unconfirmed)
+		d->oc = oc_dst_step(d->oc, OCDE_LINK_LOST, &act);
+		if (act & OCDA_HOST) {
+			dst_note(d, "link lost: %s; every page is here, the VM stays; the source "
+				 "gets DONE when it reconnects", d->link->why);
+			return 0;
+		}
+		if ((err = dst_recover(d)))
 			return err;
+		if (d->oc == OCD_FINISHED_PAUSED && !d->finished)
+			dst_complete(d, &dg, have_dg);   /* all in, the source never back */
+		if (d->oc == OCD_FINISHED_PAUSED)
+			return 0;
 	}
 }
 
@@ -705,6 +766,9 @@ static void dst_close(struct dst *d, bool keep_vm)
 	dst_threads_stop(d);
 	dst_uffd_release(d);
 	dst_chan_close_all(d);
+	if (d->next_ctl)
+		net_close(d->next_ctl);
+	d->next_ctl = NULL;
 	atomic_store(&d->link->phase, LINK_NONE);
 	bitmap_free(&d->received);
 	bitmap_free(&d->requested);
@@ -713,12 +777,41 @@ static void dst_close(struct dst *d, bool keep_vm)
 		machine_destroy(d->m);
 }
 
+static void dst_free(struct dst *d)
+{
+	if (d->link == &d->own_link)
+		link_destroy(&d->own_link);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
+/* Finished with the link down: the source is still owed DONE. Without a
+ * host to answer for it later (linger NULL), answer here for the recover
+ * timeout. */
+static void dst_hand_over(struct dst *d, struct dest_linger **linger)
+{
+	uint64_t limit = (uint64_t)(d->o->recover_timeout_ms > 0 ? d->o->recover_timeout_ms
+								   : RECOVER_TIMEOUT_MS) * 1000000ull;
+
+	if (linger) {
+		*linger = (struct dest_linger *)d;
+		return;
+	}
+	if (dst_linger(d, -1, clock_now_ns() + limit))
+		dst_note(d, "the source did not come back for DONE; every page is here, the VM "
+			 "stays");
+	dst_free(d);
+}
+
 int dest_receive(const struct receive_opts *o, struct machine **out,
-		 struct pm_hello *hello, struct pm_done *done, struct pm_fail *fail)
+		 struct pm_hello *hello, struct pm_done *done, struct pm_fail *fail,
+		 struct dest_linger **linger)
 {
 	struct dst *d = calloc(1, sizeof(*d));
 	int err;
 
+	if (linger)
+		*linger = NULL;
 	if (!d)
 		return pm_fail_set(fail, -ENOMEM, "no memory");
 	d->o = o;
@@ -738,7 +831,7 @@ int dest_receive(const struct receive_opts *o, struct machine **out,
 	 * second is its round-trip measure. */
 	err = dst_reserve(d);
 	if (!err)
-		err = dst_channels(d);
+		err = dst_channels(d, false);
 	for (int i = 0; i < 2 && !err; i++)
 		err = dst_echo_ping(d);
 	if (!err)
@@ -746,14 +839,27 @@ int dest_receive(const struct receive_opts *o, struct machine **out,
 	if (!err)
 		err = dst_activate(d);
 	if (!err)
-		err = dst_postcopy(d, done);
+		err = dst_postcopy(d);
 	if (err)
 		dst_send_error(d);
 	*hello = d->hello;
+	*done = d->done;
 	*out = err ? NULL : d->m;
 	dst_close(d, !err);
-	if (d->link == &d->own_link)
-		link_destroy(&d->own_link);
-	free(d);
+	if (!err && d->oc == OCD_FINISHED_PAUSED)
+		dst_hand_over(d, linger);
+	else
+		dst_free(d);
 	return err;
+}
+
+int dest_linger_run(struct dest_linger *l, int stop_fd)
+{
+	return dst_linger((struct dst *)l, stop_fd, 0);
+}
+
+void dest_linger_free(struct dest_linger *l)
+{
+	if (l)
+		dst_free((struct dst *)l);
 }

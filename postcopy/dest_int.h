@@ -11,6 +11,7 @@
 #include "postcopy/bitmap.h"
 #include "postcopy/hist.h"
 #include "postcopy/migrate.h"
+#include "postcopy/outcome.h"
 #include "postcopy/ram.h"
 #include "uffd/uffd.h"
 
@@ -40,7 +41,13 @@ struct dst {
 	 * not the end (dest_link.c). Read by the page threads. */
 	atomic_bool activated;
 	bool finished;                           /* every page in and checked */
-	bool unconfirmed;                        /* finished; the source never said RELEASED */
+	enum oc_dst_state oc;                    /* postcopy/outcome.h, once active */
+	struct pm_done done;                     /* what DONE says, once finished */
+	/* A reconnection that came while an earlier one was still taking its
+	 * page channels: the newer one wins (the source gave up the other),
+	 * with its first message. */
+	struct net_chan *next_ctl;
+	struct net_msg next_m;
 	uint64_t t_seen;                         /* last message on control (liveness) */
 
 	pthread_t fault_thr, bulk_thr;
@@ -77,7 +84,9 @@ uint64_t dst_oldest_fault_ns(struct dst *d);
 int dst_recv(struct dst *d, struct net_msg *m, int timeout_ms, const char *what);
 int dst_auth(struct dst *d, struct net_msg *m, const char *next);
 int dst_refuse(struct dst *d, int err, const char *why);
-int dst_channels(struct dst *d);
+/* The urgent and bulk connections. recovering: a new control connection
+ * among them supersedes the attempt (-EALREADY, it is in d->next_ctl). */
+int dst_channels(struct dst *d, bool recovering);
 void dst_chan_close_all(struct dst *d);
 
 /* dest_link.c */
@@ -91,7 +100,19 @@ void dst_note(struct dst *d, const char *fmt, ...) __attribute__((format(printf,
 /* True when the source knocks on the listening socket again: it lost
  * the link even if we have not noticed. */
 bool dst_source_knocks(struct dst *d);
-/* After an outage: wait for the source to reconnect, give it our pages. */
+/* After an outage: wait for the source to reconnect, give it our pages.
+ * 0 with d->oc OCD_ACTIVE (serving again) or OCD_FINISHED_PAUSED (every
+ * page was here: the VM stays, the host answers for it). */
 int dst_recover(struct dst *d);
+/* Every page in: the source's RECOVER gets DONE, its QUERY an ANSWER,
+ * until RELEASED (0), stop_fd readable (-ECANCELED) or deadline_ns on
+ * clock_now_ns (-ETIMEDOUT; 0: none). */
+int dst_linger(struct dst *d, int stop_fd, uint64_t deadline_ns);
+/* DONE on control, then RELEASED awaited (a PING or DIGEST on the way is
+ * skipped). */
+int dst_send_done(struct dst *d);
+/* Every page is in: stop the page threads, let go of guest RAM, check the
+ * guest and fill d->done, keeping the source's link alive meanwhile. */
+void dst_complete(struct dst *d, const struct pm_digest *dg, bool have_dg);
 
 #endif

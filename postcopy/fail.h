@@ -10,12 +10,14 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct pm_fail {
 	pthread_mutex_t lock;
 	int err;               /* negative errno of the first failure, 0 none */
 	char why[320];
 	bool after_commit;     /* failed once the destination had the VM */
+	uint64_t session;      /* source: the session, for asking the destination later */
 };
 
 void pm_fail_init(struct pm_fail *f);

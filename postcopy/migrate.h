@@ -18,6 +18,7 @@
 #include "postcopy/auth.h"
 #include "postcopy/fail.h"
 #include "postcopy/link.h"
+#include "postcopy/outcome.h"
 #include "postcopy/proto.h"
 #include "postcopy/report.h"
 #include "vm/machine.h"
@@ -89,7 +90,28 @@ struct receive_opts {
 int source_migrate(struct machine *m, const struct migrate_opts *o,
 		   struct report *r, struct pm_fail *fail);
 
+/* linger: where a destination that has every page but never heard the
+ * source's RELEASED (the link broke as it finished) hands over what it
+ * needs to keep answering the source's reconnection with DONE; NULL when
+ * not. With linger NULL, dest_receive answers for the recover timeout
+ * itself before it returns. */
+struct dest_linger;
 int dest_receive(const struct receive_opts *o, struct machine **out,
-		 struct pm_hello *hello, struct pm_done *done, struct pm_fail *fail);
+		 struct pm_hello *hello, struct pm_done *done, struct pm_fail *fail,
+		 struct dest_linger **linger);
+/* Answer the source (RECOVER: DONE; QUERY: the VM runs here, finished)
+ * on o->lfd until its RELEASED (0) or until stop_fd is readable
+ * (-ECANCELED). A VM host runs it on a thread of its own while it hosts
+ * the VM. */
+int dest_linger_run(struct dest_linger *l, int stop_fd);
+void dest_linger_free(struct dest_linger *l);
+
+/* `resume`: ask the destination of a migration that failed after
+ * commitment (o's address and key; session from its pm_fail) whether it
+ * runs the VM. *a is the answer, OCQ_UNREACHABLE with the reason in why
+ * when nobody answered. When it has every page the source says RELEASED
+ * (its copy is to be freed). 0, or negative errno for set-up failures. */
+int source_ask(struct machine *m, const struct migrate_opts *o, uint64_t session,
+	       enum oc_answer *a, char *why, size_t n);
 
 #endif

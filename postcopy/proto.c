@@ -13,7 +13,7 @@ static const char *const type_names[] = {
 	[PM_PRECOPY_END] = "PRECOPY_END", [PM_DISCARD] = "DISCARD",
 	[PM_AUTH_CHALLENGE] = "AUTH_CHALLENGE", [PM_AUTH_RESPONSE] = "AUTH_RESPONSE",
 	[PM_AUTH_PROOF] = "AUTH_PROOF", [PM_RECOVER] = "RECOVER",
-	[PM_RECOVER_ACK] = "RECOVER_ACK",
+	[PM_RECOVER_ACK] = "RECOVER_ACK", [PM_QUERY] = "QUERY", [PM_ANSWER] = "ANSWER",
 };
 
 const char *pm_type_name(uint16_t type)

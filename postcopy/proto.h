@@ -15,7 +15,7 @@
 #include "postcopy/hist.h"
 #include "vm/machine.h"
 
-#define PM_PROTO_VERSION   6
+#define PM_PROTO_VERSION   7
 #define PM_PAGE            4096u
 #define PM_RUN_MAX         64u         /* pages per PAGES message */
 #define PM_ZERO_MAX        256u        /* ranges per ZERO message */
@@ -45,7 +45,9 @@ enum pm_type {
 	PM_AUTH_PROOF,    /* src->dst control: the source's MAC */
 	PM_RECOVER,       /* src->dst control, new connection: resume this session */
 	PM_RECOVER_ACK,   /* dst->src control: the pages it has, as a bitmap */
-	PM_TYPE_MAX = PM_RECOVER_ACK,
+	PM_QUERY,         /* src->dst control, new connection: do you run this session? */
+	PM_ANSWER,        /* dst->src control: what runs here of it */
+	PM_TYPE_MAX = PM_ANSWER,
 };
 
 enum pm_channel { PM_CH_CONTROL, PM_CH_URGENT, PM_CH_BULK, PM_CH_COUNT };
@@ -140,6 +142,15 @@ struct pm_error { int32_t err; uint32_t pad; char why[PM_WHY_LEN]; };
  * header, so the source sends exactly the rest. */
 struct pm_recover { uint64_t session; };
 struct pm_recover_ack { uint64_t npages; uint64_t pages_in; };
+
+/* A destination that has every page answers RECOVER with DONE instead
+ * (the migration is over but for RELEASED), for as long as it hosts the
+ * VM. QUERY (same session field) is `resume` asking before it runs a
+ * paused copy: ANSWER says the destination runs the VM, with or without
+ * every page (enum oc_answer, postcopy/outcome.h); a REFUSE says it does
+ * not hold the session. After ANSWER with every page in, the source may
+ * say RELEASED on the same connection. */
+struct pm_answer { uint32_t state; uint32_t pad; };
 
 /* Fixed-size payloads: exact length or -EBADMSG. */
 int pm_decode_fixed(const void *payload, uint32_t len, void *out, size_t size,

@@ -344,10 +344,25 @@ static int src_send_digest(struct src *s)
 	return 0;
 }
 
+int src_done(struct src *s, const struct net_msg *m)
+{
+	const char *why;
+
+	if (pm_decode_fixed(m->payload, m->len, s->done, sizeof(*s->done), &why))
+		return src_link_fail(s, -EBADMSG, "bad DONE: %s", why);
+	s->done->verify_detail[sizeof(s->done->verify_detail) - 1] = 0;
+	s->committed = true;
+	/* DONE is what lets the VM go here; a RELEASED lost on the way only
+	 * costs the destination its wait for it. */
+	(void)net_send(s->ch[PM_CH_CONTROL], PM_RELEASED, NULL, 0);
+	return 0;
+}
+
 /* Stage 5 from the source's side: relay progress until DONE. */
-static int src_wait_done(struct src *s, struct pm_done *done)
+static int src_wait_done(struct src *s)
 {
 	struct net_msg m;
+	unsigned act;
 	const char *why;
 	int err;
 
@@ -367,30 +382,32 @@ static int src_wait_done(struct src *s, struct pm_done *done)
 			s->o->progress(s->o->progress_arg, &p, s->ram.npages,
 				       (clock_now_ns() - s->t_start) / 1e9);
 	}
-	if (pm_decode_fixed(m.payload, m.len, done, sizeof(*done), &why))
-		return src_link_fail(s, -EBADMSG, "bad DONE: %s", why);
-	done->verify_detail[sizeof(done->verify_detail) - 1] = 0;
-	/* DONE is what lets the VM go here; a RELEASED lost on the way only
-	 * costs the destination its wait for it. */
-	net_send(s->ch[PM_CH_CONTROL], PM_RELEASED, NULL, 0);
+	if ((err = src_done(s, &m)))
+		return err;
+	s->oc = oc_src_step(s->oc, OCE_DONE, &act);
 	return 0;
 }
 
 /* Stages 4 and 5 through any number of outages: commitment (or, after an
  * outage before it, the destination's word that it runs the VM), the
- * digest, DONE. */
+ * digest, DONE (on control, or as the answer to a reconnection). */
 static int src_finish(struct src *s, struct pm_done *done)
 {
+	s->done = done;
+	s->oc = OCS_SENT;
 	for (;;) {
+		unsigned act;
 		int err = s->committed ? 0 : src_commit(s);
 
+		if (!err && s->oc == OCS_SENT)
+			s->oc = oc_src_step(s->oc, OCE_RESUMED, &act);
 		if (!err && !s->digest_sent)
 			err = src_send_digest(s);
 		if (!err)
-			err = src_wait_done(s, done);
+			err = src_wait_done(s);
 		if (!err || pm_failed(s->fail) || !link_is_down(s->link))
 			return err;
-		if ((err = src_recover(s)))
+		if ((err = src_recover(s)) || s->oc == OCS_DONE)
 			return err;
 	}
 }
@@ -497,10 +514,62 @@ int source_migrate(struct machine *m, const struct migrate_opts *o,
 	if (err)
 		src_abort(s);
 	src_close(s);
-	if (err)
+	if (err) {
 		fail->after_commit = s->committed || s->unsure;
-	else
+		fail->session = s->session;
+	} else
 		src_report(s, &done, r);
 	src_free(s);
 	return err ? err : fail->err;
+}
+
+/* QUERY's answer: an ANSWER, or a REFUSE of the session (it does not hold
+ * it); anything else is no answer. */
+static int src_query_answer(struct src *s, const struct net_msg *m, enum oc_answer *a)
+{
+	struct pm_answer an;
+
+	if (m->type == PM_REFUSE) {
+		src_refused(s, m);
+		*a = OCQ_NOT_THERE;
+		return 0;
+	}
+	if (m->type != PM_ANSWER || pm_decode_fixed(m->payload, m->len, &an, sizeof(an), NULL) ||
+	    (an.state != OCQ_RUNS_FINISHED && an.state != OCQ_RUNS_WAITING))
+		return pm_fail_set(s->fail, -EPROTO, "expected ANSWER, got %s", pm_type_name(m->type));
+	*a = (enum oc_answer)an.state;
+	return 0;
+}
+
+int source_ask(struct machine *m, const struct migrate_opts *o, uint64_t session,
+	       enum oc_answer *a, char *why, size_t n)
+{
+	struct pm_fail fail;
+	struct migrate_opts q = *o;
+	struct net_msg msg;
+	struct src *s = NULL;
+	int err;
+
+	q.link = NULL;   /* a question, not the migration: its link stays as it is */
+	pm_fail_init(&fail);
+	*a = OCQ_UNREACHABLE;
+	if ((err = src_new(m, &q, &fail, &s))) {
+		snprintf(why, n, "%s", fail.why);
+		return err;
+	}
+	s->session = session;
+	err = src_reopen(s, PM_QUERY);
+	if (!err)
+		err = src_recv(s, &msg, s->o->reply_timeout_ms, "ANSWER");
+	if (!err)
+		err = src_query_answer(s, &msg, a);
+	if (err)
+		*a = OCQ_UNREACHABLE;
+	/* It has every page: the migration is over, our copy goes. */
+	if (*a == OCQ_RUNS_FINISHED)
+		(void)net_send(s->ch[PM_CH_CONTROL], PM_RELEASED, NULL, 0);
+	snprintf(why, n, "%s", fail.why[0] ? fail.why : "answered");
+	src_close(s);
+	src_free(s);
+	return 0;
 }

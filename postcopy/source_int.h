@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include "postcopy/bitmap.h"
 #include "postcopy/migrate.h"
+#include "postcopy/outcome.h"
 #include "postcopy/pusher.h"
 #include "postcopy/ram.h"
 #include "postcopy/ratelimit.h"
@@ -66,6 +67,11 @@ struct src {
 	 * the serving threads. */
 	atomic_bool activated;
 	bool unsure;                      /* gave up not knowing if the destination runs it */
+	/* Where the outcome stands (postcopy/outcome.h) once the state is
+	 * sent; done is where the destination's DONE goes, whichever
+	 * connection brings it. */
+	enum oc_src_state oc;
+	struct pm_done *done;
 	bool digest_sent;
 	uint64_t t_seen;                  /* last message on control (liveness) */
 	uint64_t link_resent;             /* sent, lost in an outage, sent again */
@@ -126,8 +132,15 @@ void src_note(struct src *s, const char *fmt, ...) __attribute__((format(printf,
 /* Next control message after activation, sending a heartbeat PING when
  * due; silence beyond the link timeout breaks the link. */
 int src_recv_live(struct src *s, struct net_msg *m);
-/* After an outage: reconnect until it works or the recover timeout. */
+/* After an outage: reconnect until it works or the recover timeout. 0
+ * with s->oc OCS_COMMITTED (serving again) or OCS_DONE (the destination
+ * had every page: *s->done filled, RELEASED sent). */
 int src_recover(struct src *s);
+/* A control connection authenticated afresh, with req (RECOVER or
+ * QUERY) for s->session sent on it. */
+int src_reopen(struct src *s, uint16_t req);
+/* Decode DONE into *s->done and say RELEASED: the migration is over. */
+int src_done(struct src *s, const struct net_msg *m);
 
 int src_serve_start(struct src *s);
 void src_serve_stop(struct src *s);

@@ -124,13 +124,42 @@ static bool src_gone(int err)
 	       err == -EPIPE || err == -ECONNABORTED;
 }
 
-/* One reconnection. Its steps are the reservation's own, so their
- * failures go to a scratch record (why), not the migration's: only the
- * last word of the whole recovery is the migration's. */
-static int src_attempt(struct src *s, bool *gone, char *why, size_t n)
+/* A control connection authenticated afresh, with req (RECOVER or QUERY)
+ * for our session sent on it. */
+int src_reopen(struct src *s, uint16_t req)
 {
 	struct pm_recover rq = { .session = s->session };
+	int err = src_connect(s, PM_CH_CONTROL);
+
+	if (!err)
+		err = src_auth(s);
+	if (!err && (err = net_send(s->ch[PM_CH_CONTROL], req, &rq, sizeof(rq))))
+		pm_fail_set(s->fail, err, "sending %s: %s", pm_type_name(req), wire_strerror(err));
+	return err;
+}
+
+/* What an answer to RECOVER means for the outcome. */
+static enum oc_src_event src_answer(struct src *s, int err, const struct net_msg *m)
+{
+	if (err)
+		return src_gone(err) ? OCE_GONE : OCE_NO_ANSWER;
+	if (m->type == PM_REFUSE) {
+		src_refused(s, m);
+		return OCE_REFUSED;
+	}
+	if (m->type == PM_DONE)
+		return src_done(s, m) ? OCE_NO_ANSWER : OCE_DONE;
+	return src_recover_ack(s, m) ? OCE_NO_ANSWER : OCE_ACK;
+}
+
+/* One reconnection, as the event it comes to. Its steps are the
+ * reservation's own, so their failures go to a scratch record (why), not
+ * the migration's: only the last word of the whole recovery is the
+ * migration's. */
+static enum oc_src_event src_attempt(struct src *s, bool *chan_failed, char *why, size_t n)
+{
 	struct pm_fail *keep = s->fail, scratch;
+	enum oc_src_event ev;
 	struct net_msg m;
 	int err;
 
@@ -138,40 +167,35 @@ static int src_attempt(struct src *s, bool *gone, char *why, size_t n)
 	s->fail = &scratch;
 	atomic_store(&s->activated, false);
 	link_attempt(s->link);
-	err = src_connect(s, PM_CH_CONTROL);
-	if (!err)
-		err = src_auth(s);
-	if (!err && (err = net_send(s->ch[PM_CH_CONTROL], PM_RECOVER, &rq, sizeof(rq))))
-		pm_fail_set(s->fail, err, "sending RECOVER: %s", wire_strerror(err));
+	err = src_reopen(s, PM_RECOVER);
 	if (!err)
 		err = src_recv(s, &m, link_timeout_ms(s), "RECOVER_ACK");
-	*gone = src_gone(err);
-	if (!err && m.type == PM_REFUSE) {
-		err = src_refused(s, &m);
-		*gone = true;
-	} else if (!err && !(err = src_recover_ack(s, &m))) {
+	ev = src_answer(s, err, &m);
+	*chan_failed = false;
+	if (ev == OCE_ACK) {
 		s->committed = true;   /* it holds the VM, whatever happens next */
+		if (!(err = src_connect(s, PM_CH_URGENT)))
+			err = src_connect(s, PM_CH_BULK);
+		*chan_failed = err != 0;
 	}
-	if (!err && !(err = src_connect(s, PM_CH_URGENT)))
-		err = src_connect(s, PM_CH_BULK);
 	s->fail = keep;
 	atomic_store(&s->activated, true);
-	snprintf(why, n, "%s", scratch.why);
-	if (err)
+	snprintf(why, n, "%s", scratch.why[0] ? scratch.why : "answered");
+	if (ev != OCE_ACK || *chan_failed)
 		for (int i = 0; i < PM_CH_COUNT; i++)
 			src_chan_close(s, i);
-	return err;
+	return ev;
 }
 
 /* Out of time, given up by the operator, or the destination does not
  * hold the VM: the outage becomes the migration's failure, in the link's
  * words. */
-static int src_recover_fail(struct src *s, bool gone, const char *last)
+static int src_recover_fail(struct src *s, const char *last)
 {
 	int err = s->link->err ? s->link->err : -ETIMEDOUT;
 	const char *tail = s->committed ? "" : "; the destination may be running the VM";
 
-	if (gone && !s->committed)
+	if (s->oc == OCS_RESUMED_HERE)
 		return pm_fail_set(s->fail, err, "%s (the destination does not hold the VM: %s)",
 				   s->link->why, last);
 	if (!s->committed)
@@ -185,42 +209,64 @@ static int src_recover_fail(struct src *s, bool gone, const char *last)
 			   tail);
 }
 
+/* Between attempts: the backoff, or the operator's poke. The event that
+ * ends the wait, if any (time out, give-up). */
+static int src_backoff(struct src *s, uint64_t t0, int *backoff, enum oc_src_event *ev)
+{
+	uint64_t limit = (uint64_t)recover_timeout_ms(s) * 1000000ull, el = clock_now_ns() - t0;
+	uint64_t left_ms = el >= limit ? 0 : (limit - el) / 1000000;
+	bool moved, poked;
+
+	if (!left_ms) {
+		*ev = OCE_TIMEOUT;
+		return 1;
+	}
+	/* A give-up during the attempt left its poke pending: no wait. */
+	poked = link_wait(s->link, left_ms < (uint64_t)*backoff ? (int)left_ms : *backoff,
+			  s->host, sizeof(s->host), &s->port, &moved);
+	if (link_given_up(s->link)) {
+		*ev = OCE_GIVE_UP;
+		return 1;
+	}
+	if (poked) {
+		*backoff = BACKOFF_FIRST_MS;
+		src_note(s, "reconnecting now%s%s:%u", moved ? ", to " : " to ", s->host, s->port);
+	} else if ((*backoff *= 2) > BACKOFF_MAX_MS) {
+		*backoff = BACKOFF_MAX_MS;
+	}
+	return 0;
+}
+
 int src_recover(struct src *s)
 {
-	uint64_t t0 = clock_now_ns(), limit = (uint64_t)recover_timeout_ms(s) * 1000000ull;
+	uint64_t t0 = clock_now_ns();
 	int backoff = BACKOFF_FIRST_MS;
 	char last[320] = "none";
+	unsigned act;
 
+	s->oc = oc_src_step(s->committed ? OCS_COMMITTED : OCS_SENT, OCE_LINK_LOST, &act);
 	src_serve_stop(s);
 	for (int i = 0; i < PM_CH_COUNT; i++)
 		src_chan_close(s, i);
 	src_note(s, "link lost: %s; reconnecting to %s:%u", s->link->why, s->host, s->port);
-	for (;;) {
-		bool gone, moved, poked;
-		uint64_t left, left_ms;
+	while (act & OCA_RECONNECT) {
+		bool chan_failed;
+		enum oc_src_event ev = src_attempt(s, &chan_failed, last, sizeof(last));
 
-		if (!src_attempt(s, &gone, last, sizeof(last)))
-			break;
-		if (gone && !s->committed)
-			return src_recover_fail(s, true, last);
-		left = clock_now_ns() - t0 >= limit ? 0 : limit - (clock_now_ns() - t0);
-		if (!left)
-			return src_recover_fail(s, false, last);
-		left_ms = left / 1000000;
-		/* A give-up during the attempt left its poke pending: no wait. */
-		poked = link_wait(s->link, left_ms < (uint64_t)backoff ? (int)left_ms : backoff,
-				  s->host, sizeof(s->host), &s->port, &moved);
-		if (link_given_up(s->link))
-			return src_recover_fail(s, false, last);
-		if (poked) {
-			backoff = BACKOFF_FIRST_MS;
-			src_note(s, "reconnecting now%s%s:%u", moved ? ", to " : " to ", s->host,
-				 s->port);
-		} else if ((backoff *= 2) > BACKOFF_MAX_MS) {
-			backoff = BACKOFF_MAX_MS;
-		}
+		s->oc = oc_src_step(s->oc, ev, &act);
+		if (chan_failed)   /* committed now, and the link broke again */
+			s->oc = oc_src_step(s->oc, OCE_LINK_LOST, &act);
+		if ((act & OCA_RECONNECT) && src_backoff(s, t0, &backoff, &ev))
+			s->oc = oc_src_step(s->oc, ev, &act);
 	}
-	s->committed = true;
+	if (act & OCA_RELEASE) {
+		src_note(s, "the destination has every page (it finished during the outage): "
+			 "the migration is over");
+		link_restored(s->link);
+		return 0;
+	}
+	if (!(act & OCA_SERVE))
+		return src_recover_fail(s, last);
 	s->digest_sent = false;
 	s->t_seen = clock_now_ns();
 	src_note(s, "link restored after %.2f s; the migration goes on", link_down_ns(s->link) / 1e9);

@@ -42,6 +42,13 @@ struct vmhost {
 	struct pm_done done;
 	struct pm_fail rfail;
 	struct machine *m_in;     /* what dest_receive returned */
+	/* The source never heard RELEASED's cue: answer it on the listening
+	 * socket from a thread of its own while the VM is here. */
+	struct dest_linger *linger;
+	pthread_t linger_thr;
+	bool lingering;
+	atomic_bool owed;         /* the source has not said RELEASED yet */
+	int linger_stop;          /* eventfd: the host exits */
 	int rerr;
 	bool abandoned;           /* exit while the receive thread runs */
 	atomic_bool mig_done;     /* the migration thread finished */
@@ -55,6 +62,7 @@ struct vmhost {
 	FILE *mig_f;          /* the migrate client's connection */
 	int mig_json;
 	struct migrate_opts mig_o;
+	uint64_t mig_session;     /* the last outgoing migration's, for `resume` */
 	atomic_bool switch_req;
 	int wake_fd;          /* eventfd: the migration thread finished */
 };
@@ -85,6 +93,8 @@ static void host_status(struct vmhost *h, FILE *f)
 	char link[300];
 
 	fprintf(f, "name: %s\nstate: %s\n", h->name, host_state(h));
+	if (atomic_load(&h->owed))
+		fprintf(f, "source: owed DONE (it has not said RELEASED; its reconnection gets it)\n");
 	if (h->migrating) {
 		link_describe(&h->link, link, sizeof(link));
 		fprintf(f, "link: %s\n", link);
@@ -223,6 +233,7 @@ static void *host_migrate_main(void *arg)
 	pm_fail_init(&fail);
 	err = source_migrate(h->m, &h->mig_o, &r, &fail);
 	h->paused = err && fail.after_commit;
+	h->mig_session = fail.session;
 	h->released = !err;
 	/* The VM's new state first, then the client's answer: a client that
 	 * asks for status right after it must see the migration over. */
@@ -333,8 +344,26 @@ static void host_give_up(struct vmhost *h, FILE *f)
 /* "resume": the paused copy a failed migration left here runs again.
  * The operator's call: the destination had the VM after the pause, so
  * this rolls it back to the pause, and it must not run there too. */
-static void host_resume(struct vmhost *h, FILE *f)
+static void host_resume_now(struct vmhost *h, FILE *f, const char *because)
 {
+	int err = machine_resume(h->m);
+
+	if (err) {
+		fprintf(f, "ERR cannot resume the VM: %s\n", strerror(-err));
+		return;
+	}
+	h->paused = false;
+	fprintf(f, "%s\nOK resumed from its state at the pause\n", because);
+}
+
+/* "resume [force]": run the paused copy again only once the destination
+ * says it does not hold the VM (outcome.h's oc_resume_decide); when it
+ * cannot be asked, only with force. */
+static void host_resume(struct vmhost *h, FILE *f, bool force)
+{
+	const char *to = h->mig_o.host;
+	enum oc_answer a;
+	char why[320];
 	int err;
 
 	if (h->migrating || !h->paused) {
@@ -342,12 +371,30 @@ static void host_resume(struct vmhost *h, FILE *f)
 			"the VM is not paused: nothing to resume");
 		return;
 	}
-	if ((err = machine_resume(h->m))) {
-		fprintf(f, "ERR cannot resume the VM: %s\n", strerror(-err));
+	if ((err = source_ask(h->m, &h->mig_o, h->mig_session, &a, why, sizeof(why)))) {
+		fprintf(f, "ERR cannot ask the destination: %s\n", why);
 		return;
 	}
-	h->paused = false;
-	fprintf(f, "OK resumed from its state at the pause\n");
+	switch (oc_resume_decide(a, force)) {
+	case OCR_REFUSE:
+		fprintf(f, "ERR the destination %s:%u runs this VM and waits for its pages: resuming "
+			"here would run it twice\n", to, h->mig_o.port);
+		return;
+	case OCR_RELEASE:
+		h->paused = false;
+		h->released = true;
+		fprintf(f, "the destination %s:%u runs this VM with every page: the migration had "
+			"succeeded\nOK released\n", to, h->mig_o.port);
+		return;
+	case OCR_NEED_FORCE:
+		fprintf(f, "ERR cannot ask the destination %s:%u whether it runs this VM (%s); if its "
+			"copy is gone for certain, resume --force\n", to, h->mig_o.port, why);
+		return;
+	case OCR_RESUME:
+		host_resume_now(h, f, a == OCQ_NOT_THERE ? "the destination says it does not hold "
+				"this VM" : "--force: the destination could not be asked");
+		return;
+	}
 }
 
 static void host_switch(struct vmhost *h, FILE *f)
@@ -385,8 +432,8 @@ static bool host_client(struct vmhost *h, int fd)
 			host_latency(h, f);
 		} else if (!strcmp(line, "switch")) {
 			host_switch(h, f);
-		} else if (!strcmp(line, "resume")) {
-			host_resume(h, f);
+		} else if (!strcmp(line, "resume") || !strcmp(line, "resume force")) {
+			host_resume(h, f, line[6] != '\0');
 		} else if (!strcmp(line, "give-up")) {
 			host_give_up(h, f);
 		} else if (!strcmp(line, "recover") || !strncmp(line, "recover ", 8)) {
@@ -399,7 +446,53 @@ static bool host_client(struct vmhost *h, int fd)
 		}
 	}
 	fclose(f);
-	return !strcmp(line, "stop");
+	return !strcmp(line, "stop") || (h->released && !h->migrating);
+}
+
+static void *host_linger_main(void *arg)
+{
+	struct vmhost *h = arg;
+
+	if (!dest_linger_run(h->linger, h->linger_stop))
+		atomic_store(&h->owed, false);
+	return NULL;
+}
+
+/* Every page is here but the source may not know: until it says
+ * RELEASED, its reconnection gets DONE and its `resume` the answer that
+ * the VM runs here. */
+static void host_linger_start(struct vmhost *h)
+{
+	h->linger_stop = eventfd(0, EFD_CLOEXEC);
+	atomic_store(&h->owed, true);
+	h->lingering = h->linger_stop >= 0 &&
+		       !pthread_create(&h->linger_thr, NULL, host_linger_main, h);
+	if (!h->lingering)
+		fprintf(stderr, "%s: warning: cannot answer the source's reconnection: it keeps "
+			"its paused copy\n", CLI_PROG);
+	else
+		printf("the source has not said RELEASED: its reconnection on the listening "
+		       "address gets DONE while the VM runs here\n");
+}
+
+static void host_linger_stop(struct vmhost *h)
+{
+	uint64_t one = 1;
+
+	if (h->lingering) {
+		if (write(h->linger_stop, &one, sizeof(one)) < 0)
+			perror("eventfd");
+		pthread_join(h->linger_thr, NULL);
+		h->lingering = false;
+	}
+	if (h->linger) {
+		close(h->ro.lfd);
+		dest_linger_free(h->linger);
+		h->linger = NULL;
+	}
+	if (h->linger_stop > 0)
+		close(h->linger_stop);
+	h->linger_stop = -1;
 }
 
 /* The migration thread ended. Returns true when the host should exit. */
@@ -411,7 +504,10 @@ static bool host_mig_done(struct vmhost *h)
 	if (!h->receiving)
 		return h->released;
 	h->receiving = false;
-	close(h->ro.lfd);        /* the VM is here or lost: nobody is to come back */
+	if (h->linger && !h->rerr)
+		host_linger_start(h);
+	else
+		close(h->ro.lfd);   /* the VM is here or lost: nobody is to come back */
 	if (h->rerr) {
 		h->status = cli_error("receiving the VM failed: %s", h->rfail.why);
 		return true;
@@ -490,6 +586,7 @@ static int host_init(struct vmhost *h)
 {
 	memset(h, 0, sizeof(*h));
 	h->t_start = clock_now_ns();
+	h->linger_stop = -1;
 	atomic_store(&h->ctl_fd, -1);
 	h->wake_fd = eventfd(0, EFD_CLOEXEC);
 	if (h->wake_fd < 0 || link_init(&h->link))
@@ -507,6 +604,7 @@ static int host_exit(struct vmhost *h)
 	}
 	if (h->abandoned)
 		return h->status;   /* the receive thread may still use what follows */
+	host_linger_stop(h);
 	close(h->wake_fd);
 	link_destroy(&h->link);
 	if (h->m)
@@ -584,7 +682,7 @@ static void *host_receive_main(void *arg)
 	struct vmhost *h = arg;
 	uint64_t one = 1;
 
-	h->rerr = dest_receive(&h->ro, &h->m_in, &h->hello, &h->done, &h->rfail);
+	h->rerr = dest_receive(&h->ro, &h->m_in, &h->hello, &h->done, &h->rfail, &h->linger);
 	atomic_store(&h->mig_done, true);
 	if (write(h->wake_fd, &one, sizeof(one)) < 0)
 		perror("eventfd");

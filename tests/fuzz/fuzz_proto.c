@@ -224,6 +224,7 @@ static void fzp_decode(uint16_t type, const uint8_t *p, uint32_t len, uint64_t n
 		struct pm_digest digest;
 		struct pm_progress progress;
 		struct pm_recover recover;
+		struct pm_answer answer;
 	} u;
 
 	switch (type) {
@@ -240,7 +241,8 @@ static void fzp_decode(uint16_t type, const uint8_t *p, uint32_t len, uint64_t n
 	case PM_RESUMED: fzp_fixed(p, len, &u.resumed, sizeof(u.resumed)); break;
 	case PM_DIGEST: fzp_fixed(p, len, &u.digest, sizeof(u.digest)); break;
 	case PM_PROGRESS: fzp_fixed(p, len, &u.progress, sizeof(u.progress)); break;
-	case PM_RECOVER: fzp_fixed(p, len, &u.recover, sizeof(u.recover)); break;
+	case PM_RECOVER: case PM_QUERY: fzp_fixed(p, len, &u.recover, sizeof(u.recover)); break;
+	case PM_ANSWER: fzp_fixed(p, len, &u.answer, sizeof(u.answer)); break;
 	default:
 		/* READY, BULK_END, ... carry nothing; STATE's blob is
 		 * fuzz_state's; anything else is no type at all. */

@@ -200,7 +200,11 @@ dest_gone "destination killed after commit" dst-late "$RECV_PID"
 wait "$FP_PID" || true
 # The destination's copy is gone: the operator runs the paused one again.
 expect_error "resume a running VM: nothing to resume" "not paused" "$PM" resume src
-check "after commit: resume runs the source's paused copy again" "$PM" resume late
+# Nobody answers at the destination's address: resume will not guess.
+expect_error "after commit: resume without an answer from the destination needs --force" \
+	"cannot ask the destination .* resume --force" "$PM" resume late
+check "after commit: the copy is still paused" test "$(vm_state late)" = paused
+check "after commit: resume --force runs the source's paused copy again" "$PM" resume late --force
 check "after commit: the resumed copy runs and makes progress" vm_alive late
 "$PM" stop late >/dev/null
 

@@ -33,6 +33,26 @@ survived() {
 	check "$d: VM runs on the destination" vm_alive "$dest"
 }
 
+# finished_there TAG DESC DEST: the destination got every page while the
+# link was down and never heard RELEASED; the source, reconnecting, got
+# DONE for its RECOVER and ended with success, its copy released.
+finished_there() {
+	local tag=$1 d=$2 dest=$3
+	check "$d: migrate succeeded ($(tail -c 300 "$TMP/$tag.err" | tr '\n' ' '))" \
+		test "$(cat "$TMP/$tag.rc")" = 0
+	check "$d: verified" jqt '.verified' "$TMP/$tag.json"
+	check "$d: no page lost ($(lost "$TMP/$tag.json" 2>/dev/null))" \
+		test "$(lost "$TMP/$tag.json" 2>/dev/null)" = 0
+	check "$d: the source heard DONE on reconnecting" \
+		grep -q 'the destination has every page' "$TMP/$tag.err"
+	check "$d: the returning source released the destination" \
+		grep -q 'the source came back and released the VM' "$TMP/$dest.log"
+	check "$d: VM runs on the destination" wait_state "$dest" running 10
+	check "$d: and makes progress" vm_alive "$dest"
+	check "$d: the source's copy is gone" \
+		bash -c '! "$0" status "$1" >/dev/null 2>&1' "$PM" "s-$tag"
+}
+
 # migrate_bg TAG VM ARGS...: migrate --json in the background ($MIG).
 migrate_bg() {
 	local tag=$1 vm=$2; shift 2
@@ -41,17 +61,27 @@ migrate_bg() {
 	MIG=$!
 }
 
+# proxied TAG LINK_TIMEOUT KEY PROXY_ARGS...: d-TAG receives (recover
+# timeout 30 s; --psk-file KEY unless KEY is -), s-TAG migrates to it
+# through faultproxy TAG started with PROXY_ARGS; waits for the migration.
+proxied() {
+	local tag=$1 lt=$2 key=$3; shift 3
+	local k=()
+	[ "$key" = - ] || k=(--psk-file "$key")
+	receive_bg "d-$tag" --link-timeout "$lt" --recover-timeout 30 "${k[@]}"
+	start_proxy "$tag" "$@"
+	migrate_bg "$tag" "s-$tag" --to "127.0.0.1:$PROXY_PORT" --link-timeout "$lt" \
+		--recover-timeout 30 "${k[@]}"
+	wait "$MIG"
+}
+
 # ---- 1. a channel reset, and a corrupted page, after activation ---------
 # --after-resumed: the fault waits for the destination's RESUMED, so it
 # lands after activation even when a loaded machine starts the VM late (a
 # bulk reset before activation rightly fails the migration instead).
 for fault in drop-control drop-urgent drop-bulk corrupt; do
 	start_vm "s-$fault" --engine thread --mem 512M --vcpus 2 --workload sweep
-	receive_bg "d-$fault" --link-timeout 2 --recover-timeout 30
-	start_proxy "$fault" --fault "$fault" --after-bytes 2M --after-resumed --seed 1
-	migrate_bg "$fault" "s-$fault" --to "127.0.0.1:$PROXY_PORT" --link-timeout 2 \
-		--recover-timeout 30
-	wait "$MIG"
+	proxied "$fault" 2 - --fault "$fault" --after-bytes 2M --after-resumed --seed 1
 	check "$fault: the proxy injected it" grep -q "^fault: $fault" "$TMP/$fault.proxy"
 	survived "$fault" "$fault after activation" "d-$fault"
 	kill "$PROXY_PID" 2>/dev/null || true
@@ -60,10 +90,7 @@ done
 
 # ---- 2. silence: only the heartbeats can tell -------------------------------
 start_vm s-stall --engine thread --mem 512M --vcpus 2 --workload kv
-receive_bg d-stall --link-timeout 1 --recover-timeout 30
-start_proxy stall --fault stall --stall-ms 4000 --after-bytes 8M --after-resumed --seed 2
-migrate_bg stall s-stall --to "127.0.0.1:$PROXY_PORT" --link-timeout 1 --recover-timeout 30
-wait "$MIG"
+proxied stall 1 - --fault stall --stall-ms 4000 --after-bytes 8M --after-resumed --seed 2
 check "stall: the proxy froze the link" grep -q '^fault: stall' "$TMP/stall.proxy"
 survived stall "silent link (stall)" d-stall
 check "stall: found by the heartbeat after the 1 s link timeout ($(grep -o 'link lost:.*' "$TMP/stall.err" | head -1))" \
@@ -73,6 +100,31 @@ check "stall: found by the heartbeat after the 1 s link timeout ($(grep -o 'link
 check "stall: the outage counts the silence before detection ($(jq -c .link "$TMP/stall.json"))" \
 	jqt '.link.longest_ms >= 1000' "$TMP/stall.json"
 "$PM" stop d-stall >/dev/null
+
+# ---- 2b. the end and the reconnection, in every order -------------------
+# DONE lost (reset, or stalled past the link timeout, on an authenticated
+# link): the destination has every page, keeps the VM and answers the
+# source's RECOVER with DONE; the source reports success. RECOVER_ACK
+# lost: the destination, still taking the first reconnection's page
+# channels, takes the source's next one instead.
+head -c 32 /dev/urandom >"$TMP/key"; chmod 600 "$TMP/key"
+for fault in drop-done stall-done; do
+	start_vm "s-$fault" --engine thread --mem 256M --vcpus 2 --workload kv
+	proxied "$fault" 1 "$TMP/key" --fault "$fault" --stall-ms 3000
+	check "$fault: the proxy held DONE back" grep -q "^fault: $fault" "$TMP/$fault.proxy"
+	finished_there "$fault" "$fault" "d-$fault"
+	kill "$PROXY_PID" 2>/dev/null || true
+	"$PM" stop "d-$fault" >/dev/null
+done
+start_vm s-ack --engine thread --mem 512M --vcpus 2 --workload sweep
+proxied ack 2 - --fault drop-ack --after-bytes 2M --after-resumed
+check "drop-ack: the proxy dropped RECOVER_ACK" \
+	grep -q "^fault: drop-ack on control generation" "$TMP/ack.proxy"
+survived ack "RECOVER_ACK lost" d-ack
+check "drop-ack: the destination took the newer reconnection" \
+	grep -q 'taking the newer connection' "$TMP/d-ack.log"
+kill "$PROXY_PID" 2>/dev/null || true
+"$PM" stop d-ack >/dev/null
 
 # ---- 3. the only path dies: paused on both sides, `recover --to` --------
 # The destination's own address stays open, as an operator's second
@@ -128,9 +180,54 @@ check "give up: migrate failed" test "$(cat "$TMP/quit.rc")" != 0
 check "give up: the error says the operator gave up ($(tail -n1 "$TMP/quit.err"))" \
 	grep -q 'recovery given up by the operator' "$TMP/quit.err"
 check "give up: the source keeps its paused copy" test "$(vm_state s-quit)" = paused
-check "give up: resume runs it again" "$PM" resume s-quit
+expect_error "give up: resume with the destination unreachable needs --force" \
+	"cannot ask the destination .* resume --force" "$PM" resume s-quit
+check "give up: resume --force runs it again" "$PM" resume s-quit --force
 check "give up: the resumed VM makes progress" vm_alive s-quit
 "$PM" stop s-quit >/dev/null
+
+# ---- 4b. resume asks the destination first ----------------------------
+# The only path dies and the operator gives up on the source while the
+# destination still runs the VM, waiting: a path back (a proxy on the same
+# address) lets resume ask, and the answer refuses it. Once the
+# destination has given up too, nobody answers: resume needs --force.
+# fixed_proxy TAG PORT: faultproxy --fault none listening on PORT.
+fixed_proxy() {
+	"$FAULTPROXY" --listen "127.0.0.1:$2" --to "127.0.0.1:$RECV_PORT" --fault none \
+		--log "$TMP/$1.proxy" 2>/dev/null &
+	PROXY_PID=$!
+	PIDS+=($!)
+	for _ in $(seq 100); do grep -q listening "$TMP/$1.proxy" 2>/dev/null && return 0; sleep 0.02; done
+	return 1
+}
+start_vm s-ask --engine thread --mem 256M --vcpus 2 --workload kv
+receive_bg d-ask --recover-timeout 60
+ask_port=$(free_port)
+fixed_proxy ask "$ask_port"
+migrate_bg ask s-ask --to "127.0.0.1:$ask_port" --max-bandwidth 16M --recover-timeout 60
+wait_state d-ask postcopy-active || true
+kill -9 "$PROXY_PID"
+check "resume: the source is paused on the outage" wait_state s-ask postcopy-paused 5
+"$PM" recover s-ask --give-up >/dev/null
+wait "$MIG" || true
+check "resume: the source kept its paused copy" test "$(vm_state s-ask)" = paused
+check "resume: a path back to the destination" fixed_proxy ask2 "$ask_port"
+expect_error "resume: refused while the destination runs the VM" \
+	"runs this VM and waits for its pages" "$PM" resume s-ask
+expect_error "resume --force: refused all the same (the destination answered)" \
+	"runs this VM and waits for its pages" "$PM" resume s-ask --force
+check "resume: the source's copy is still paused" test "$(vm_state s-ask)" = paused
+check "resume: the destination noted the question" \
+	grep -q "answered the source's question: the VM runs here" "$TMP/d-ask.log"
+check "resume: the destination still waits for the source" wait_state d-ask postcopy-paused 5
+"$PM" recover d-ask --give-up >/dev/null
+for _ in $(seq 50); do kill -0 "$RECV_PID" 2>/dev/null || break; sleep 0.1; done
+expect_error "resume: nobody answers once the destination gave up: --force needed" \
+	"cannot ask the destination .* resume --force" "$PM" resume s-ask
+check "resume --force: runs the paused copy" "$PM" resume s-ask --force
+check "resume --force: the copy makes progress" vm_alive s-ask
+kill "$PROXY_PID" 2>/dev/null || true
+"$PM" stop s-ask >/dev/null
 
 # ---- 5. the source never comes back: the destination gives up ----------
 # source_dies TAG BANDWIDTH RECEIVE_ARGS...: s-TAG migrates to d-TAG at

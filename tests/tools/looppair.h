@@ -70,7 +70,7 @@ static inline void *lp_dest_main(void *arg)
 {
 	struct lp_mig *x = arg;
 
-	x->derr = dest_receive(&x->ro, &x->dst, &x->hello, &x->done, &x->dfail);
+	x->derr = dest_receive(&x->ro, &x->dst, &x->hello, &x->done, &x->dfail, NULL);
 	atomic_fetch_sub(&x->left, 1);
 	return NULL;
 }

@@ -162,7 +162,7 @@ static void test_wire_unknown_type(void **state)
 	hdr(&h, 0xffff, 0);
 	assert_int_equal(wire_hdr_check(&h, PM_TYPE_MAX), -EBADMSG);
 	assert_string_equal(pm_type_name(0xffff), "unknown");
-	assert_string_equal(pm_type_name(PM_TYPE_MAX), "RECOVER_ACK");
+	assert_string_equal(pm_type_name(PM_TYPE_MAX), "ANSWER");
 	assert_string_equal(pm_type_name(PM_TYPE_MAX + 1), "unknown");
 }
 
