@@ -793,6 +793,10 @@ static void dst_hand_over(struct dst *d, struct dest_linger **linger)
 	uint64_t limit = (uint64_t)(d->o->recover_timeout_ms > 0 ? d->o->recover_timeout_ms
 								   : RECOVER_TIMEOUT_MS) * 1000000ull;
 
+	/* Answering is no migration of the host's link: its counts and the
+	 * operator's pokes belong to the VM's next migration. */
+	if (d->link != &d->own_link && !link_init(&d->own_link))
+		d->link = &d->own_link;
 	if (linger) {
 		*linger = (struct dest_linger *)d;
 		return;

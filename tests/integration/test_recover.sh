@@ -191,13 +191,16 @@ check "give up: the resumed VM makes progress" vm_alive s-quit
 # destination still runs the VM, waiting: a path back (a proxy on the same
 # address) lets resume ask, and the answer refuses it. Once the
 # destination has given up too, nobody answers: resume needs --force.
-# fixed_proxy TAG PORT: faultproxy --fault none listening on PORT.
+# fixed_proxy TAG PORT [ARGS...]: faultproxy listening on PORT, with ARGS
+# (default --fault none).
 fixed_proxy() {
-	"$FAULTPROXY" --listen "127.0.0.1:$2" --to "127.0.0.1:$RECV_PORT" --fault none \
-		--log "$TMP/$1.proxy" 2>/dev/null &
+	local tag=$1 port=$2; shift 2
+	[ $# -gt 0 ] || set -- --fault none
+	"$FAULTPROXY" --listen "127.0.0.1:$port" --to "127.0.0.1:$RECV_PORT" "$@" \
+		--log "$TMP/$tag.proxy" 2>/dev/null &
 	PROXY_PID=$!
 	PIDS+=($!)
-	for _ in $(seq 100); do grep -q listening "$TMP/$1.proxy" 2>/dev/null && return 0; sleep 0.02; done
+	for _ in $(seq 100); do grep -q listening "$TMP/$tag.proxy" 2>/dev/null && return 0; sleep 0.02; done
 	return 1
 }
 start_vm s-ask --engine thread --mem 256M --vcpus 2 --workload kv
@@ -228,6 +231,38 @@ check "resume --force: runs the paused copy" "$PM" resume s-ask --force
 check "resume --force: the copy makes progress" vm_alive s-ask
 kill "$PROXY_PID" 2>/dev/null || true
 "$PM" stop s-ask >/dev/null
+
+# DONE is lost and the only path dies with it: the destination keeps the
+# VM with every page, the operator gives up on the source, and resume,
+# once a path is back, learns that the migration had succeeded: the
+# source's copy is released, not run a second time.
+start_vm s-fin --engine thread --mem 256M --vcpus 2 --workload kv
+receive_bg d-fin --link-timeout 1 --recover-timeout 60
+fin_port=$(free_port)
+fixed_proxy fin "$fin_port" --fault drop-done --then-refuse
+migrate_bg fin s-fin --to "127.0.0.1:$fin_port" --link-timeout 1 --recover-timeout 60
+check "finished: the destination runs the VM with every page" wait_state d-fin running 20
+check "finished: it says the source is owed DONE" \
+	bash -c '"$0" status d-fin | grep -q "^source: owed DONE"' "$PM"
+check "finished: the source, cut off, is paused on the outage" wait_state s-fin postcopy-paused 5
+"$PM" recover s-fin --give-up >/dev/null
+wait "$MIG" || true
+check "finished: the cut-off source kept its paused copy" test "$(vm_state s-fin)" = paused
+kill "$PROXY_PID" 2>/dev/null || true
+check "finished: a path back to the destination" fixed_proxy fin2 "$fin_port"
+out=$("$PM" resume s-fin 2>&1) || true
+check "finished: resume learns the migration had succeeded ($out)" \
+	grep -q "the migration had succeeded" <<<"$out"
+for _ in $(seq 50); do "$PM" status s-fin >/dev/null 2>&1 || break; sleep 0.1; done
+check "finished: the source's copy is released (its process exited)" \
+	bash -c '! "$0" status s-fin >/dev/null 2>&1' "$PM"
+check "finished: the destination heard RELEASED" \
+	grep -q 'the source came back and released the VM' "$TMP/d-fin.log"
+check "finished: it owes nothing any more" \
+	bash -c '! "$0" status d-fin | grep -q "^source: owed"' "$PM"
+check "finished: the VM runs on at the destination" vm_alive d-fin
+kill "$PROXY_PID" 2>/dev/null || true
+"$PM" stop d-fin >/dev/null
 
 # ---- 5. the source never comes back: the destination gives up ----------
 # source_dies TAG BANDWIDTH RECEIVE_ARGS...: s-TAG migrates to d-TAG at

@@ -3,7 +3,7 @@
  *
  *   faultproxy --listen HOST:PORT --to HOST:PORT --fault KIND [--seed N]
  *              [--after-bytes N | --after-ms N] [--after-resumed]
- *              [--stall-ms N]
+ *              [--stall-ms N] [--then-refuse]
  *              [--port-file FILE] [--log FILE]
  *
  * Owns: accepting any number of connections over its lifetime, relaying
@@ -52,6 +52,8 @@
  *   drop-ack                 drop-control at the trigger, then reset the
  *                            reconnection's control connection at the
  *                            destination's RECOVER_ACK (not passed on)
+ * --then-refuse: once the fault fired, every new connection is reset as
+ * soon as it is accepted (the only path is gone).
  * It logs one line per connection event and, when the fault fires,
  * "fault: KIND on CHANNEL at byte N / ms T" (N: generation 1's bulk
  * source->destination bytes so far, T: ms since its control connection's
@@ -147,6 +149,7 @@ static struct {
 	uint64_t seed, after_bytes, after_ms, stall_ms;
 	bool by_ms;
 	bool after_resumed;        /* --after-resumed */
+	bool then_refuse;          /* --then-refuse */
 	bool resumed;              /* generation 1's RESUMED went by */
 	/* state */
 	FILE *log;
@@ -738,6 +741,15 @@ static void accept_all(int lfd)
 
 		if (in < 0)
 			return;
+		if (px.then_refuse && px.fired) {
+			/* The path is gone: a closed door, with RST. */
+			struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+			setsockopt(in, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+			close(in);
+			plog("refused a connection: the fault fired (--then-refuse)");
+			continue;
+		}
 		accept_one(in, &from);
 	}
 }
@@ -875,6 +887,7 @@ static int usage(const char *why)
 	fprintf(stderr,
 		"usage: faultproxy --listen HOST:PORT --to HOST:PORT --fault KIND [--seed N]\n"
 		"                  [--after-bytes N | --after-ms N] [--after-resumed] [--stall-ms N]\n"
+		"                  [--then-refuse]\n"
 		"                  [--port-file FILE] [--log FILE]\n"
 		"KIND: none drop-control drop-urgent drop-bulk corrupt corrupt-urgent stall\n"
 		"      intrude intrude-silent drop-done stall-done drop-ack\n");
@@ -919,7 +932,7 @@ static int parse_opts(int argc, char **argv)
 		{ "listen", 1, NULL, 'l' }, { "to", 1, NULL, 't' }, { "fault", 1, NULL, 'f' },
 		{ "seed", 1, NULL, 's' }, { "after-bytes", 1, NULL, 'b' },
 		{ "after-ms", 1, NULL, 'm' }, { "stall-ms", 1, NULL, 'S' },
-		{ "after-resumed", 0, NULL, 'r' },
+		{ "after-resumed", 0, NULL, 'r' }, { "then-refuse", 0, NULL, 'R' },
 		{ "port-file", 1, NULL, 'p' }, { "log", 1, NULL, 'L' }, { "help", 0, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -938,6 +951,7 @@ static int parse_opts(int argc, char **argv)
 		case 'm': bad = parse_u64(optarg, false, &px.after_ms); px.by_ms = true; break;
 		case 'S': bad = parse_u64(optarg, false, &px.stall_ms); break;
 		case 'r': px.after_resumed = true; break;
+		case 'R': px.then_refuse = true; break;
 		case 'p': px.port_file = optarg; break;
 		case 'L': px.log_path = optarg; break;
 		default: return usage(NULL);
