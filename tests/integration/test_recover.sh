@@ -90,7 +90,7 @@ done
 
 # ---- 2. silence: only the heartbeats can tell -------------------------------
 start_vm s-stall --engine thread --mem 512M --vcpus 2 --workload kv
-proxied stall 1 - --fault stall --stall-ms 4000 --after-bytes 8M --after-resumed --seed 2
+proxied stall 1 - --fault stall --stall-ms 4000 --after-bytes 2M --after-resumed --seed 2
 check "stall: the proxy froze the link" grep -q '^fault: stall' "$TMP/stall.proxy"
 survived stall "silent link (stall)" d-stall
 check "stall: found by the heartbeat after the 1 s link timeout ($(grep -o 'link lost:.*' "$TMP/stall.err" | head -1))" \
