@@ -125,6 +125,14 @@ check "drop-ack: the destination took the newer reconnection" \
 	grep -q 'taking the newer connection' "$TMP/d-ack.log"
 kill "$PROXY_PID" 2>/dev/null || true
 "$PM" stop d-ack >/dev/null
+# RESUMED lost: the source does not know whether the VM runs there, asks
+# on reconnecting, hears RECOVER_ACK (it does) and goes on from there.
+start_vm s-res --engine thread --mem 256M --vcpus 2 --workload kv
+proxied res 2 - --fault drop-resumed
+check "drop-resumed: the proxy dropped RESUMED" grep -q "^fault: drop-resumed" "$TMP/res.proxy"
+survived res "RESUMED lost" d-res
+kill "$PROXY_PID" 2>/dev/null || true
+"$PM" stop d-res >/dev/null
 
 # ---- 3. the only path dies: paused on both sides, `recover --to` --------
 # The destination's own address stays open, as an operator's second

@@ -49,6 +49,8 @@
  *                            stall every connection for --stall-ms;
  *                            DONE is not passed on (stall: not before the
  *                            stall ends); needs no trigger
+ *   drop-resumed             reset control at the destination's RESUMED,
+ *                            which is not passed on; needs no trigger
  *   drop-ack                 drop-control at the trigger, then reset the
  *                            reconnection's control connection at the
  *                            destination's RECOVER_ACK (not passed on)
@@ -96,10 +98,11 @@ static const char *const kind_names[] = { "unclassified", "control", "urgent", "
 
 enum fault { F_NONE, F_DROP_CONTROL, F_DROP_URGENT, F_DROP_BULK, F_CORRUPT,
 	     F_CORRUPT_URGENT, F_STALL, F_INTRUDE, F_INTRUDE_SILENT, F_DROP_DONE, F_STALL_DONE,
-	     F_DROP_ACK };
+	     F_DROP_ACK, F_DROP_RESUMED };
 static const char *const fault_names[] = { "none", "drop-control", "drop-urgent", "drop-bulk",
 					   "corrupt", "corrupt-urgent", "stall", "intrude",
-					   "intrude-silent", "drop-done", "stall-done", "drop-ack" };
+					   "intrude-silent", "drop-done", "stall-done", "drop-ack",
+					   "drop-resumed" };
 
 /* One direction's frame parser. */
 struct parser {
@@ -359,7 +362,8 @@ static void classify_channel(struct conn *c, const struct parser *p)
 /* Faults set off by one message of the destination's on a control
  * connection, not by a trigger: drop-done and stall-done at the first
  * DONE (whatever the generation: the migration's end is what they hit),
- * drop-ack at the first RECOVER_ACK after its drop-control fired (an
+ * drop-resumed at RESUMED (the source does not know whether the VM runs
+ * there), drop-ack at the first RECOVER_ACK after its drop-control fired (an
  * outage during the reconnection). The message itself is not passed on. */
 static void fault_on_message(struct conn *c, uint16_t type)
 {
@@ -367,7 +371,12 @@ static void fault_on_message(struct conn *c, uint16_t type)
 
 	if (done)
 		return;
-	if (type == PM_DONE && (px.fault == F_DROP_DONE || px.fault == F_STALL_DONE)) {
+	if (type == PM_RESUMED && px.fault == F_DROP_RESUMED) {
+		done = true;
+		c->rst = true;
+		fault_log("control", " (RESUMED from the destination, not passed on)");
+		conn_close(c, "fault: reset both sides at RESUMED");
+	} else if (type == PM_DONE && (px.fault == F_DROP_DONE || px.fault == F_STALL_DONE)) {
 		done = true;
 		if (px.fault == F_STALL_DONE) {
 			fault_stall();
@@ -890,7 +899,7 @@ static int usage(const char *why)
 		"                  [--then-refuse]\n"
 		"                  [--port-file FILE] [--log FILE]\n"
 		"KIND: none drop-control drop-urgent drop-bulk corrupt corrupt-urgent stall\n"
-		"      intrude intrude-silent drop-done stall-done drop-ack\n");
+		"      intrude intrude-silent drop-done stall-done drop-ack drop-resumed\n");
 	return 2;
 }
 
