@@ -222,6 +222,7 @@ check "resume: the source is paused on the outage" wait_state s-ask postcopy-pau
 "$PM" recover s-ask --give-up >/dev/null
 wait "$MIG" || true
 check "resume: the source kept its paused copy" test "$(vm_state s-ask)" = paused
+wait "$PROXY_PID" 2>/dev/null || true   # its port is free only once it is gone
 check "resume: a path back to the destination" fixed_proxy ask2 "$ask_port"
 expect_error "resume: refused while the destination runs the VM" \
 	"runs this VM and waits for its pages" "$PM" resume s-ask
@@ -257,6 +258,7 @@ check "finished: the source, cut off, is paused on the outage" wait_state s-fin 
 wait "$MIG" || true
 check "finished: the cut-off source kept its paused copy" test "$(vm_state s-fin)" = paused
 kill "$PROXY_PID" 2>/dev/null || true
+wait "$PROXY_PID" 2>/dev/null || true   # its port is free only once it is gone
 check "finished: a path back to the destination" fixed_proxy fin2 "$fin_port"
 out=$("$PM" resume s-fin 2>&1) || true
 check "finished: resume learns the migration had succeeded ($out)" \
