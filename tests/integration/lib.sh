@@ -47,6 +47,11 @@ start_vm() {
 # (RECV_PORT), its pid in RECV_PID, its output in $TMP/NAME.log.
 receive_bg() {
 	local name=$1; shift
+	# A receive of the same name before this one left its log, port and
+	# all; until the new job opens (truncates) it, recv_port would read
+	# the old, closed port (test_auth reuses "dst": under load its source
+	# once got "Connection refused").
+	rm -f "$TMP/$name.log"
 	"$PM" receive --listen 127.0.0.1:0 --name "$name" "$@" >"$TMP/$name.log" 2>&1 &
 	RECV_PID=$!
 	PIDS+=($!)
