@@ -6,16 +6,20 @@
 #
 # Each run: a destination (`receive`), a 512 MiB, 2-vCPU thread-engine VM,
 # build/tools/faultproxy between them (--seed RUN: it picks the moment, a
-# bulk byte in 1..64 MiB, once post-copy streams), and `migrate --json`
-# through the proxy. A run is OK when the migration ends verified with no
-# page lost (total = pushed + requested + zero + precopied); a corrupted
-# page is also OK when the migration failed but the VM runs on the source
-# or on the destination. Reconnection options (--recover-timeout 60
+# bulk byte in 1..64 MiB; --after-resumed: not before the destination's
+# RESUMED, so always after activation), and `migrate --json` through the
+# proxy. A run is OK when the fault fired and the migration ends verified
+# with no page lost (total = pushed + requested + zero + precopied); after
+# activation every one of these faults is an outage the migration
+# recovers from, so nothing less is OK. A run that ended well but whose
+# fault never fired (the stream ended before its byte), or whose proxy
+# cannot say, tested nothing: it is SKIP, neither OK nor failed. Reconnection options (--recover-timeout 60
 # --link-timeout 3) are passed when the command line offers them.
 #
-# Prints one line per run and "inject: R runs, K ok, F failed"; writes a
-# TSV to $OUT (default /tmp/inject.tsv). Every run is bounded by RUN_TIMEOUT
-# (120 s) and leaves no process behind. Exit status 1 when a run failed.
+# Prints one line per run and "inject: R runs, K ok, S skipped, F failed";
+# writes a TSV to $OUT (default /tmp/inject.tsv). Every run is bounded by
+# RUN_TIMEOUT (120 s) and leaves no process behind. Exit status 1 when a
+# run failed.
 source "$(dirname "$0")/../integration/lib.sh"
 
 RUNS=${RUNS:-20}
@@ -24,6 +28,7 @@ RUN_TIMEOUT=${RUN_TIMEOUT:-120}
 KINDS=(drop-control drop-urgent drop-bulk corrupt stall)
 STRAYS=()        # pids to SIGKILL on exit, whatever they are stuck in
 OK=0
+SKIPPED=0
 FAILED=0
 
 trap 'for p in "${STRAYS[@]}"; do kill -9 "$p" 2>/dev/null || true; done; cleanup' EXIT
@@ -90,10 +95,16 @@ start_receive() {
 
 # spawn_proxy TAG KIND SEED: like lib.sh's start_proxy, but under spawn
 # (bounded, killed on exit); sets PROXY_PID and PROXY_PORT.
+# --after-resumed: the pusher starts once the state is sent, so a seeded
+# byte can go by while the destination is still loading the VM; a fault
+# there rightly fails the migration with the VM kept on the source (that
+# is test_faults.sh's subject), which is not what this row expects. The
+# seed still picks the byte: the fault fires at it or at RESUMED,
+# whichever comes later.
 spawn_proxy() {
 	rm -f "$TMP/$1.port"
 	spawn "$1" "$FAULTPROXY" --listen 127.0.0.1:0 --port-file "$TMP/$1.port" \
-		--to "127.0.0.1:$RECV_PORT" --fault "$2" --seed "$3"
+		--to "127.0.0.1:$RECV_PORT" --fault "$2" --seed "$3" --after-resumed
 	PROXY_PID=$SPAWN_PID
 	for _ in $(seq 100); do [ -s "$TMP/$1.port" ] && break; sleep 0.05; done
 	PROXY_PORT=$(cat "$TMP/$1.port" 2>/dev/null || true)
@@ -112,14 +123,15 @@ read_report() {
 	PAUSED_MS=$(jq -r '.link.paused_ms // 0' "$j")
 }
 
-# outcome KIND EXIT SRC_STATE DST_STATE
+# outcome EXIT FIRED: OK, SKIP (it ended well but no fault fired, or the
+# proxy cannot say: nothing held) or FAIL.
 outcome() {
-	if [ "$2" = 0 ] && [ "$VERIFIED" = true ] && [ "$LOST" = 0 ]; then
-		echo OK
-	elif [ "$1" = corrupt ] && [ "$2" != 0 ] && { [ "$3" = running ] || [ "$4" = running ]; }; then
+	if [ "$1" != 0 ] || [ "$VERIFIED" != true ] || [ "$LOST" != 0 ]; then
+		echo FAIL
+	elif [ "$2" = yes ]; then
 		echo OK
 	else
-		echo FAIL
+		echo SKIP
 	fi
 }
 
@@ -167,8 +179,15 @@ run_one() {
 		case $(stop_pid "proxy$i" "$PROXY_PID" TERM) in 0) fired=yes ;; 3) fired=no ;; *) fired="?" ;; esac
 	fi
 	teardown "$src" "$dst" "$RECV_PID" "$vm_pid"
-	res=$(outcome "$kind" "$rc" "$src_state" "$dst_state")
-	[ "$res" = OK ] && OK=$((OK + 1)) || FAILED=$((FAILED + 1))
+	res=$(outcome "$rc" "$fired")
+	case $res in
+	OK) OK=$((OK + 1)) ;;
+	SKIP)
+		SKIPPED=$((SKIPPED + 1))
+		[ "$fired" = no ] && why="the fault never fired" || why="the proxy cannot say if it fired"
+		;;
+	*) FAILED=$((FAILED + 1)) ;;
+	esac
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$i" "$kind" "$wl" "$i" "$fired" \
 		"$rc" "$VERIFIED" "$LOST" "$PAUSES" "$PAUSED_MS" "$res" >>"$OUT"
 	printf 'run %2d/%d %-12s %-5s seed %-3s fired %-3s exit %-3s verified %-5s lost %-3s pauses %s (%s ms) src %s dst %s: %s%s\n' \
@@ -181,5 +200,5 @@ printf 'run\tfault\tworkload\tseed\tfired\texit\tverified\tlost_pages\tpauses\tp
 for i in $(seq "$RUNS"); do
 	run_one "$i"
 done
-echo "inject: $RUNS runs, $OK ok, $FAILED failed (table: $OUT)"
+echo "inject: $RUNS runs, $OK ok, $SKIPPED skipped, $FAILED failed (table: $OUT)"
 [ "$FAILED" = 0 ]
