@@ -11,10 +11,15 @@
 #     authentication integration tests, and libFuzzer (when clang is here)
 #   - load: 16 vCPUs faulting at once on a 4 GiB guest (pcm_load)
 #   - soak: 50 migrations back and forth (pcm_soak)
+#   - repeated runs: test_recover.sh REPEAT times and `make test-kvm`
+#     KVM_REPEAT times, the second half of each with one core kept busy
+#     by a spinning process of this script's (a test that fails one run
+#     in five is a failing test)
 # Columns: ran, passed, skipped (see write_md), pages lost, result.
 # Pages lost sums every migration's total minus its arrivals of every kind.
 # OUT (default tests/RELIABILITY.md); RUNS (20); SOAK_COUNT (50);
-# FUZZ_SECONDS (30 per target; 0 skips libFuzzer). Exit 1 if a row failed.
+# FUZZ_SECONDS (30 per target; 0 skips libFuzzer); REPEAT (4); KVM_REPEAT
+# (0: skipped; a nested run takes minutes). Exit 1 if a row failed.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -23,6 +28,8 @@ OUT=${OUT:-tests/RELIABILITY.md}
 RUNS=${RUNS:-20}
 SOAK_COUNT=${SOAK_COUNT:-50}
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+REPEAT=${REPEAT:-4}
+KVM_REPEAT=${KVM_REPEAT:-0}
 LOG=$(mktemp -d /tmp/pcm-reliability.XXXXXX)
 ROWS=()
 LOST_TOTAL=0
@@ -195,6 +202,43 @@ soak() {
 		"$lost" "$(verdict "$rc" "$bad" "$((ok + bad))" "$sk")" "$B/tools/pcm_soak --count $SOAK_COUNT --json"
 }
 
+# repeated TITLE N LOGTAG CMD...: CMD N times, the runs past the first
+# half with one core kept busy; one row with the counts of each half.
+repeated() {
+	local what=$1 n=$2 tag=$3; shift 3
+	local idle=0 idle_ok=0 busy=0 busy_ok=0 spin rc secs fails=()
+	if [ "$n" = 0 ]; then
+		row "$what" "0 runs" "0" "all: not asked for (0 runs)" "0" skipped "$*"
+		return
+	fi
+	for i in $(seq "$n"); do
+		spin=
+		if [ "$i" -gt $((n / 2)) ]; then
+			timeout 7200 sh -c 'while :; do :; done' & spin=$!
+		fi
+		secs=$SECONDS rc=0
+		"$@" >"$LOG/$tag-$i.log" 2>&1 || rc=$?
+		[ -n "$spin" ] && { kill "$spin" 2>/dev/null; wait "$spin" 2>/dev/null; }
+		if [ -n "$spin" ]; then busy=$((busy + 1)); else idle=$((idle + 1)); fi
+		if [ "$rc" = 0 ]; then
+			if [ -n "$spin" ]; then busy_ok=$((busy_ok + 1)); else idle_ok=$((idle_ok + 1)); fi
+		else
+			fails+=("run $i$([ -n "$spin" ] && echo ' (busy)'): $(grep -m1 -E '^FAIL|FAILED|ERROR' "$LOG/$tag-$i.log" | cut -c1-120)")
+		fi
+		echo "reliability: $tag run $i/$n: exit $rc in $((SECONDS - secs)) s"
+	done
+	row "$what" "$n runs ($busy with a core kept busy)" \
+		"$((idle_ok + busy_ok)) (idle $idle_ok of $idle, busy core $busy_ok of $busy)$([ ${#fails[@]} -gt 0 ] && printf '; %s' "${fails[@]}")" \
+		"0" "0" "$(verdict 0 $((n - idle_ok - busy_ok)) "$n" 0)" "$*"
+}
+
+repeats() {
+	repeated "Repeated: the outage cases end to end, again and again" "$REPEAT" recover \
+		bash tests/integration/test_recover.sh
+	repeated "Repeated: the KVM tests (nested under QEMU where /dev/kvm does not work)" \
+		"$KVM_REPEAT" test-kvm make --no-print-directory test-kvm
+}
+
 write_md() {
 	{
 		echo "# Reliability"
@@ -226,6 +270,7 @@ faults
 bad_input
 load
 soak
+repeats
 write_md
 echo "reliability: wrote $OUT (logs in $LOG); pages lost: $LOST_TOTAL; rows failed: $BAD; rows with skips: $SKIP_ROWS"
 [ "$BAD" = 0 ] && [ "$LOST_TOTAL" = 0 ]
