@@ -16,15 +16,22 @@ source "$(dirname "$0")/lib.sh"
 # lost PAGES_JSON: total minus every kind of arrival (0: nothing lost).
 lost() { jq '.pages.total - (.pages.pushed + .pages.requested + .pages.zero + .pages.precopied)' "$1"; }
 
-# survived TAG DESC DEST: the migration in $TMP/TAG.json ended verified,
-# lost nothing, counted its outage, and the VM runs on the destination.
-survived() {
-	local tag=$1 d=$2 dest=$3
+# ended_ok TAG DESC: the migration in $TMP/TAG.json succeeded, verified,
+# with every page accounted for.
+ended_ok() {
+	local tag=$1 d=$2
 	check "$d: migrate succeeded ($(tail -c 300 "$TMP/$tag.err" | tr '\n' ' '))" \
 		test "$(cat "$TMP/$tag.rc")" = 0
 	check "$d: verified" jqt '.verified' "$TMP/$tag.json"
 	check "$d: no page lost ($(lost "$TMP/$tag.json" 2>/dev/null))" \
 		test "$(lost "$TMP/$tag.json" 2>/dev/null)" = 0
+}
+
+# survived TAG DESC DEST: the migration in $TMP/TAG.json ended verified,
+# lost nothing, counted its outage, and the VM runs on the destination.
+survived() {
+	local tag=$1 d=$2 dest=$3
+	ended_ok "$tag" "$d"
 	check "$d: the report counts the outage" jqt '.link.pauses >= 1' "$TMP/$tag.json"
 	check "$d: the source said so" grep -q 'link lost:.*' "$TMP/$tag.err"
 	check "$d: the source said it recovered" grep -q 'link restored after' "$TMP/$tag.err"
@@ -38,11 +45,7 @@ survived() {
 # DONE for its RECOVER and ended with success, its copy released.
 finished_there() {
 	local tag=$1 d=$2 dest=$3
-	check "$d: migrate succeeded ($(tail -c 300 "$TMP/$tag.err" | tr '\n' ' '))" \
-		test "$(cat "$TMP/$tag.rc")" = 0
-	check "$d: verified" jqt '.verified' "$TMP/$tag.json"
-	check "$d: no page lost ($(lost "$TMP/$tag.json" 2>/dev/null))" \
-		test "$(lost "$TMP/$tag.json" 2>/dev/null)" = 0
+	ended_ok "$tag" "$d"
 	check "$d: the source heard DONE on reconnecting" \
 		grep -q 'the destination has every page' "$TMP/$tag.err"
 	check "$d: the returning source released the destination" \
