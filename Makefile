@@ -23,7 +23,7 @@ LDLIBS  += -luring -lxxhash -lsodium -lpthread -lm
 B       ?= build
 BINDIR  ?= bin
 
-SRC_DIRS  := net uffd vm kvm guest postcopy
+SRC_DIRS  := lib net uffd vm kvm guest postcopy
 MAIN_SRC  := postcopy/main.c
 LIB_SRCS  := $(filter-out $(MAIN_SRC),$(wildcard $(addsuffix /*.c,$(SRC_DIRS))))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/%.o) $(B)/kvm/payload.o

@@ -6,12 +6,11 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "lib/clock.h"
+
 static inline double now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return pcm_now_ns() / 1e9;
 }
 
 static inline double cpu_s(void)

@@ -30,6 +30,7 @@
 #include "guest/layout.h"
 #include "vm/machine.h"
 #include "vm/thread_int.h"
+#include "lib/clock.h"
 
 #define RAM_BYTES   (258ull << 20)
 #define WS_BYTES    (256ull << 20)
@@ -53,17 +54,9 @@ struct result {
 	struct tracked t[2];              /* async, sync */
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void sleep_until(uint64_t t)
 {
-	uint64_t n = now_ns();
+	uint64_t n = pcm_now_ns();
 	struct timespec ts;
 
 	if (n >= t)
@@ -84,10 +77,10 @@ static uint64_t ops_of(struct machine *m)
 
 static double window_ops(struct machine *m, uint64_t ns)
 {
-	uint64_t o0 = ops_of(m), t0 = now_ns();
+	uint64_t o0 = ops_of(m), t0 = pcm_now_ns();
 
 	sleep_until(t0 + ns);
-	return (double)(ops_of(m) - o0) * 1e9 / (double)(now_ns() - t0);
+	return (double)(ops_of(m) - o0) * 1e9 / (double)(pcm_now_ns() - t0);
 }
 
 static uint64_t popcount(const uint64_t *bm, uint64_t words)
@@ -113,10 +106,10 @@ static void fetch_once(struct machine *m, uint64_t *bm, uint64_t npages, struct 
 	int err;
 
 	memset(bm, 0, words * 8);
-	t0 = now_ns();
+	t0 = pcm_now_ns();
 	if ((err = machine_dirty_fetch(m, bm, npages)))
 		die("machine_dirty_fetch", err);
-	ms = (double)(now_ns() - t0) / 1e6;
+	ms = (double)(pcm_now_ns() - t0) / 1e6;
 	t->fetches++;
 	t->fetch_ms_sum += ms;
 	if (ms > t->fetch_ms_max)
@@ -136,31 +129,31 @@ static void window_tracked(struct machine *m, bool sync, uint64_t ns, struct tra
 		setenv("PCM_DIRTY_SYNC", "1", 1);
 	else
 		unsetenv("PCM_DIRTY_SYNC");
-	t0 = now_ns();
+	t0 = pcm_now_ns();
 	if ((err = machine_dirty_start(m)))
 		die("machine_dirty_start", err);
-	t->start_ms = (double)(now_ns() - t0) / 1e6;
+	t->start_ms = (double)(pcm_now_ns() - t0) / 1e6;
 	t->path = thread_dirty_mode(m);
 	o0 = ops_of(m);
-	t0 = now_ns();
+	t0 = pcm_now_ns();
 	for (next = t0 + FETCH_NS; next < t0 + ns; next += FETCH_NS) {
 		sleep_until(next);
 		fetch_once(m, bm, npages, t);
 	}
 	/* The last round ends in stop-and-copy: pause, fetch, stop. */
 	sleep_until(next);
-	t->ops_s = (double)(ops_of(m) - o0) * 1e9 / (double)(now_ns() - t0);
+	t->ops_s = (double)(ops_of(m) - o0) * 1e9 / (double)(pcm_now_ns() - t0);
 	if ((err = machine_pause(m)))
 		die("machine_pause", err);
 	memset(bm, 0, (npages + 63) / 64 * 8);
-	t1 = now_ns();
+	t1 = pcm_now_ns();
 	if ((err = machine_dirty_fetch(m, bm, npages)))
 		die("machine_dirty_fetch", err);
-	t->final_fetch_ms = (double)(now_ns() - t1) / 1e6;
-	t1 = now_ns();
+	t->final_fetch_ms = (double)(pcm_now_ns() - t1) / 1e6;
+	t1 = pcm_now_ns();
 	if ((err = machine_dirty_stop(m)))
 		die("machine_dirty_stop", err);
-	t->stop_ms = (double)(now_ns() - t1) / 1e6;
+	t->stop_ms = (double)(pcm_now_ns() - t1) / 1e6;
 	if ((err = machine_resume(m)))
 		die("machine_resume", err);
 	unsetenv("PCM_DIRTY_SYNC");
@@ -180,7 +173,7 @@ static void wait_ready(struct machine *m)
 						 __ATOMIC_RELAXED) != 0;
 		if (ready == VCPUS)
 			return;
-		sleep_until(now_ns() + 10000000ull);
+		sleep_until(pcm_now_ns() + 10000000ull);
 	}
 	die("workload set-up (30 s)", -ETIMEDOUT);
 }

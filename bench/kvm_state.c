@@ -14,17 +14,10 @@
 #include <unistd.h>
 
 #include "vm/machine.h"
+#include "lib/clock.h"
 
 static const unsigned counts[] = { 1, 2, 4, 8 };
 #define NCOUNTS (sizeof(counts) / sizeof(counts[0]))
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -76,15 +69,15 @@ static int measure(unsigned vcpus, uint64_t mem, int reps, struct point *p)
 	if (!blob || (err = machine_create_incoming(&c, &in)))
 		return err ? err : -ENOMEM;
 	for (int r = 0; r < reps; r++) {
-		double t0 = now_us();
+		double t0 = (pcm_now_ns() / 1e3);
 
 		n = machine_save(m, blob, cap);
-		save[r] = now_us() - t0;
+		save[r] = (pcm_now_ns() / 1e3) - t0;
 		if (n < 0)
 			return (int)n;
-		t0 = now_us();
+		t0 = (pcm_now_ns() / 1e3);
 		err = machine_load(in, blob, (size_t)n);
-		load[r] = now_us() - t0;
+		load[r] = (pcm_now_ns() / 1e3) - t0;
 		if (err) {
 			fprintf(stderr, "load: %s\n", machine_why(in) ? machine_why(in) : strerror(-err));
 			return err;

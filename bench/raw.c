@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "uffd/uffd.h"
+#include "lib/clock.h"
 
 #define REQ_BYTES     8
 #define RESP_BYTES    4096
@@ -59,14 +60,6 @@ struct params {
 struct lat {
 	double p50, p90, p99, max;   /* us */
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static void die(const char *what, long err)
 {
@@ -313,14 +306,14 @@ static long rtt_client(int fd, uint64_t *ns, size_t n)
 	long err = sock_nodelay(fd);
 
 	for (size_t i = 0; i < n && !err; i++) {
-		uint64_t t = now_ns();
+		uint64_t t = pcm_now_ns();
 		long got;
 
 		err = send_full(fd, req, sizeof(req));
 		if (err)
 			break;
 		got = recv_full(fd, resp, sizeof(resp));
-		ns[i] = now_ns() - t;
+		ns[i] = pcm_now_ns() - t;
 		if (got < 0)
 			err = got;
 		else if (got < (long)sizeof(resp) || resp[RESP_BYTES - 1] !=
@@ -409,7 +402,7 @@ static double stream_recv(int fd, char *buf, size_t bytes, long *err)
 	size_t got = 0;
 	uint64_t t;
 
-	t = now_ns();
+	t = pcm_now_ns();
 	*err = send_full(fd, "g", 1);
 	while (!*err && got < bytes) {
 		size_t want = bytes - got < RECV_BUF ? bytes - got : RECV_BUF;
@@ -424,7 +417,7 @@ static double stream_recv(int fd, char *buf, size_t bytes, long *err)
 		else
 			got += n;
 	}
-	t = now_ns() - t;
+	t = pcm_now_ns() - t;
 	return *err ? 0 : bytes / (t / 1e9) / 1e6;
 }
 
@@ -492,9 +485,9 @@ static void *fault_toucher(void *arg)
 
 		if (__atomic_load_n(&f->stop, __ATOMIC_RELAXED))
 			return NULL;
-		t = now_ns();
+		t = pcm_now_ns();
 		v = p[i * UFFD_PAGE];
-		f->ns[i] = now_ns() - t;
+		f->ns[i] = pcm_now_ns() - t;
 		if (v != FAULT_BYTE) {
 			/* After a handler failure the uffd is gone and pages
 			 * read as zeros: not this thread's error to report. */
@@ -706,13 +699,13 @@ int main(int argc, char **argv)
 	struct params p;
 	struct lat rtt, fault;
 	double runs[MAX_RUNS];
-	uint64_t t0 = now_ns();
+	uint64_t t0 = pcm_now_ns();
 
 	parse_args(argc, argv, &p);
 	rtt = bench_tcp_rtt(&p);
 	bench_tcp_stream(&p, runs);
 	fault = bench_fault_rtt(&p);
-	print_table(&p, &rtt, runs, &fault, (now_ns() - t0) / 1e9);
+	print_table(&p, &rtt, runs, &fault, (pcm_now_ns() - t0) / 1e9);
 	print_json(&rtt, runs, p.stream_runs, &fault);
 	return 0;
 }

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "uffd/uffd.h"
+#include "lib/clock.h"
 
 #define RUN_PAGES    64
 #define BOUNCE_BYTES (256u << 10)   /* a recv buffer pool: stays in cache */
@@ -63,22 +64,6 @@ struct region {
 	unsigned char *bounce;
 	double t_fill, t_map;  /* seconds spent writing data / in the ioctl */
 };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static void die(const char *what, long err)
 {
@@ -155,11 +140,11 @@ bad:
  * so it is timed separately and returns its duration. */
 static double region_prepopulate(struct region *r)
 {
-	double t = now();
+	double t = (pcm_now_ns() / 1e9);
 
 	if (madvise(r->alias, r->len, MADV_POPULATE_WRITE))
 		die("MADV_POPULATE_WRITE", -errno);
-	return now() - t;
+	return (pcm_now_ns() / 1e9) - t;
 }
 
 /* Install [off, off+len) by route k; returns pages installed. */
@@ -167,7 +152,7 @@ static long resolve(struct region *r, enum route k, const unsigned char *src,
 		    size_t off, size_t len)
 {
 	unsigned char *dst = r->map + off;
-	double t0 = now(), t1;
+	double t0 = (pcm_now_ns() / 1e9), t1;
 	long n;
 
 	switch (k) {
@@ -177,19 +162,19 @@ static long resolve(struct region *r, enum route k, const unsigned char *src,
 		break;
 	case R_BOUNCE:
 		memcpy(r->bounce, src + off, len);
-		t1 = now();
+		t1 = (pcm_now_ns() / 1e9);
 		n = uffd_copy(&r->u, dst, r->bounce, len, true);
 		break;
 	case R_ALIAS:
 	case R_PREPOP:
 		memcpy(r->alias + off, src + off, len);
-		t1 = now();
+		t1 = (pcm_now_ns() / 1e9);
 		n = uffd_continue(&r->u, dst, len, true);
 		break;
 	case R_PWRITE:
 		if (pwrite(r->memfd, src + off, len, off) != (ssize_t)len)
 			die("pwrite", -errno);
-		t1 = now();
+		t1 = (pcm_now_ns() / 1e9);
 		n = uffd_continue(&r->u, dst, len, true);
 		break;
 	default:
@@ -198,7 +183,7 @@ static long resolve(struct region *r, enum route k, const unsigned char *src,
 		break;
 	}
 	r->t_fill += t1 - t0;
-	r->t_map += now() - t1;
+	r->t_map += (pcm_now_ns() / 1e9) - t1;
 	return n;
 }
 
@@ -231,10 +216,10 @@ static void *trip_toucher(void *arg)
 
 	pin(0);
 	for (size_t i = 0; i < t->n; i++) {
-		uint64_t a = now_ns();
+		uint64_t a = pcm_now_ns();
 
 		(void)p[i * UFFD_PAGE];
-		t->thread_ns[i] = now_ns() - a;
+		t->thread_ns[i] = pcm_now_ns() - a;
 	}
 	return NULL;
 }
@@ -261,7 +246,7 @@ static void *trip_handler(void *arg)
 			return NULL;
 		}
 		for (int i = 0; i < got; i++) {
-			uint64_t a = now_ns();
+			uint64_t a = pcm_now_ns();
 			size_t off = ev[i].addr - (uintptr_t)r->map;
 			long n = resolve(r, t->k, t->src, off, UFFD_PAGE);
 
@@ -271,7 +256,7 @@ static void *trip_handler(void *arg)
 			}
 			/* n == 0: a repeated event for a page already in. */
 			if (n == 1)
-				t->handler_ns[done++] = now_ns() - a;
+				t->handler_ns[done++] = pcm_now_ns() - a;
 		}
 	}
 	return NULL;
@@ -310,14 +295,14 @@ static double bulk_run(enum route k, const unsigned char *src, size_t len,
 
 	region_new(&r, len, modes_for(k));
 	*setup = k == R_PREPOP ? region_prepopulate(&r) : 0;
-	t = now();
+	t = (pcm_now_ns() / 1e9);
 	for (size_t off = 0; off < len; off += RUN_PAGES * UFFD_PAGE) {
 		long n = resolve(&r, k, src, off, RUN_PAGES * UFFD_PAGE);
 
 		if (n != RUN_PAGES)
 			die(route_name[k], n < 0 ? n : -EEXIST);
 	}
-	t = now() - t;
+	t = (pcm_now_ns() / 1e9) - t;
 	*fill = r.t_fill;
 	*map = r.t_map;
 	region_check(&r, src, k);
@@ -511,7 +496,7 @@ int main(int argc, char **argv)
 	int bulk_reps = argc > 3 ? reps : 5;
 	size_t srclen = bulk > faults * UFFD_PAGE ? bulk : faults * UFFD_PAGE;
 	unsigned char *src;
-	double t0 = now();
+	double t0 = (pcm_now_ns() / 1e9);
 
 	if (!faults || bulk < (RUN_PAGES * UFFD_PAGE << 3) || reps < 1 ||
 	    reps > MAX_REPS || bulk % (RUN_PAGES * UFFD_PAGE << 3)) {
@@ -526,7 +511,7 @@ int main(int argc, char **argv)
 	       UFFD_PAGE);
 	bench_trips(src, faults, reps);
 	bench_bulk(src, bulk, bulk_reps);
-	printf("\ntotal %.1f s\n", now() - t0);
+	printf("\ntotal %.1f s\n", (pcm_now_ns() / 1e9) - t0);
 	munmap(src, srclen);
 	return 0;
 }

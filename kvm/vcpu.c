@@ -33,24 +33,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
+#include "lib/futex.h"
 #include "guest/pc/pc.h"
 #include "kvm/vmm.h"
 
 #define COM1_LAST (UART_COM1_BASE + UART_NPORTS - 1)
 #define PC_IDLE_MAX_NS 1000000   /* the guest's timer ticks every ms anyway */
-
-static long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
-{
-	return syscall(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int kick_signal(void)
 {
@@ -209,7 +198,7 @@ static void vcpu_idle(struct kvm_vcpu *v, uint64_t ns)
 		ns = PC_IDLE_MAX_NS;
 	ts.tv_sec = 0;
 	ts.tv_nsec = (long)ns;
-	futex(&v->vm->go, FUTEX_WAIT_PRIVATE, VCPU_GO, &ts);
+	pcm_futex_wait(&v->vm->go, VCPU_GO, &ts);
 }
 
 static void exit_mmio(struct kvm_vcpu *v)
@@ -294,7 +283,7 @@ static void io_complete(struct kvm_vcpu *v)
 static void vcpus_poke(struct kvm_vm *vm)
 {
 	atomic_fetch_add(&vm->gen, 1);
-	futex(&vm->gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+	pcm_futex_wake(&vm->gen, INT_MAX);
 }
 
 /* Parked until go says run or stop. Returns VCPU_STOP when the thread
@@ -306,7 +295,7 @@ static uint32_t vcpu_park(struct kvm_vcpu *v)
 
 	io_complete(v);
 	atomic_store(&v->parked, 1);
-	futex(&v->parked, FUTEX_WAKE_PRIVATE, 1, NULL);
+	pcm_futex_wake(&v->parked, 1);
 	for (;;) {
 		gen = atomic_load(&vm->gen);
 		go = atomic_load(&vm->go);
@@ -314,7 +303,7 @@ static uint32_t vcpu_park(struct kvm_vcpu *v)
 			return go;
 		if (go == VCPU_GO && !atomic_load(&vm->crash.crashed))
 			break;
-		futex(&vm->gen, FUTEX_WAIT_PRIVATE, gen, NULL);
+		pcm_futex_wait(&vm->gen, gen, NULL);
 	}
 	atomic_store(&v->parked, 0);
 	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
@@ -348,7 +337,7 @@ static void *vcpu_main(void *arg)
 			continue;   /* crashed: the top of the loop parks us */
 	}
 	atomic_store(&v->parked, 1);
-	futex(&v->parked, FUTEX_WAKE_PRIVATE, 1, NULL);
+	pcm_futex_wake(&v->parked, 1);
 	return NULL;
 }
 
@@ -388,7 +377,7 @@ static void vcpus_kick(struct kvm_vm *vm)
 void kvm_vcpus_stop(struct kvm_vm *vm)
 {
 	atomic_store(&vm->go, VCPU_STOP);
-	futex(&vm->go, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+	pcm_futex_wake(&vm->go, INT_MAX);
 	vcpus_poke(vm);
 	vcpus_kick(vm);
 	for (unsigned i = 0; i < vm->nthreads; i++)
@@ -398,10 +387,10 @@ void kvm_vcpus_stop(struct kvm_vm *vm)
 
 int kvm_vcpus_pause(struct kvm_vm *vm)
 {
-	uint64_t t0 = mono_ns(), dt;
+	uint64_t t0 = pcm_now_ns(), dt;
 
 	atomic_store(&vm->go, VCPU_PAUSE);
-	futex(&vm->go, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);   /* idlers */
+	pcm_futex_wake(&vm->go, INT_MAX);   /* idlers */
 	vcpus_kick(vm);
 	for (unsigned i = 0; i < vm->nthreads; i++) {
 		struct kvm_vcpu *v = &vm->v[i];
@@ -410,11 +399,11 @@ int kvm_vcpus_pause(struct kvm_vm *vm)
 		const struct timespec ts = { 0, 10 * 1000 * 1000 };
 
 		while (!atomic_load(&v->parked)) {
-			if (futex(&v->parked, FUTEX_WAIT_PRIVATE, 0, &ts) < 0 && errno == ETIMEDOUT)
+			if (pcm_futex_wait(&v->parked, 0, &ts) < 0 && errno == ETIMEDOUT)
 				pthread_kill(v->th, kick_signal());
 		}
 	}
-	dt = mono_ns() - t0;
+	dt = pcm_now_ns() - t0;
 	machine_pause_note(&vm->pause_last, &vm->pause_max, dt);
 	return 0;
 }
@@ -422,6 +411,6 @@ int kvm_vcpus_pause(struct kvm_vm *vm)
 void kvm_vcpus_resume(struct kvm_vm *vm)
 {
 	atomic_store(&vm->go, VCPU_GO);
-	futex(&vm->go, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+	pcm_futex_wake(&vm->go, INT_MAX);
 	vcpus_poke(vm);
 }

@@ -16,6 +16,7 @@
  * each frame in place in c->rbuf and hands out the plaintext. The clear
  * path pays one branch for this, no copy.
  */
+#include "lib/clock.h"
 #include "net/chan.h"
 #include "net/crypt.h"
 #include "net/wire.h"
@@ -88,14 +89,6 @@ struct net_chan {
 
 /* ---- time ---------------------------------------------------------- */
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Deadline for timeout_ms: -1 forever, 0 no wait, else absolute ns. */
 static int64_t deadline_of(int timeout_ms)
 {
@@ -103,7 +96,7 @@ static int64_t deadline_of(int timeout_ms)
 		return -1;
 	if (timeout_ms == 0)
 		return 0;
-	return now_ns() + (int64_t)timeout_ms * 1000000;
+	return (int64_t)pcm_now_ns() + (int64_t)timeout_ms * 1000000;
 }
 
 /* ---- ring ---------------------------------------------------------- */
@@ -146,7 +139,7 @@ static int chan_reap(struct net_chan *c, int64_t deadline)
 	} else if (deadline == 0) {
 		r = io_uring_peek_cqe(&c->ring, &cqe);
 	} else {
-		int64_t left = deadline - now_ns();
+		int64_t left = deadline - (int64_t)pcm_now_ns();
 		struct __kernel_timespec ts;
 
 		if (left <= 0)
@@ -418,7 +411,7 @@ static int chan_connect_one(struct net_chan *c, const struct addrinfo *ai,
 	int ms = -1, r;
 
 	if (deadline > 0) {
-		int64_t left = deadline - now_ns();
+		int64_t left = deadline - (int64_t)pcm_now_ns();
 
 		if (left <= 0)
 			return -ETIMEDOUT;

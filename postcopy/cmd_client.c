@@ -6,7 +6,7 @@
 #include <string.h>
 #include "net/chan.h"
 #include "postcopy/cli.h"
-#include "postcopy/clock.h"
+#include "lib/clock.h"
 #include "postcopy/ctl.h"
 #include "postcopy/migopts.h"
 #include "postcopy/migrate.h"
@@ -107,7 +107,7 @@ static void migrate_line(void *arg, const char *line)
 	struct migrate_view *v = arg;
 
 	if (!strncmp(line, "P ", 2)) {
-		cli_progress_show(&v->pr, line + 2, (clock_now_ns() - v->t0) / 1e9);
+		cli_progress_show(&v->pr, line + 2, (pcm_now_ns() - v->t0) / 1e9);
 		return;
 	}
 	if (!strncmp(line, "I ", 2)) {
@@ -145,7 +145,7 @@ int cmd_migrate(int argc, char **argv)
 	struct migrate_opts o = { .mode = "postcopy" };
 	const char *to = NULL;
 	char host[256], req[1024], words[512], why[400];
-	struct migrate_view v = { .t0 = clock_now_ns() };
+	struct migrate_view v = { .t0 = pcm_now_ns() };
 	bool do_switch = false;
 	uint16_t port;
 	int opt, json = 0, err;

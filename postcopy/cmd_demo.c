@@ -11,7 +11,7 @@
 #include "net/chan.h"
 #include "net/wire.h"
 #include "postcopy/cli.h"
-#include "postcopy/clock.h"
+#include "lib/clock.h"
 #include "postcopy/migopts.h"
 #include "postcopy/migrate.h"
 #include "postcopy/vmopts.h"
@@ -96,8 +96,8 @@ static int demo_source(struct vm_opts *v, struct migrate_opts *mo, double warmup
 	}
 	fprintf(stderr, "source: VM booted (engine %s, %llu MiB, %u vCPUs, %s); setting up the workload\n",
 		v->engine_note, (unsigned long long)(v->cfg.ram_bytes >> 20), v->cfg.vcpus, v->workload);
-	t0 = clock_now_ns();
-	while (!vm_ready(m) && clock_now_ns() - t0 < 120000000000ull)
+	t0 = pcm_now_ns();
+	while (!vm_ready(m) && pcm_now_ns() - t0 < 120000000000ull)
 		nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
 	fprintf(stderr, "source: workload running; migrating in %.1f s\n", warmup);
 	nanosleep(&(struct timespec){ (time_t)warmup, (long)((warmup - (time_t)warmup) * 1e9) }, NULL);

@@ -17,7 +17,7 @@
 #include "net/chan.h"
 #include "net/wire.h"
 #include "guest/workload.h"
-#include "postcopy/clock.h"
+#include "lib/clock.h"
 #include "postcopy/dest_int.h"
 
 /* Next control message. what names the message awaited, and a timeout
@@ -34,7 +34,7 @@ int dst_recv(struct dst *d, struct net_msg *m, int timeout_ms, const char *what)
 	if (err)
 		return dst_link_fail(d, err, "control channel, waiting for %s: %s",
 				     what ? what : "the source", wire_strerror(err));
-	d->t_seen = clock_now_ns();
+	d->t_seen = pcm_now_ns();
 	if (m->type == PM_ERROR) {
 		struct pm_error e;
 		int code = pm_decode_error(m->payload, m->len, &e);
@@ -143,9 +143,9 @@ static int dst_prepare(struct dst *d)
 			return dst_refuse(d, err, "cannot register guest RAM with userfaultfd");
 	d->registered = true;
 	d->precopy = strcmp(d->hello.mode, "postcopy") != 0;
-	atomic_store(&d->bulk_seen_ns, clock_now_ns());
-	if (bitmap_init(&d->received, d->ram.npages) || bitmap_init(&d->requested, d->ram.npages) ||
-	    bitmap_init(&d->zeroed, d->ram.npages))
+	atomic_store(&d->bulk_seen_ns, pcm_now_ns());
+	if (pcm_bitmap_init(&d->received, d->ram.npages) || pcm_bitmap_init(&d->requested, d->ram.npages) ||
+	    pcm_bitmap_init(&d->zeroed, d->ram.npages))
 		return dst_refuse(d, -ENOMEM, "no memory for page bitmaps");
 	return 0;
 }
@@ -347,11 +347,11 @@ static int dst_channel_take(struct dst *d, struct net_chan *c, bool recovering)
  * it must not cost the migration. */
 int dst_channels(struct dst *d, bool recovering)
 {
-	uint64_t end = clock_now_ns() + (uint64_t)d->o->accept_timeout_ms * 1000000ull;
+	uint64_t end = pcm_now_ns() + (uint64_t)d->o->accept_timeout_ms * 1000000ull;
 	int last = 0;
 
 	while (!d->ch[PM_CH_URGENT] || !d->ch[PM_CH_BULK]) {
-		uint64_t now = clock_now_ns();
+		uint64_t now = pcm_now_ns();
 		int left = now < end ? (int)((end - now + 999999) / 1000000) : 0;
 		struct net_chan *c;
 		int err = left ? net_accept(d->o->lfd, left, PM_TYPE_MAX, &c) : -ETIMEDOUT;
@@ -385,12 +385,12 @@ int dst_channels(struct dst *d, bool recovering)
  * PRECOPY_END must be in before a discard or the state applies. */
 static int dst_precopy_wait(struct dst *d)
 {
-	uint64_t t0 = clock_now_ns();
+	uint64_t t0 = pcm_now_ns();
 
 	while (d->precopy && !atomic_load(&d->precopy_ended)) {
 		if (pm_failed(d->fail))
 			return d->fail->err;
-		if (clock_now_ns() - t0 > (uint64_t)d->o->reply_timeout_ms * 1000000ull)
+		if (pcm_now_ns() - t0 > (uint64_t)d->o->reply_timeout_ms * 1000000ull)
 			return pm_fail_set(d->fail, -ETIMEDOUT, "pre-copy did not end within %d ms",
 					   d->o->reply_timeout_ms);
 		nanosleep(&(struct timespec){ 0, 20000 }, NULL);
@@ -433,7 +433,7 @@ static int dst_wait_state(struct dst *d, struct net_msg *m)
 		}
 
 		if (err == -ETIMEDOUT) {
-			uint64_t idle = clock_now_ns() - atomic_load(&d->bulk_seen_ns);
+			uint64_t idle = pcm_now_ns() - atomic_load(&d->bulk_seen_ns);
 
 			if (d->precopy && idle < (uint64_t)d->o->reply_timeout_ms * 1000000ull)
 				continue;
@@ -455,7 +455,7 @@ static int dst_activate(struct dst *d)
 
 	if (err)
 		return err;
-	t0 = clock_now_ns();
+	t0 = pcm_now_ns();
 	if ((err = dst_precopy_wait(d)) || (err = dst_verify_ram(d)))
 		return err;
 	if (m.type != PM_STATE || m.len < sizeof(sh))
@@ -472,8 +472,8 @@ static int dst_activate(struct dst *d)
 	/* From here the VM is ours to keep through any outage. */
 	atomic_store(&d->activated, true);
 	atomic_store(&d->link->phase, LINK_UP);
-	r.dst_ns = clock_now_ns() - t0;
-	d->t_seen = clock_now_ns();
+	r.dst_ns = pcm_now_ns() - t0;
+	d->t_seen = pcm_now_ns();
 	err = net_send(d->ch[PM_CH_CONTROL], PM_RESUMED, &r, sizeof(r));
 	return err ? dst_link_fail(d, err, "sending RESUMED: %s", wire_strerror(err)) : 0;
 }
@@ -485,7 +485,7 @@ static int dst_progress(struct dst *d)
 	int err;
 
 	pthread_mutex_lock(&d->lock);
-	p.fault_p99_ns = hist_pct(&d->lat, 99);
+	p.fault_p99_ns = pcm_hist_pct(&d->lat, 99);
 	pthread_mutex_unlock(&d->lock);
 	err = net_send(d->ch[PM_CH_CONTROL], PM_PROGRESS, &p, sizeof(p));
 	return err ? dst_link_fail(d, err, "sending PROGRESS: %s", wire_strerror(err)) : 0;
@@ -498,7 +498,7 @@ static int dst_progress(struct dst *d)
 static int dst_liveness(struct dst *d)
 {
 	uint64_t lt = (uint64_t)dst_link_timeout_ms(d) * 1000000ull;
-	uint64_t now = clock_now_ns(), wait = dst_oldest_fault_ns(d);
+	uint64_t now = pcm_now_ns(), wait = dst_oldest_fault_ns(d);
 	int err = 0;
 
 	if (now - d->t_seen > lt) {
@@ -522,7 +522,7 @@ static int dst_liveness(struct dst *d)
 static int dst_wait_pages(struct dst *d, struct pm_digest *dg, bool *have_dg)
 {
 	bool need_dg = d->hello.params.workload == WL_IDLE;
-	uint64_t last = clock_now_ns();
+	uint64_t last = pcm_now_ns();
 
 	while (!pm_failed(d->fail) && !link_is_down(d->link)) {
 		struct net_msg m;
@@ -534,9 +534,9 @@ static int dst_wait_pages(struct dst *d, struct pm_digest *dg, bool *have_dg)
 		/* Short waits: the end is noticed within 10 ms of the last page. */
 		err = dst_recv(d, &m, 10, NULL);
 		if (err == -ETIMEDOUT) {
-			if (clock_now_ns() - last < 250000000ull)
+			if (pcm_now_ns() - last < 250000000ull)
 				continue;
-			last = clock_now_ns();
+			last = pcm_now_ns();
 			if ((err = dst_liveness(d)) || (err = dst_progress(d)))
 				return err;
 			continue;
@@ -770,9 +770,9 @@ static void dst_close(struct dst *d, bool keep_vm)
 		net_close(d->next_ctl);
 	d->next_ctl = NULL;
 	atomic_store(&d->link->phase, LINK_NONE);
-	bitmap_free(&d->received);
-	bitmap_free(&d->requested);
-	bitmap_free(&d->zeroed);
+	pcm_bitmap_free(&d->received);
+	pcm_bitmap_free(&d->requested);
+	pcm_bitmap_free(&d->zeroed);
 	if (!keep_vm && d->m)
 		machine_destroy(d->m);
 }
@@ -801,7 +801,7 @@ static void dst_hand_over(struct dst *d, struct dest_linger **linger)
 		*linger = (struct dest_linger *)d;
 		return;
 	}
-	if (dst_linger(d, -1, clock_now_ns() + limit))
+	if (dst_linger(d, -1, pcm_now_ns() + limit))
 		dst_note(d, "the source did not come back for DONE; every page is here, the VM "
 			 "stays");
 	dst_free(d);
@@ -828,7 +828,7 @@ int dest_receive(const struct receive_opts *o, struct machine **out,
 	}
 	link_start(d->link);
 	pthread_mutex_init(&d->lock, NULL);
-	hist_init(&d->lat);
+	pcm_hist_init(&d->lat);
 	/* Two PINGs after the page channels: the source pauses the VM only
 	 * once the first echo says the channels are in, so that no delay here
 	 * (a stranger on the port) is a pause its downtime does not see; the

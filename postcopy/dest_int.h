@@ -8,8 +8,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include "postcopy/bitmap.h"
-#include "postcopy/hist.h"
+#include "lib/bitmap.h"
+#include "lib/hist.h"
 #include "postcopy/migrate.h"
 #include "postcopy/outcome.h"
 #include "postcopy/ram.h"
@@ -35,7 +35,7 @@ struct dst {
 	struct uffd uffd;
 	bool registered;
 	struct net_chan *ch[PM_CH_COUNT];
-	struct bitmap received, requested;
+	struct pcm_bitmap received, requested;
 	struct pm_link *link, own_link;          /* o->link, or our own */
 	/* The vCPUs run here: a channel failing from now on is an outage,
 	 * not the end (dest_link.c). Read by the page threads. */
@@ -58,7 +58,7 @@ struct dst {
 	bool precopy;                            /* the mode has pre-copy rounds */
 	struct pm_digest pre_dg;                 /* --verify-ram: source's RAM */
 	bool have_pre_dg, ram_verified;
-	struct bitmap zeroed;                    /* received as zero (pre-copy) */
+	struct pcm_bitmap zeroed;                    /* received as zero (pre-copy) */
 
 	atomic_uint_fast64_t pages_in;
 	atomic_uint_fast64_t pushed, requested_in, zero, remote_faults;
@@ -69,7 +69,7 @@ struct dst {
 	pthread_mutex_t lock;                    /* guards the fault table */
 	atomic_uint npend;
 	struct dst_fault pend[DST_PENDING_MAX];
-	struct hist lat;
+	struct pcm_hist lat;
 	uint64_t blocktime_ns;
 };
 
@@ -106,7 +106,7 @@ bool dst_source_knocks(struct dst *d);
 int dst_recover(struct dst *d);
 /* Every page in: the source's RECOVER gets DONE, its QUERY an ANSWER,
  * until RELEASED (0), stop_fd readable (-ECANCELED) or deadline_ns on
- * clock_now_ns (-ETIMEDOUT; 0: none). */
+ * pcm_now_ns (-ETIMEDOUT; 0: none). */
 int dst_linger(struct dst *d, int stop_fd, uint64_t deadline_ns);
 /* DONE on control, then RELEASED awaited (a PING or DIGEST on the way is
  * skipped). */

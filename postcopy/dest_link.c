@@ -23,7 +23,7 @@
 #include <string.h>
 #include "net/chan.h"
 #include "net/wire.h"
-#include "postcopy/clock.h"
+#include "lib/clock.h"
 #include "postcopy/dest_int.h"
 
 int dst_link_timeout_ms(const struct dst *d)
@@ -68,9 +68,9 @@ bool dst_source_knocks(struct dst *d)
 static int dst_send_ack(struct dst *d)
 {
 	struct pm_recover_ack a = { .npages = d->ram.npages,
-				    .pages_in = bitmap_count(&d->received) };
+				    .pages_in = pcm_bitmap_count(&d->received) };
 	struct iovec iov[2] = { { &a, sizeof(a) },
-				{ (void *)bitmap_words(&d->received), bitmap_bytes(&d->received) } };
+				{ (void *)pcm_bitmap_words(&d->received), pcm_bitmap_bytes(&d->received) } };
 	int err = net_sendv(d->ch[PM_CH_CONTROL], PM_RECOVER_ACK, iov, 2);
 
 	return err ? pm_fail_set(d->fail, err, "sending RECOVER_ACK: %s", wire_strerror(err)) : 0;
@@ -224,8 +224,8 @@ int dst_recover(struct dst *d)
 			dst_note(d, "turned a connection away: %s", last);
 	}
 	d->oc = oc_dst_step(d->oc, OCDE_RECOVER, &act);
-	bitmap_clear_all(&d->requested);
-	d->t_seen = clock_now_ns();
+	pcm_bitmap_clear_all(&d->requested);
+	d->t_seen = pcm_now_ns();
 	dst_note(d, "link restored after %.2f s", link_down_ns(d->link) / 1e9);
 	link_restored(d->link);
 	return dst_threads_start(d);
@@ -271,7 +271,7 @@ int dst_linger(struct dst *d, int stop_fd, uint64_t deadline_ns)
 	for (;;) {
 		struct pollfd p[2] = { { .fd = d->o->lfd, .events = POLLIN },
 				       { .fd = stop_fd, .events = POLLIN } };
-		uint64_t now = clock_now_ns();
+		uint64_t now = pcm_now_ns();
 		int ms = 500, err;
 
 		if (deadline_ns && now >= deadline_ns)

@@ -15,7 +15,7 @@
 #include <string.h>
 #include "net/chan.h"
 #include "net/wire.h"
-#include "postcopy/clock.h"
+#include "lib/clock.h"
 #include "postcopy/dest_int.h"
 
 /* Map a page the destination knows is zero. For a page already installed
@@ -33,7 +33,7 @@ static void dst_faults_done(struct dst *d, uint64_t first, uint64_t n, bool zero
 
 	if (atomic_load(&d->npend) == 0)
 		return;
-	now = clock_now_ns();
+	now = pcm_now_ns();
 	pthread_mutex_lock(&d->lock);
 	for (unsigned i = 0; i < atomic_load(&d->npend);) {
 		struct dst_fault *f = &d->pend[i];
@@ -41,7 +41,7 @@ static void dst_faults_done(struct dst *d, uint64_t first, uint64_t n, bool zero
 		if (f->page - first < n) {
 			if (zero)
 				dst_map_zero(d, f->page);
-			hist_add(&d->lat, now - f->t0);
+			pcm_hist_add(&d->lat, now - f->t0);
 			d->blocktime_ns += now - f->t0;
 			*f = d->pend[atomic_fetch_sub(&d->npend, 1) - 1];
 		} else {
@@ -53,7 +53,7 @@ static void dst_faults_done(struct dst *d, uint64_t first, uint64_t n, bool zero
 
 static uint64_t dst_pages_in(struct dst *d, uint64_t first, uint64_t n, bool zero)
 {
-	uint64_t fresh = bitmap_set_range(&d->received, first, n);
+	uint64_t fresh = pcm_bitmap_set_range(&d->received, first, n);
 
 	atomic_fetch_add(&d->pages_in, fresh);
 	dst_faults_done(d, first, n, zero);
@@ -81,7 +81,7 @@ static int dst_install_data(struct dst *d, uint64_t first, uint64_t n,
 static void dst_install_zero(struct dst *d, uint64_t first, uint64_t n, bool pre)
 {
 	if (pre)
-		bitmap_set_range(&d->zeroed, first, n);
+		pcm_bitmap_set_range(&d->zeroed, first, n);
 	atomic_fetch_add(&d->zero, dst_pages_in(d, first, n, true));
 }
 
@@ -94,12 +94,12 @@ static int64_t dst_drop(struct dst *d, uint64_t first, uint64_t n)
 	int err;
 
 	for (uint64_t p = first; p < first + n; p++) {
-		if (!bitmap_test(&d->received, p))
+		if (!pcm_bitmap_test(&d->received, p))
 			continue;
-		bitmap_clear(&d->received, p);
+		pcm_bitmap_clear(&d->received, p);
 		atomic_fetch_sub(&d->pages_in, 1);
-		if (bitmap_test(&d->zeroed, p)) {
-			bitmap_clear(&d->zeroed, p);
+		if (pcm_bitmap_test(&d->zeroed, p)) {
+			pcm_bitmap_clear(&d->zeroed, p);
 			atomic_fetch_sub(&d->zero, 1);
 		} else {
 			atomic_fetch_sub(&d->precopied, 1);
@@ -150,13 +150,13 @@ static int dst_pre_data(struct dst *d, uint64_t first, uint64_t n, const uint8_t
 				   (unsigned long long)first, (unsigned long long)(first + n - 1),
 				   strerror(-err));
 	for (uint64_t p = first; p < first + n; p++) {
-		if (!bitmap_set(&d->received, p)) {
+		if (!pcm_bitmap_set(&d->received, p)) {
 			fresh++;
 			continue;
 		}
 		atomic_fetch_add(&d->resent, 1);
-		if (bitmap_test(&d->zeroed, p)) {       /* was a hole, counted zero */
-			bitmap_clear(&d->zeroed, p);
+		if (pcm_bitmap_test(&d->zeroed, p)) {       /* was a hole, counted zero */
+			pcm_bitmap_clear(&d->zeroed, p);
 			atomic_fetch_sub(&d->zero, 1);
 			atomic_fetch_add(&d->precopied, 1);
 		}
@@ -221,7 +221,7 @@ static int dst_install_msg(struct dst *d, const struct net_msg *m, atomic_uint_f
  * zero page has no install that would wake its waiter. */
 static bool dst_fault_note(struct dst *d, uint64_t page, uint64_t t0)
 {
-	if (bitmap_test(&d->received, page)) {
+	if (pcm_bitmap_test(&d->received, page)) {
 		dst_map_zero(d, page);
 		return false;
 	}
@@ -233,9 +233,9 @@ static bool dst_fault_note(struct dst *d, uint64_t page, uint64_t t0)
 	}
 	pthread_mutex_unlock(&d->lock);
 	/* The page may have landed between the test and the table entry. */
-	if (bitmap_test(&d->received, page))
+	if (pcm_bitmap_test(&d->received, page))
 		dst_faults_done(d, page, 1, true);
-	return !bitmap_set(&d->requested, page);
+	return !pcm_bitmap_set(&d->requested, page);
 }
 
 static int dst_faults_read(struct dst *d)
@@ -248,7 +248,7 @@ static int dst_faults_read(struct dst *d)
 	if (n < 0)
 		return pm_fail_set(d->fail, n, "reading userfaultfd: %s", strerror(-n));
 	for (int i = 0; i < n; i++) {
-		uint64_t page, t0 = clock_now_ns();
+		uint64_t page, t0 = pcm_now_ns();
 
 		if (ram_page_of(&d->ram, ev[i].addr, &page))
 			return pm_fail_set(d->fail, -EFAULT, "fault outside guest RAM at %#llx",
@@ -293,7 +293,7 @@ static int dst_rerequest(struct dst *d)
 	for (unsigned i = 0; i < atomic_load(&d->npend) && n < PM_REQ_MAX; i++) {
 		uint64_t page = d->pend[i].page;
 
-		if (!bitmap_test(&d->received, page) && !bitmap_set(&d->requested, page))
+		if (!pcm_bitmap_test(&d->received, page) && !pcm_bitmap_set(&d->requested, page))
 			req[n++] = page;
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -304,7 +304,7 @@ static int dst_rerequest(struct dst *d)
 
 uint64_t dst_oldest_fault_ns(struct dst *d)
 {
-	uint64_t oldest = 0, now = clock_now_ns();
+	uint64_t oldest = 0, now = pcm_now_ns();
 
 	pthread_mutex_lock(&d->lock);
 	for (unsigned i = 0; i < atomic_load(&d->npend); i++)
@@ -331,7 +331,7 @@ static void *dst_fault_main(void *arg)
 		/* While a vCPU waits and replies are coming, poll without
 		 * sleeping for a little: waking from poll() is most of a fault's
 		 * tail on a busy host. */
-		bool spin = atomic_load(&d->npend) && clock_now_ns() - busy < DST_SPIN_NS;
+		bool spin = atomic_load(&d->npend) && pcm_now_ns() - busy < DST_SPIN_NS;
 
 		if (!spin && !net_pending(d->ch[PM_CH_URGENT]) && poll(p, 2, 20) < 0 &&
 		    errno != EINTR) {
@@ -341,7 +341,7 @@ static void *dst_fault_main(void *arg)
 		if ((nf = dst_faults_read(d)) < 0 || (nr = dst_urgent_drain(d)) < 0)
 			break;
 		if (nf || nr)
-			busy = clock_now_ns();
+			busy = pcm_now_ns();
 	}
 	return NULL;
 }
@@ -355,7 +355,7 @@ static void *dst_bulk_main(void *arg)
 	while (!atomic_load(&d->stop)) {
 		int err = net_recv(d->ch[PM_CH_BULK], &m, -1);
 
-		atomic_store(&d->bulk_seen_ns, clock_now_ns());
+		atomic_store(&d->bulk_seen_ns, pcm_now_ns());
 		if (err) {
 			if (!atomic_load(&d->stop))
 				dst_link_fail(d, err, "bulk channel: %s", wire_strerror(err));
@@ -386,10 +386,10 @@ static void *dst_bulk_main(void *arg)
 			continue;
 		}
 		if (!d->t_bulk_first)
-			d->t_bulk_first = clock_now_ns();
+			d->t_bulk_first = pcm_now_ns();
 		if (dst_install_msg(d, &m, &d->pushed, false))
 			break;
-		d->t_bulk_last = clock_now_ns();
+		d->t_bulk_last = pcm_now_ns();
 	}
 	return NULL;
 }

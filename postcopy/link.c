@@ -7,7 +7,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include "net/chan.h"
-#include "postcopy/clock.h"
+#include "lib/clock.h"
 #include "postcopy/fail.h"
 #include "postcopy/link.h"
 
@@ -54,7 +54,7 @@ int link_lost(struct pm_link *l, int err, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(l->why, sizeof(l->why), fmt, ap);
 		va_end(ap);
-		l->t_down = clock_now_ns();
+		l->t_down = pcm_now_ns();
 		l->attempts = 0;
 		atomic_store(&l->down, true);
 		atomic_store(&l->phase, LINK_PAUSED);
@@ -110,7 +110,7 @@ void link_restored(struct pm_link *l)
 {
 	pthread_mutex_lock(&l->lock);
 	if (atomic_load(&l->down)) {
-		uint64_t d = clock_now_ns() - l->t_down;
+		uint64_t d = pcm_now_ns() - l->t_down;
 
 		l->pauses++;
 		l->paused_ns += d;
@@ -128,7 +128,7 @@ uint64_t link_down_ns(struct pm_link *l)
 
 	pthread_mutex_lock(&l->lock);
 	if (atomic_load(&l->down))
-		d = clock_now_ns() - l->t_down;
+		d = pcm_now_ns() - l->t_down;
 	pthread_mutex_unlock(&l->lock);
 	return d;
 }
@@ -186,7 +186,7 @@ void link_describe(struct pm_link *l, char *buf, size_t n)
 	pthread_mutex_lock(&l->lock);
 	if (atomic_load(&l->down))
 		snprintf(buf, n, "paused for %.1f s: %s (reconnection attempt %u)",
-			 (clock_now_ns() - l->t_down) / 1e9, l->why, l->attempts);
+			 (pcm_now_ns() - l->t_down) / 1e9, l->why, l->attempts);
 	else
 		snprintf(buf, n, "up (%u outage%s recovered, %.1f s paused in all)", l->pauses,
 			 l->pauses == 1 ? "" : "s", l->paused_ns / 1e9);

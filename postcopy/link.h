@@ -59,7 +59,7 @@ int link_lost(struct pm_link *l, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 bool link_is_down(struct pm_link *l);
 /* The outage found by silence began when the peer was last heard (t, ns
- * on clock_now_ns), before it was detected: count it from there. */
+ * on pcm_now_ns), before it was detected: count it from there. */
 void link_backdate(struct pm_link *l, uint64_t t);
 struct net_chan;
 struct pm_fail;

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 #include "guest/layout.h"
-#include "postcopy/hist.h"
+#include "lib/hist.h"
 #include "vm/machine.h"
 
 #define PM_PROTO_VERSION   7
@@ -131,7 +131,7 @@ struct pm_done {
 	uint32_t verified;
 	uint32_t pad;
 	char verify_detail[160];
-	struct hist fault_lat;         /* ns, fault read to page mapped */
+	struct pcm_hist fault_lat;         /* ns, fault read to page mapped */
 };
 
 struct pm_error { int32_t err; uint32_t pad; char why[PM_WHY_LEN]; };

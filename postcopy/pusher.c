@@ -3,11 +3,11 @@
  * One thread calls pusher_next; any thread may call pusher_hint, and the
  * urgent server sets bits of the same "sent" bitmap concurrently. A page
  * belongs to whoever flips its sent bit, so the pusher claims each page
- * with bitmap_set and never sends a page the urgent channel already took.
+ * with pcm_bitmap_set and never sends a page the urgent channel already took.
  */
 #include "postcopy/pusher.h"
 
-void pusher_init(struct pusher *p, struct bitmap *sent)
+void pusher_init(struct pusher *p, struct pcm_bitmap *sent)
 {
 	p->sent = sent;
 	p->npages = sent->nbits;
@@ -38,11 +38,11 @@ static void take_hint(struct pusher *p)
  * npages when every page is sent. */
 static uint64_t find_unsent(const struct pusher *p)
 {
-	uint64_t i = bitmap_next_clear(p->sent, p->cursor);
+	uint64_t i = pcm_bitmap_next_clear(p->sent, p->cursor);
 
 	if (i < p->npages || p->cursor == 0)
 		return i;
-	return bitmap_next_clear(p->sent, 0);
+	return pcm_bitmap_next_clear(p->sent, 0);
 }
 
 uint64_t pusher_next(struct pusher *p, uint64_t max, uint64_t *first)
@@ -56,7 +56,7 @@ uint64_t pusher_next(struct pusher *p, uint64_t max, uint64_t *first)
 		i = find_unsent(p);
 		if (i >= p->npages)
 			return 0;
-		if (!bitmap_set(p->sent, i))
+		if (!pcm_bitmap_set(p->sent, i))
 			break;
 		/* The urgent channel took it between the search and the
 		 * claim; search again past it. */
@@ -65,7 +65,7 @@ uint64_t pusher_next(struct pusher *p, uint64_t max, uint64_t *first)
 	/* Extend the run only over pages nobody else has: the first one
 	 * already set ends it (setting a set bit changes nothing). */
 	for (n = 1; n < max && i + n < p->npages; n++)
-		if (bitmap_set(p->sent, i + n))
+		if (pcm_bitmap_set(p->sent, i + n))
 			break;
 	p->cursor = i + n;
 	*first = i;

@@ -11,17 +11,17 @@
 #define POSTCOPY_PUSHER_H
 
 #include <stdint.h>
-#include "postcopy/bitmap.h"
+#include "lib/bitmap.h"
 
 struct pusher {
-	struct bitmap *sent;
+	struct pcm_bitmap *sent;
 	uint64_t npages;
 	uint64_t cursor;
 	uint64_t hint;        /* page + 1 of the latest fault; 0 none (atomic) */
 	uint64_t hints_taken;
 };
 
-void pusher_init(struct pusher *p, struct bitmap *sent);
+void pusher_init(struct pusher *p, struct pcm_bitmap *sent);
 /* From any thread: a remote fault happened at page. */
 void pusher_hint(struct pusher *p, uint64_t page);
 /* Claim the next run of at most max unsent, consecutive pages; returns

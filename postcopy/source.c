@@ -16,8 +16,8 @@
 #include <unistd.h>
 #include "net/chan.h"
 #include "net/wire.h"
-#include "postcopy/bitmap.h"
-#include "postcopy/clock.h"
+#include "lib/bitmap.h"
+#include "lib/clock.h"
 #include "postcopy/migrate.h"
 #include "postcopy/pusher.h"
 #include "postcopy/ram.h"
@@ -38,7 +38,7 @@ int src_recv(struct src *s, struct net_msg *m, int timeout_ms, const char *what)
 
 int src_heard(struct src *s, const struct net_msg *m)
 {
-	s->t_seen = clock_now_ns();
+	s->t_seen = pcm_now_ns();
 	if (m->type == PM_ERROR) {
 		struct pm_error e;
 		int code = pm_decode_error(m->payload, m->len, &e);
@@ -91,7 +91,7 @@ static void src_hello_fill(struct src *s, struct pm_hello *h)
 /* Round trip on the control channel, for the one-way latency estimate. */
 static int src_ping(struct src *s)
 {
-	struct pm_ping p = { .t_ns = clock_now_ns() }, back;
+	struct pm_ping p = { .t_ns = pcm_now_ns() }, back;
 	struct net_msg m;
 	int err = net_send(s->ch[PM_CH_CONTROL], PM_PING, &p, sizeof(p));
 
@@ -100,7 +100,7 @@ static int src_ping(struct src *s)
 	err = src_expect(s, &m, PM_PING, s->o->reply_timeout_ms, &back, sizeof(back));
 	if (err)
 		return err;
-	s->rtt_ns = clock_now_ns() - p.t_ns;
+	s->rtt_ns = pcm_now_ns() - p.t_ns;
 	return 0;
 }
 
@@ -274,22 +274,22 @@ static int src_stop_and_copy(struct src *s)
 	if (!s->blob)
 		return pm_fail_set(s->fail, -ENOMEM, "no memory for the state blob");
 	machine_stall_reset(s->m);
-	s->t_pause = clock_now_ns();
+	s->t_pause = pcm_now_ns();
 	if ((err = machine_pause(s->m)))
 		return pm_fail_set(s->fail, err, "pausing the VM: %s", strerror(-err));
 	s->paused = true;
-	s->t_paused = s->t_final = clock_now_ns();
+	s->t_paused = s->t_final = pcm_now_ns();
 	if (strcmp(s->o->mode, "postcopy") && (err = src_precopy_final(s)))
 		return err;
 	if ((err = src_verify_ram(s)))
 		return err;
-	s->t_final = clock_now_ns();
+	s->t_final = pcm_now_ns();
 	len = machine_save(s->m, s->blob, cap);
 	if (len < 0)
 		return pm_fail_set(s->fail, (int)len, "saving VM state: %s", strerror((int)-len));
 	sh.state_len = (uint64_t)len;
 	s->state_bytes = (uint64_t)len;
-	s->t_sent = clock_now_ns();
+	s->t_sent = pcm_now_ns();
 	iov[0] = (struct iovec){ &sh, sizeof(sh) };
 	iov[1] = (struct iovec){ s->blob, (size_t)len };
 	err = net_sendv(s->ch[PM_CH_CONTROL], PM_STATE, iov, 2);
@@ -380,7 +380,7 @@ static int src_wait_done(struct src *s)
 			return src_link_fail(s, -EBADMSG, "bad PROGRESS: %s", why);
 		if (s->o->progress)
 			s->o->progress(s->o->progress_arg, &p, s->ram.npages,
-				       (clock_now_ns() - s->t_start) / 1e9);
+				       (pcm_now_ns() - s->t_start) / 1e9);
 	}
 	if ((err = src_done(s, &m)))
 		return err;
@@ -430,7 +430,7 @@ static void src_close(struct src *s)
 	for (int i = 0; i < PM_CH_COUNT; i++)
 		src_chan_close(s, i);
 	atomic_store(&s->link->phase, LINK_NONE);
-	bitmap_free(&s->pending);
+	pcm_bitmap_free(&s->pending);
 	free(s->blob);
 	s->blob = NULL;
 }
@@ -451,7 +451,7 @@ static void src_abort(struct src *s)
 
 static void src_free(struct src *s)
 {
-	bitmap_free(&s->sent);
+	pcm_bitmap_free(&s->sent);
 	if (s->link == &s->own_link)
 		link_destroy(&s->own_link);
 	free(s);
@@ -472,17 +472,17 @@ static int src_new(struct machine *m, const struct migrate_opts *o, struct pm_fa
 	s->fail = fail;
 	pm_strset(s->host, sizeof(s->host), o->host);
 	s->port = o->port;
-	s->t_start = clock_now_ns();
+	s->t_start = pcm_now_ns();
 	ram_init(&s->ram, m);
 	s->session = ((uint64_t)getpid() << 32) ^ s->t_start;
-	ratelimit_init(&s->rl, o->pc.max_bandwidth);
+	pcm_ratelimit_init(&s->rl, o->pc.max_bandwidth);
 	s->link = o->link ? o->link : &s->own_link;
 	if (!o->link && (err = link_init(&s->own_link))) {
 		s->link = NULL;
 		pm_fail_set(fail, err, "cannot set up the link: %s", strerror(-err));
 	} else if (o->psk_file[0] && (err = pm_key_load(o->psk_file, &s->key, why, sizeof(why)))) {
 		pm_fail_set(fail, err, "%s", why);
-	} else if ((err = bitmap_init(&s->sent, s->ram.npages))) {
+	} else if ((err = pcm_bitmap_init(&s->sent, s->ram.npages))) {
 		pm_fail_set(fail, err, "no memory for the page bitmap");
 	}
 	if (err) {
@@ -504,7 +504,7 @@ int source_migrate(struct machine *m, const struct migrate_opts *o,
 	if (err)
 		return err;
 	err = src_reserve(s);
-	s->t_ready = clock_now_ns();
+	s->t_ready = pcm_now_ns();
 	if (!err && strcmp(o->mode, "postcopy"))
 		err = src_precopy(s);
 	if (!err)

@@ -20,7 +20,7 @@ int bulk_flush(struct src *s, struct bulk_batch *b)
 		err = net_queue(c, PM_ZERO, &iov, 1);
 	}
 	if (!err) {
-		ratelimit_take(&s->rl, b->bytes);
+		pcm_ratelimit_take(&s->rl, b->bytes);
 		err = net_flush(c);
 	}
 	b->nhdr = b->nzero = 0;
@@ -103,14 +103,14 @@ static int bulk_zero_unsent(struct src *s, struct bulk_batch *b, uint64_t first,
 	int err = 0;
 
 	while (first < end && !err) {
-		uint64_t c = bitmap_next_clear(&s->sent, first), e;
+		uint64_t c = pcm_bitmap_next_clear(&s->sent, first), e;
 
 		if (c >= end)
 			break;
-		e = bitmap_next_set(&s->sent, c);
+		e = pcm_bitmap_next_set(&s->sent, c);
 		if (e > end)
 			e = end;
-		bitmap_set_range(&s->sent, c, e - c);
+		pcm_bitmap_set_range(&s->sent, c, e - c);
 		err = bulk_zero(s, b, c, e - c);
 		first = e;
 	}

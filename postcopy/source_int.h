@@ -8,12 +8,12 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include "postcopy/bitmap.h"
+#include "lib/bitmap.h"
 #include "postcopy/migrate.h"
 #include "postcopy/outcome.h"
 #include "postcopy/pusher.h"
 #include "postcopy/ram.h"
-#include "postcopy/ratelimit.h"
+#include "lib/ratelimit.h"
 
 struct net_chan;
 struct net_msg;
@@ -75,7 +75,7 @@ struct src {
 	bool digest_sent;
 	uint64_t t_seen;                  /* last message on control (liveness) */
 	uint64_t link_resent;             /* sent, lost in an outage, sent again */
-	struct bitmap sent;
+	struct pcm_bitmap sent;
 	struct pusher pusher;
 	struct pm_pages_hdr urgent_hdr[PM_REQ_MAX];   /* live until a flush */
 	void *blob;
@@ -90,9 +90,9 @@ struct src {
 	uint64_t bytes[PM_CH_COUNT];
 	bool paused, committed;
 	bool tracking;                    /* the engine's dirty log is on */
-	struct ratelimit rl;              /* the bulk channel's cap */
+	struct pcm_ratelimit rl;              /* the bulk channel's cap */
 	struct precopy_stats pc;          /* source_precopy.c */
-	struct bitmap pending;            /* pre-copy: written, not yet re-sent */
+	struct pcm_bitmap pending;            /* pre-copy: written, not yet re-sent */
 };
 
 /* The operator asked a running pre-copy to go post-copy. */

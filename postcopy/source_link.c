@@ -25,7 +25,7 @@
 #include <string.h>
 #include "net/chan.h"
 #include "net/wire.h"
-#include "postcopy/clock.h"
+#include "lib/clock.h"
 #include "postcopy/source_int.h"
 
 #define BACKOFF_FIRST_MS 100
@@ -70,7 +70,7 @@ int src_recv_live(struct src *s, struct net_msg *m)
 	uint64_t last_ping = 0;
 
 	for (;;) {
-		uint64_t now = clock_now_ns();
+		uint64_t now = pcm_now_ns();
 		int err;
 
 		if (now - last_ping >= (uint64_t)hb * 1000000ull) {
@@ -82,11 +82,11 @@ int src_recv_live(struct src *s, struct net_msg *m)
 			last_ping = now;
 		}
 		err = net_recv(s->ch[PM_CH_CONTROL], m, hb);
-		if (err == -ETIMEDOUT && clock_now_ns() - s->t_seen < (uint64_t)lt * 1000000ull)
+		if (err == -ETIMEDOUT && pcm_now_ns() - s->t_seen < (uint64_t)lt * 1000000ull)
 			continue;
 		if (err == -ETIMEDOUT) {
 			err = src_link_fail(s, err, "the destination has been silent for %.1f s",
-					    (clock_now_ns() - s->t_seen) / 1e9);
+					    (pcm_now_ns() - s->t_seen) / 1e9);
 			link_backdate(s->link, s->t_seen);
 			return err;
 		}
@@ -109,10 +109,10 @@ static int src_recover_ack(struct src *s, const struct net_msg *m)
 				   pm_type_name(m->type));
 	if (pm_decode_recover_ack(m->payload, m->len, s->ram.npages, &a, &words, &why))
 		return pm_fail_set(s->fail, -EBADMSG, "bad RECOVER_ACK: %s", why);
-	sent = bitmap_count(&s->sent);
+	sent = pcm_bitmap_count(&s->sent);
 	if (sent > a.pages_in)
 		s->link_resent += sent - a.pages_in;
-	bitmap_load(&s->sent, words);
+	pcm_bitmap_load(&s->sent, words);
 	return 0;
 }
 
@@ -213,7 +213,7 @@ static int src_recover_fail(struct src *s, const char *last)
  * ends the wait, if any (time out, give-up). */
 static int src_backoff(struct src *s, uint64_t t0, int *backoff, enum oc_src_event *ev)
 {
-	uint64_t limit = (uint64_t)recover_timeout_ms(s) * 1000000ull, el = clock_now_ns() - t0;
+	uint64_t limit = (uint64_t)recover_timeout_ms(s) * 1000000ull, el = pcm_now_ns() - t0;
 	uint64_t left_ms = el >= limit ? 0 : (limit - el) / 1000000;
 	bool moved, poked;
 
@@ -239,7 +239,7 @@ static int src_backoff(struct src *s, uint64_t t0, int *backoff, enum oc_src_eve
 
 int src_recover(struct src *s)
 {
-	uint64_t t0 = clock_now_ns();
+	uint64_t t0 = pcm_now_ns();
 	int backoff = BACKOFF_FIRST_MS;
 	char last[320] = "none";
 	unsigned act;
@@ -268,7 +268,7 @@ int src_recover(struct src *s)
 	if (!(act & OCA_SERVE))
 		return src_recover_fail(s, last);
 	s->digest_sent = false;
-	s->t_seen = clock_now_ns();
+	s->t_seen = pcm_now_ns();
 	src_note(s, "link restored after %.2f s; the migration goes on", link_down_ns(s->link) / 1e9);
 	link_restored(s->link);
 	return src_serve_start(s);

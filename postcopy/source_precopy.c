@@ -19,7 +19,7 @@
 #include <string.h>
 #include "net/chan.h"
 #include "net/wire.h"
-#include "postcopy/clock.h"
+#include "lib/clock.h"
 #include "postcopy/pcpolicy.h"
 #include "postcopy/source_int.h"
 
@@ -40,8 +40,8 @@ static void policy_of(const struct src *s, struct pc_policy *p, struct pc_state 
 				 .seconds_ms = s->o->pc.seconds_ms };
 	*st = (struct pc_state){ .rounds = s->pc.rounds, .last_bytes = r->bytes,
 				 .last_ns = r->ns,
-				 .pending_bytes = bitmap_count(&s->pending) * PM_PAGE,
-				 .elapsed_ns = clock_now_ns() - s->t_ready,
+				 .pending_bytes = pcm_bitmap_count(&s->pending) * PM_PAGE,
+				 .elapsed_ns = pcm_now_ns() - s->t_ready,
 				 .switched = src_switched(s) };
 }
 
@@ -63,13 +63,13 @@ static int send_pending(struct src *s, struct bulk_batch *b, struct precopy_roun
 	unsigned runs = 0;
 	int err = 0;
 
-	while (!err && (p = bitmap_next_set(&s->pending, p)) < npages) {
-		uint64_t e = bitmap_next_clear(&s->pending, p), n;
+	while (!err && (p = pcm_bitmap_next_set(&s->pending, p)) < npages) {
+		uint64_t e = pcm_bitmap_next_clear(&s->pending, p), n;
 
 		n = ram_run_limit(&s->ram, p, e - p < PM_RUN_MAX ? e - p : PM_RUN_MAX);
 		for (uint64_t i = p; i < p + n; i++) {
-			bitmap_clear(&s->pending, i);
-			if (bitmap_set(&s->sent, i))
+			pcm_bitmap_clear(&s->pending, i);
+			if (pcm_bitmap_set(&s->sent, i))
 				s->pc.resent++;
 		}
 		err = bulk_run(s, b, p, n);
@@ -97,7 +97,7 @@ static void pending_all_data(struct src *s)
 	while (page < s->ram.npages) {
 		ram_next_data(&s->ram, page, &first, &end);
 		if (end > first)
-			bitmap_set_range(&s->pending, first, end - first);
+			pcm_bitmap_set_range(&s->pending, first, end - first);
 		page = end;
 	}
 }
@@ -121,7 +121,7 @@ static int round_failed(struct src *s, int err)
 static int round_run(struct src *s, struct bulk_batch *b)
 {
 	struct precopy_round r = { 0 };
-	uint64_t t0 = clock_now_ns(), b0 = bulk_bytes(s);
+	uint64_t t0 = pcm_now_ns(), b0 = bulk_bytes(s);
 	int err = 0;
 
 	if (s->pc.rounds == 0) {
@@ -132,7 +132,7 @@ static int round_run(struct src *s, struct bulk_batch *b)
 		err = send_pending(s, b, &r, true);
 	if (err)
 		return round_failed(s, err);
-	r.ns = clock_now_ns() - t0;
+	r.ns = pcm_now_ns() - t0;
 	r.bytes = bulk_bytes(s) - b0;
 	if (s->pc.rounds < PC_ROUNDS_MAX)
 		s->pc.round[s->pc.rounds] = r;
@@ -142,7 +142,7 @@ static int round_run(struct src *s, struct bulk_batch *b)
 		return pm_fail_set(s->fail, err, "reading the dirty log: %s", strerror(-err));
 	if (s->o->round_done)
 		s->o->round_done(s->o->progress_arg, s->pc.rounds, r.pages, r.bytes,
-				 bitmap_count(&s->pending));
+				 pcm_bitmap_count(&s->pending));
 	return 0;
 }
 
@@ -167,14 +167,14 @@ static int send_discards(struct src *s)
 	unsigned n = 0;
 	int err = 0;
 
-	while (!err && (p = bitmap_next_set(&s->pending, p)) < s->ram.npages) {
-		uint64_t e = bitmap_next_clear(&s->pending, p), q = p;
+	while (!err && (p = pcm_bitmap_next_set(&s->pending, p)) < s->ram.npages) {
+		uint64_t e = pcm_bitmap_next_clear(&s->pending, p), q = p;
 
 		for (; q < e && !err; q++) {
-			bool was_sent = bitmap_test(&s->sent, q);
+			bool was_sent = pcm_bitmap_test(&s->sent, q);
 
 			if (was_sent) {
-				bitmap_clear(&s->sent, q);
+				pcm_bitmap_clear(&s->sent, q);
 				s->pc.discarded++;
 			}
 			if (was_sent && n && r[n - 1].first + r[n - 1].count == q) {
@@ -201,7 +201,7 @@ static int send_discards(struct src *s)
  * switch back for long. */
 static void sync_bulk(struct src *s)
 {
-	struct pm_ping p = { .t_ns = clock_now_ns() };
+	struct pm_ping p = { .t_ns = pcm_now_ns() };
 	struct net_msg m;
 
 	if (net_send(s->ch[PM_CH_BULK], PM_PING, &p, sizeof(p)))
@@ -216,7 +216,7 @@ int src_precopy(struct src *s)
 	struct bulk_batch *b;
 	int err;
 
-	if ((err = bitmap_init(&s->pending, s->ram.npages)))
+	if ((err = pcm_bitmap_init(&s->pending, s->ram.npages)))
 		return pm_fail_set(s->fail, err, "no memory for the dirty bitmap");
 	err = machine_dirty_start(s->m);
 	if (err == -EOPNOTSUPP)
@@ -239,7 +239,7 @@ int src_precopy(struct src *s)
 	 * pause then only has the last few milliseconds' writes to drop. */
 	if (!err && (mode_is(s, "hybrid") || src_switched(s))) {
 		err = send_discards(s);
-		bitmap_clear_all(&s->pending);
+		pcm_bitmap_clear_all(&s->pending);
 	}
 	if (!err)
 		sync_bulk(s);
@@ -262,7 +262,7 @@ int src_precopy_final(struct src *s)
 	 * milliseconds on large guests that would count as downtime. */
 	if (err)
 		return pm_fail_set(s->fail, err, "reading the dirty log: %s", strerror(-err));
-	s->pc.ns = clock_now_ns() - s->t_ready;
+	s->pc.ns = pcm_now_ns() - s->t_ready;
 	if (mode_is(s, "precopy") && !src_switched(s)) {
 		if (!(b = calloc(1, sizeof(*b))))
 			return pm_fail_set(s->fail, -ENOMEM, "no memory");

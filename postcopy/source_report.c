@@ -3,7 +3,7 @@
 #include <string.h>
 #include "guest/workload.h"
 #include "net/crypt.h"
-#include "postcopy/clock.h"
+#include "lib/clock.h"
 #include "postcopy/source_int.h"
 
 static double us(uint64_t ns) { return ns / 1e3; }
@@ -38,7 +38,7 @@ void src_report(const struct src *s, const struct pm_done *d, struct report *r)
 	r->transfer_us = us(s->rtt_ns / 2);
 	r->restore_us = us(s->dst_ns);
 	r->max_stall_us = us(d->max_stall_ns);
-	r->total_ms = ms(clock_now_ns() - s->t_start);
+	r->total_ms = ms(pcm_now_ns() - s->t_start);
 	r->bytes_control = s->bytes[PM_CH_CONTROL];
 	r->bytes_urgent = s->bytes[PM_CH_URGENT];
 	r->bytes_bulk = s->bytes[PM_CH_BULK];
@@ -49,9 +49,9 @@ void src_report(const struct src *s, const struct pm_done *d, struct report *r)
 	r->pages_resent = s->pc.resent + s->pc.discarded + s->link_resent;
 	r->pages_total = s->ram.npages;
 	r->remote_faults = d->remote_faults;
-	r->fault_p50_us = us(hist_pct(&d->fault_lat, 50));
-	r->fault_p90_us = us(hist_pct(&d->fault_lat, 90));
-	r->fault_p99_us = us(hist_pct(&d->fault_lat, 99));
+	r->fault_p50_us = us(pcm_hist_pct(&d->fault_lat, 50));
+	r->fault_p90_us = us(pcm_hist_pct(&d->fault_lat, 90));
+	r->fault_p99_us = us(pcm_hist_pct(&d->fault_lat, 99));
 	r->fault_max_us = us(d->fault_lat.max);
 	r->blocktime_us = us(d->blocktime_ns);
 	r->state_bytes = s->state_bytes;

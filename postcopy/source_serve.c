@@ -49,7 +49,7 @@ static int urgent_handle(struct src *s, const struct net_msg *m)
 	if (pm_decode_req(m->payload, m->len, s->ram.npages, pages, &n, &why))
 		return src_link_fail(s, -EBADMSG, "bad page request: %s", why);
 	for (unsigned i = 0; i < n; i++) {
-		bitmap_set(&s->sent, pages[i]);
+		pcm_bitmap_set(&s->sent, pages[i]);
 		pusher_hint(&s->pusher, pages[i]);
 		if ((err = urgent_reply(s, pages[i], &s->urgent_hdr[i])))
 			return src_link_fail(s, err, "answering a page request: %s",

@@ -23,7 +23,7 @@
 #include <unistd.h>
 #include "net/chan.h"
 #include "postcopy/cli.h"
-#include "postcopy/clock.h"
+#include "lib/clock.h"
 #include "postcopy/ctl.h"
 #include "postcopy/migrate.h"
 #include "postcopy/migopts.h"
@@ -111,7 +111,7 @@ static void host_status(struct vmhost *h, FILE *f)
 	} else {
 		host_status_incoming(h, f);
 	}
-	fprintf(f, "uptime_s: %.1f\nOK\n", (clock_now_ns() - h->t_start) / 1e9);
+	fprintf(f, "uptime_s: %.1f\nOK\n", (pcm_now_ns() - h->t_start) / 1e9);
 }
 
 /* "latency": kv's latency numbers as they stand in guest RAM (see
@@ -585,7 +585,7 @@ static void host_loop(struct vmhost *h)
 static int host_init(struct vmhost *h)
 {
 	memset(h, 0, sizeof(*h));
-	h->t_start = clock_now_ns();
+	h->t_start = pcm_now_ns();
 	h->linger_stop = -1;
 	atomic_store(&h->ctl_fd, -1);
 	h->wake_fd = eventfd(0, EFD_CLOEXEC);

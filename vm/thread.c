@@ -41,6 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
+#include "lib/futex.h"
 #include "guest/workload.h"
 #include "vm/engine.h"
 #include "vm/thread_int.h"
@@ -78,22 +80,9 @@ struct thread_vm {
 	struct thread_dirty *dirty;              /* dirty log, NULL when off */
 };
 
-static long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
-{
-	return syscall(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
-}
-
-static uint64_t clock_of(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t guest_now(struct thread_vm *tm)
 {
-	return clock_of(CLOCK_MONOTONIC) +
+	return pcm_now_ns() +
 	       (uint64_t)atomic_load_explicit(&tm->clock_off, memory_order_relaxed);
 }
 
@@ -126,7 +115,7 @@ static void op_idle(void *ctx, uint64_t ns)
 	if (!ns || atomic_load(&tm->run) != RUN_GO)
 		return;
 	/* Returns at once if run already changed; pause/stop wake it. */
-	futex(&tm->run, FUTEX_WAIT_PRIVATE, RUN_GO, &ts);
+	pcm_futex_wait(&tm->run, RUN_GO, &ts);
 }
 
 static const struct guest_ops thread_ops = {
@@ -153,9 +142,9 @@ static void *vcpu_main(void *arg)
 		run = atomic_load(&tm->run);
 		if (run != RUN_GO) {
 			atomic_store(&v->in_step, 0);
-			futex(&v->in_step, FUTEX_WAKE_PRIVATE, 1, NULL);
+			pcm_futex_wake(&v->in_step, 1);
 			while ((run = atomic_load(&tm->run)) == RUN_PAUSE)
-				futex(&tm->run, FUTEX_WAIT_PRIVATE, RUN_PAUSE, NULL);
+				pcm_futex_wait(&tm->run, RUN_PAUSE, NULL);
 			if (run == RUN_STOP)
 				break;
 			continue;
@@ -163,7 +152,7 @@ static void *vcpu_main(void *arg)
 		wl_step(&v->cpu, &v->regs);
 		atomic_store(&v->in_step, 0);
 		if (atomic_load(&tm->run) != RUN_GO)
-			futex(&v->in_step, FUTEX_WAKE_PRIVATE, 1, NULL);
+			pcm_futex_wake(&v->in_step, 1);
 	}
 	return NULL;
 }
@@ -172,7 +161,7 @@ static void *vcpu_main(void *arg)
 static void threads_stop(struct thread_vm *tm)
 {
 	atomic_store(&tm->run, RUN_STOP);
-	futex(&tm->run, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+	pcm_futex_wake(&tm->run, INT_MAX);
 	for (unsigned i = 0; i < tm->nthreads; i++)
 		pthread_join(tm->v[i].th, NULL);
 	tm->nthreads = 0;
@@ -217,7 +206,7 @@ static int thread_create(struct machine *m, int incoming)
 	}
 	atomic_store(&tm->run, RUN_GO);
 	atomic_store(&tm->clock_off,
-		     (int64_t)(1000000000ull - clock_of(CLOCK_MONOTONIC)));
+		     (int64_t)(1000000000ull - pcm_now_ns()));
 	for (unsigned i = 0; i < n; i++) {
 		struct tvcpu *v = &tm->v[i];
 
@@ -318,18 +307,18 @@ static int thread_pause(struct machine *m)
 		pthread_mutex_unlock(&tm->lock);
 		return 0;
 	}
-	t0 = clock_of(CLOCK_MONOTONIC);
+	t0 = pcm_now_ns();
 	atomic_store(&tm->run, RUN_PAUSE);
-	futex(&tm->run, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);   /* idlers */
+	pcm_futex_wake(&tm->run, INT_MAX);   /* idlers */
 	for (unsigned i = 0; i < tm->n; i++) {
 		struct tvcpu *v = &tm->v[i];
 		/* The timeout only guards against a lost wake-up. */
 		const struct timespec ts = { 0, 10 * 1000 * 1000 };
 
 		while (atomic_load(&v->in_step))
-			futex(&v->in_step, FUTEX_WAIT_PRIVATE, 1, &ts);
+			pcm_futex_wait(&v->in_step, 1, &ts);
 	}
-	dt = clock_of(CLOCK_MONOTONIC) - t0;
+	dt = pcm_now_ns() - t0;
 	machine_pause_note(&tm->pause_last, &tm->pause_max, dt);
 	tm->state = TS_PAUSED;
 	pthread_mutex_unlock(&tm->lock);
@@ -344,7 +333,7 @@ static int thread_resume(struct machine *m)
 	pthread_mutex_lock(&tm->lock);
 	if (tm->state == TS_PAUSED) {
 		atomic_store(&tm->run, RUN_GO);
-		futex(&tm->run, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+		pcm_futex_wake(&tm->run, INT_MAX);
 		tm->state = TS_RUNNING;
 	} else if (tm->state == TS_CREATED) {
 		r = -EINVAL;    /* never started: use machine_start */
@@ -381,7 +370,7 @@ static ssize_t thread_save_body(struct machine *m, void *buf, size_t cap)
 	b.regs_size = sizeof(struct wl_regs);
 	b.params = m->cfg.params;
 	b.guest_ns = guest_now(tm);
-	b.realtime_ns = clock_of(CLOCK_REALTIME);
+	b.realtime_ns = pcm_clock_ns(CLOCK_REALTIME);
 	memcpy(buf, &b, sizeof(b));
 	for (unsigned i = 0; i < tm->n; i++)
 		memcpy((uint8_t *)buf + sizeof(b) + i * sizeof(struct wl_regs),
@@ -432,8 +421,8 @@ static int thread_load_body(struct machine *m, const void *body, size_t len)
 	/* Guest time = saved guest time + wall time since the save; a
 	 * realtime clock behind the source's counts as no time at all, and a
 	 * machine that already ran this guest never steps back. */
-	now_real = clock_of(CLOCK_REALTIME);
-	now_mono = clock_of(CLOCK_MONOTONIC);
+	now_real = pcm_clock_ns(CLOCK_REALTIME);
+	now_mono = pcm_now_ns();
 	target = b.guest_ns + (now_real > b.realtime_ns ? now_real - b.realtime_ns : 0);
 	if (tm->have_regs) {
 		uint64_t cur = now_mono + (uint64_t)atomic_load(&tm->clock_off);

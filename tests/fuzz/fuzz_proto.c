@@ -35,7 +35,7 @@
 #include <string.h>
 
 #include "net/wire.h"
-#include "postcopy/hist.h"
+#include "lib/hist.h"
 #include "postcopy/proto.h"
 
 /* Payload alignment the fuzzer uses (see above). 8 keeps a known
@@ -178,18 +178,18 @@ static int fzp_fixed(const void *p, uint32_t len, void *out, size_t size)
 static void fzp_done(const void *p, uint32_t len)
 {
 	static struct pm_done d;     /* 4 KiB of histogram: not on the stack */
-	static struct hist sum;
+	static struct pcm_hist sum;
 
 	if (fzp_fixed(p, len, &d, sizeof(d)))
 		return;
-	hist_init(&sum);
-	hist_merge(&sum, &d.fault_lat);
+	pcm_hist_init(&sum);
+	pcm_hist_merge(&sum, &d.fault_lat);
 	for (unsigned q = 0; q <= 100; q += 10) {
-		uint64_t v = hist_pct(&d.fault_lat, q);
+		uint64_t v = pcm_hist_pct(&d.fault_lat, q);
 
 		FZ_CHECK(!d.fault_lat.count || v <= d.fault_lat.max);
 	}
-	(void)hist_pct(&sum, 99.9);
+	(void)pcm_hist_pct(&sum, 99.9);
 }
 
 /* RECOVER_ACK becomes the source's "sent" bitmap: no bit past npages,

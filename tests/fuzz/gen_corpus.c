@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "net/wire.h"
-#include "postcopy/hist.h"
+#include "lib/hist.h"
 #include "postcopy/proto.h"
 #include "vm/machine.h"
 
@@ -174,9 +174,9 @@ static void put_messages(void)
 	done.remote_faults = 40;
 	done.verified = 1;
 	pm_strset(done.verify_detail, sizeof(done.verify_detail), "kv: 2 shards consistent");
-	hist_init(&done.fault_lat);
+	pcm_hist_init(&done.fault_lat);
 	for (uint64_t v = 1000; v < 5000000; v = v * 3 / 2)
-		hist_add(&done.fault_lat, v);
+		pcm_hist_add(&done.fault_lat, v);
 	put_frame("done", PM_DONE, &done, sizeof(done));
 }
 

@@ -66,6 +66,7 @@
 #include "kvm/cpufeat.h"
 #include "net/chan.h"
 #include "net/wire.h"
+#include "lib/clock.h"
 #include "postcopy/proto.h"
 
 static void frame(int fd, uint16_t version, uint16_t type, const void *p,
@@ -81,10 +82,7 @@ static void frame(int fd, uint16_t version, uint16_t type, const void *p,
 
 static double now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return pcm_now_ns() / 1e9;
 }
 
 static int listen_portfile(const char *portfile, int *lfd)

@@ -83,6 +83,7 @@
 #include <unistd.h>
 #include "net/chan.h"
 #include "net/wire.h"
+#include "lib/clock.h"
 #include "postcopy/proto.h"
 
 #define BUF_SIZE        (256u << 10)   /* per direction */
@@ -175,10 +176,7 @@ static struct {
 
 static uint64_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return pcm_now_ns() / 1000000;
 }
 
 static void plog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -23,7 +23,7 @@
 #include "net/chan.h"
 #include "net/wire.h"
 #include "postcopy/cli.h"
-#include "postcopy/clock.h"
+#include "lib/clock.h"
 #include "postcopy/migrate.h"
 
 /* ---- one migration over loopback ---- */
@@ -97,7 +97,7 @@ static inline int lp_start(struct lp_mig *x)
 	pm_fail_init(&x->dfail);
 	x->mo.port = port;
 	x->ro.lfd = x->lfd;
-	x->t0_ns = clock_now_ns();
+	x->t0_ns = pcm_now_ns();
 	atomic_store(&x->left, 2);
 	if ((err = -pthread_create(&x->dth, NULL, lp_dest_main, x)))
 		goto fail;
@@ -126,7 +126,7 @@ static inline void lp_join(struct lp_mig *x)
 	pthread_join(x->dth, NULL);
 	close(x->lfd);
 	x->lfd = -1;
-	x->t1_ns = clock_now_ns();
+	x->t1_ns = pcm_now_ns();
 }
 
 /* The first failure of the two sides, in words ("" when none). */
@@ -273,7 +273,7 @@ static inline void lp_check(FILE *out, bool *failed, bool ok, const char *fmt, .
 static inline int lp_boot(const char *tool, const struct machine_config *c, int ready_s,
 			  struct machine **out)
 {
-	uint64_t t0 = clock_now_ns();
+	uint64_t t0 = pcm_now_ns();
 	int err = machine_create(c, out);
 
 	if (err)
@@ -281,7 +281,7 @@ static inline int lp_boot(const char *tool, const struct machine_config *c, int 
 	if ((err = machine_start(*out)))
 		return fprintf(stderr, "%s: cannot start the VM: %s\n", tool, strerror(-err)), 1;
 	while (!vm_ready(*out))
-		if (clock_now_ns() - t0 > (uint64_t)ready_s * 1000000000ull)
+		if (pcm_now_ns() - t0 > (uint64_t)ready_s * 1000000000ull)
 			return fprintf(stderr, "%s: vCPUs not ready in %d s\n", tool, ready_s), 1;
 		else
 			lp_sleep_ms(10);

@@ -206,19 +206,19 @@ static int load_warm(struct load *l, struct machine *m)
 {
 	const struct machine_config *c = machine_config_of(m);
 	const struct machine_region *r;
-	uint64_t slice = c->params.working_set / c->vcpus / 4096, t0 = clock_now_ns();
+	uint64_t slice = c->params.working_set / c->vcpus / 4096, t0 = pcm_now_ns();
 	unsigned done = 0;
 
 	machine_regions(m, &r);
 	while (done < c->vcpus) {
-		if (clock_now_ns() - t0 > 300 * 1000000000ull)
+		if (pcm_now_ns() - t0 > 300 * 1000000000ull)
 			return fprintf(stderr, "pcm_load: warm-up did not finish in 300 s\n"), 1;
 		lp_sleep_ms(50);
 		done = 0;
 		for (unsigned v = 0; v < c->vcpus; v++)
 			done += vcpu_ops(r[0].host, v) >= slice;
 	}
-	l->warm_s = (clock_now_ns() - t0) / 1e9;
+	l->warm_s = (pcm_now_ns() - t0) / 1e9;
 	fprintf(stderr, "pcm_load: every vCPU swept its %llu MiB slice once in %.1f s; "
 		"running %.1f s more\n", (unsigned long long)(slice >> 8), l->warm_s,
 		l->o.seconds);
@@ -353,7 +353,7 @@ static bool load_sample_vcpu(struct load *l, unsigned v, bool have_ops, uint64_t
 
 static void load_sample(struct load *l)
 {
-	uint64_t now = clock_now_ns();
+	uint64_t now = pcm_now_ns();
 	unsigned blocked = 0;
 	bool have_ops;
 
@@ -392,18 +392,18 @@ static void load_diag(void *arg)
  * Fills after_ms; returns how many did. */
 static unsigned load_after(struct load *l, uint8_t *ram)
 {
-	uint64_t base[GUEST_MAX_VCPUS], t0 = clock_now_ns();
+	uint64_t base[GUEST_MAX_VCPUS], t0 = pcm_now_ns();
 	unsigned n = l->o.vcpus, moved = 0;
 	bool done[GUEST_MAX_VCPUS] = { false };
 
 	for (unsigned v = 0; v < n; v++)
 		base[v] = vcpu_ops(ram, v);
-	while (moved < n && clock_now_ns() - t0 < LOAD_AFTER_MS * 1000000ull) {
+	while (moved < n && pcm_now_ns() - t0 < LOAD_AFTER_MS * 1000000ull) {
 		lp_sleep_ms(1);
 		for (unsigned v = 0; v < n; v++)
 			if (!done[v] && vcpu_ops(ram, v) != base[v]) {
 				done[v] = true;
-				l->v[v].after_ms = (clock_now_ns() - t0) / 1000000;
+				l->v[v].after_ms = (pcm_now_ns() - t0) / 1000000;
 				moved++;
 			}
 	}
@@ -570,7 +570,7 @@ static int load_migrate(struct load *l, struct machine *src)
 	lp_join(&l->mig);
 	load_checks(l);
 	lp_watchdog_stop(&wd);
-	l->wall_s = (clock_now_ns() - l->t_run0) / 1e9;
+	l->wall_s = (pcm_now_ns() - l->t_run0) / 1e9;
 	load_check(l, true, "finished within the watchdog: migration %.1f s, run %.1f s "
 		   "(bound %.0f s)", (l->mig.t1_ns - l->mig.t0_ns) / 1e9, l->wall_s, l->o.timeout);
 	return 0;
@@ -585,7 +585,7 @@ int main(int argc, char **argv)
 	if (err)
 		return err;
 	l.out = l.o.json ? stderr : stdout;
-	l.t_run0 = clock_now_ns();
+	l.t_run0 = pcm_now_ns();
 	fprintf(stderr, "pcm_load: %u vCPUs, %llu MiB, sweep writing every page, thread engine\n",
 		l.o.vcpus, (unsigned long long)(l.o.mem >> 20));
 	if ((err = load_boot(&l, &src)) || (err = load_migrate(&l, src))) {

@@ -413,7 +413,7 @@ int main(int argc, char **argv)
 {
 	static struct soak s;
 	struct machine *m = NULL;
-	uint64_t t0 = clock_now_ns();
+	uint64_t t0 = pcm_now_ns();
 	int err = soak_parse(argc, argv, &s.o);
 
 	if (err)
@@ -431,7 +431,7 @@ int main(int argc, char **argv)
 	}
 	soak_run(&s, &m);
 	machine_destroy(m);
-	s.wall_s = (clock_now_ns() - t0) / 1e9;
+	s.wall_s = (pcm_now_ns() - t0) / 1e9;
 	soak_checks(&s);
 	soak_summary(&s);
 	if (s.o.json)

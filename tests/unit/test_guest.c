@@ -11,6 +11,7 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "lib/clock.h"
 #include "guest/internal.h"
 #include "guest/workload.h"
 
@@ -29,10 +30,7 @@ static uint64_t f_clock(void *ctx)
 	struct fake *f = ctx;
 
 	if (f->real) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		return pcm_now_ns();
 	}
 	f->now += f->tick;
 	return f->now;

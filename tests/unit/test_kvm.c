@@ -23,6 +23,7 @@
 #include "guest/workload.h"
 #include "vm/engine.h"
 #include "vm/machine.h"
+#include "lib/clock.h"
 
 /* The KVM body header and section header of kvm/state.c, which keeps them
  * private; test_blob_walk below fails if this copy drifts from theirs. */
@@ -51,14 +52,6 @@ static void sleep_ms(unsigned ms)
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static struct machine_config cfg(uint64_t mib, unsigned vcpus, uint32_t wl)
@@ -271,7 +264,7 @@ static double boot_window(struct machine *m, unsigned ms, int print)
 	double hz[2], rate[2];
 
 	machine_stats(m, &s0);
-	t0 = mono_ns();
+	t0 = pcm_now_ns();
 	for (unsigned v = 0; v < 2; v++) {
 		tk0[v] = ticks_of(m, v);
 		ops0[v] = guest_stats_of(ram, v)->ops;
@@ -279,7 +272,7 @@ static double boot_window(struct machine *m, unsigned ms, int print)
 	}
 	sleep_ms(ms);
 	machine_stats(m, &s1);
-	dt = mono_ns() - t0;
+	dt = pcm_now_ns() - t0;
 	for (unsigned v = 0; v < 2; v++) {
 		tk1[v] = ticks_of(m, v);
 		ops1[v] = guest_stats_of(ram, v)->ops;
@@ -324,11 +317,11 @@ static void boot_one(uint32_t wl)
 	assert_int_equal(info_of(m)->magic, PC_INFO_MAGIC);
 	assert_int_equal(info_of(m)->nvcpus, 2);
 	assert_int_equal(info_of(m)->timer_hz, 1000);
-	t0 = mono_ns();
+	t0 = pcm_now_ns();
 	assert_int_equal(machine_start(m), 0);
 	assert_int_equal(machine_start(m), -EBUSY);
 	wait_ready(m, 5000);
-	print_message("      %-5s: ready in %.0f ms\n", wl_name(wl), (mono_ns() - t0) / 1e6);
+	print_message("      %-5s: ready in %.0f ms\n", wl_name(wl), (pcm_now_ns() - t0) / 1e6);
 	/* A busy host may starve one window; three chances. */
 	for (int i = 0; i < 3 && hz < min_hz; i++) {
 		hz = boot_window(m, 700, 1);
@@ -1050,9 +1043,9 @@ static void test_crash(void **state)
 	machine_stats(m, &s1);
 	assert_int_equal(s1.heartbeats, s0.heartbeats);
 	assert_int_equal(s1.ops, s0.ops);
-	t0 = mono_ns();
+	t0 = pcm_now_ns();
 	assert_int_equal(machine_pause(m), 0);
-	assert_true(mono_ns() - t0 < 1000000000ull);
+	assert_true(pcm_now_ns() - t0 < 1000000000ull);
 	machine_destroy(m);
 }
 

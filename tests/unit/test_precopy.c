@@ -7,9 +7,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "postcopy/clock.h"
+#include "lib/clock.h"
 #include "postcopy/pcpolicy.h"
-#include "postcopy/ratelimit.h"
+#include "lib/ratelimit.h"
 
 #define MB 1000000ull
 
@@ -145,24 +145,24 @@ static void test_switch_wins(void **state)
 /* 2 MB through a 20 MB/s bucket: about 100 ms, not much less, not much more. */
 static void test_ratelimit(void **state)
 {
-	struct ratelimit rl;
+	struct pcm_ratelimit rl;
 	uint64_t t0;
 	double secs;
 
 	(void)state;
-	ratelimit_init(&rl, 20 * MB);
-	t0 = clock_now_ns();
+	pcm_ratelimit_init(&rl, 20 * MB);
+	t0 = pcm_now_ns();
 	for (int i = 0; i < 32; i++)
-		ratelimit_take(&rl, 64 * 1024);
-	secs = (clock_now_ns() - t0) / 1e9;
+		pcm_ratelimit_take(&rl, 64 * 1024);
+	secs = (pcm_now_ns() - t0) / 1e9;
 	print_message("      2 MiB at 20 MB/s took %.3f s\n", secs);
 	assert_true(secs > 0.08);
 	assert_true(secs < 0.5);
-	ratelimit_init(&rl, 0);                  /* no limit: no waiting */
-	t0 = clock_now_ns();
+	pcm_ratelimit_init(&rl, 0);                  /* no limit: no waiting */
+	t0 = pcm_now_ns();
 	for (int i = 0; i < 1000; i++)
-		ratelimit_take(&rl, 1 << 20);
-	assert_true(clock_now_ns() - t0 < 10000000ull);
+		pcm_ratelimit_take(&rl, 1 << 20);
+	assert_true(pcm_now_ns() - t0 < 10000000ull);
 }
 
 int main(void)

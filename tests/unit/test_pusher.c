@@ -11,7 +11,7 @@
 #include "postcopy/pusher.h"
 
 struct fixture {
-	struct bitmap sent;
+	struct pcm_bitmap sent;
 	struct pusher p;
 };
 
@@ -20,14 +20,14 @@ static struct fixture *fixture_new(uint64_t npages)
 	struct fixture *fx = calloc(1, sizeof(*fx));
 
 	assert_non_null(fx);
-	assert_int_equal(bitmap_init(&fx->sent, npages), 0);
+	assert_int_equal(pcm_bitmap_init(&fx->sent, npages), 0);
 	pusher_init(&fx->p, &fx->sent);
 	return fx;
 }
 
 static void fixture_free(struct fixture *fx)
 {
-	bitmap_free(&fx->sent);
+	pcm_bitmap_free(&fx->sent);
 	free(fx);
 }
 
@@ -50,7 +50,7 @@ static void test_sequential(void **state)
 		total += n;
 	}
 	assert_int_equal(total, 1000);
-	assert_true(bitmap_full(&fx->sent));
+	assert_true(pcm_bitmap_full(&fx->sent));
 	assert_int_equal(fx->p.hints_taken, 0);
 	free(seen);
 	fixture_free(fx);
@@ -69,7 +69,7 @@ static void test_hint(void **state)
 	/* Fault at 500: the urgent channel sends 500, the pusher goes on
 	 * from 501. */
 	pusher_hint(&fx->p, 500);
-	assert_false(bitmap_set(&fx->sent, 500));
+	assert_false(pcm_bitmap_set(&fx->sent, 500));
 	n = pusher_next(&fx->p, 16, &first);
 	assert_int_equal(first, 501);
 	assert_int_equal(n, 16);
@@ -112,16 +112,16 @@ static void test_skip_urgent(void **state)
 
 	/* Urgent took 10..11 and 15: the next run starts at 12 and stops
 	 * short of 15. */
-	bitmap_set(&fx->sent, 10);
-	bitmap_set(&fx->sent, 11);
-	bitmap_set(&fx->sent, 15);
+	pcm_bitmap_set(&fx->sent, 10);
+	pcm_bitmap_set(&fx->sent, 11);
+	pcm_bitmap_set(&fx->sent, 15);
 	n = pusher_next(&fx->p, 10, &first);
 	assert_int_equal(first, 12);
 	assert_int_equal(n, 3);
 	n = pusher_next(&fx->p, 10, &first);
 	assert_int_equal(first, 16);
 	assert_int_equal(n, 10);
-	assert_int_equal(bitmap_count(&fx->sent), 10 + 3 + 3 + 10);
+	assert_int_equal(pcm_bitmap_count(&fx->sent), 10 + 3 + 3 + 10);
 	fixture_free(fx);
 }
 
@@ -133,7 +133,7 @@ static void test_wrap(void **state)
 	(void)state;
 	/* A fault at 89 moves the cursor to 90; 0..89 stay behind it. */
 	pusher_hint(&fx->p, 89);
-	bitmap_set(&fx->sent, 89);
+	pcm_bitmap_set(&fx->sent, 89);
 	n = pusher_next(&fx->p, 64, &first);
 	assert_int_equal(first, 90);
 	assert_int_equal(n, 10);                /* run ends at npages */
@@ -143,7 +143,7 @@ static void test_wrap(void **state)
 	n = pusher_next(&fx->p, 64, &first);
 	assert_int_equal(first, 64);
 	assert_int_equal(n, 25);                /* stops at 89 */
-	assert_true(bitmap_full(&fx->sent));
+	assert_true(pcm_bitmap_full(&fx->sent));
 	assert_int_equal(pusher_next(&fx->p, 64, &first), 0);
 	fixture_free(fx);
 }
@@ -154,7 +154,7 @@ static void test_full(void **state)
 	uint64_t first = 12345;
 
 	(void)state;
-	bitmap_set_range(&fx->sent, 0, 130);
+	pcm_bitmap_set_range(&fx->sent, 0, 130);
 	assert_int_equal(pusher_next(&fx->p, 8, &first), 0);
 	pusher_hint(&fx->p, 3);
 	assert_int_equal(pusher_next(&fx->p, 8, &first), 0);
@@ -185,7 +185,7 @@ static void *urgent_run(void *arg)
 		if (__atomic_load_n(&u->stop, __ATOMIC_RELAXED))
 			break;
 		page = (k * 40503u) % RACE_PAGES;
-		if (!bitmap_set(u->p->sent, page))
+		if (!pcm_bitmap_set(u->p->sent, page))
 			u->won[page] = 1;
 		if (k % 64 == 0)
 			pusher_hint(u->p, page);

@@ -1,23 +1,23 @@
-/* postcopy/ratelimit.h - a token bucket for the background stream.
+/* lib/ratelimit.h - a token bucket for the background stream.
  *
  * --max-bandwidth caps what pre-copy rounds and the post-copy pusher put
  * on the bulk channel; page replies to faulting vCPUs never wait on it.
  * One sender thread at a time takes from a bucket.
  */
-#ifndef POSTCOPY_RATELIMIT_H
-#define POSTCOPY_RATELIMIT_H
+#ifndef PCM_LIB_RATELIMIT_H
+#define PCM_LIB_RATELIMIT_H
 
 #include <stdint.h>
 
-struct ratelimit {
+struct pcm_ratelimit {
 	uint64_t bps;         /* bytes per second; 0: no limit */
 	uint64_t t_ns;        /* when the bucket was last filled */
 	double tokens;        /* bytes that may go now (may go negative) */
 };
 
-void ratelimit_init(struct ratelimit *rl, uint64_t bytes_per_sec);
+void pcm_ratelimit_init(struct pcm_ratelimit *rl, uint64_t bytes_per_sec);
 /* Account bytes about to be sent, sleeping first as long as the rate
  * requires. A burst of up to 10 ms of the rate goes at once. */
-void ratelimit_take(struct ratelimit *rl, uint64_t bytes);
+void pcm_ratelimit_take(struct pcm_ratelimit *rl, uint64_t bytes);
 
 #endif

@@ -1,18 +1,18 @@
-/* postcopy/ratelimit.c - the token bucket. */
+/* lib/ratelimit.c - the token bucket. */
 #include <time.h>
-#include "postcopy/clock.h"
-#include "postcopy/ratelimit.h"
+#include "lib/clock.h"
+#include "lib/ratelimit.h"
 
 #define BURST_NS 10000000ull   /* 10 ms: enough to keep TCP's window busy */
 
-void ratelimit_init(struct ratelimit *rl, uint64_t bytes_per_sec)
+void pcm_ratelimit_init(struct pcm_ratelimit *rl, uint64_t bytes_per_sec)
 {
 	rl->bps = bytes_per_sec;
-	rl->t_ns = clock_now_ns();
+	rl->t_ns = pcm_now_ns();
 	rl->tokens = 0;
 }
 
-void ratelimit_take(struct ratelimit *rl, uint64_t bytes)
+void pcm_ratelimit_take(struct pcm_ratelimit *rl, uint64_t bytes)
 {
 	double burst;
 	uint64_t now;
@@ -20,7 +20,7 @@ void ratelimit_take(struct ratelimit *rl, uint64_t bytes)
 	if (!rl->bps)
 		return;
 	burst = rl->bps * (BURST_NS / 1e9);
-	now = clock_now_ns();
+	now = pcm_now_ns();
 	rl->tokens += (now - rl->t_ns) * (rl->bps / 1e9);
 	if (rl->tokens > burst)
 		rl->tokens = burst;

@@ -1,4 +1,4 @@
-/* postcopy/bitmap.c - page bitmaps shared between threads.
+/* lib/bitmap.c - page bitmaps shared between threads.
  *
  * Every access to a word goes through __atomic builtins: the pusher, the
  * urgent server and the fault handler touch the same bitmap without a
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "postcopy/bitmap.h"
+#include "lib/bitmap.h"
 
 #define BITS_PER_WORD 64
 
@@ -30,17 +30,17 @@ static inline uint64_t nwords(uint64_t nbits)
 
 /* Acquire on load, release on set: a thread that sees a page's "sent" or
  * "received" bit also sees what its setter wrote before setting it. */
-static inline uint64_t word_load(const struct bitmap *b, uint64_t wi)
+static inline uint64_t word_load(const struct pcm_bitmap *b, uint64_t wi)
 {
 	return __atomic_load_n(&b->w[wi], __ATOMIC_ACQUIRE);
 }
 
-static inline uint64_t word_or(struct bitmap *b, uint64_t wi, uint64_t m)
+static inline uint64_t word_or(struct pcm_bitmap *b, uint64_t wi, uint64_t m)
 {
 	return __atomic_fetch_or(&b->w[wi], m, __ATOMIC_ACQ_REL);
 }
 
-int bitmap_init(struct bitmap *b, uint64_t nbits)
+int pcm_bitmap_init(struct pcm_bitmap *b, uint64_t nbits)
 {
 	uint64_t n = nwords(nbits);
 
@@ -56,34 +56,34 @@ int bitmap_init(struct bitmap *b, uint64_t nbits)
 	return 0;
 }
 
-void bitmap_free(struct bitmap *b)
+void pcm_bitmap_free(struct pcm_bitmap *b)
 {
 	free(b->w);
 	b->w = NULL;
 	b->nbits = 0;
 }
 
-void bitmap_clear_all(struct bitmap *b)
+void pcm_bitmap_clear_all(struct pcm_bitmap *b)
 {
 	for (uint64_t i = 0; i < (b->nbits + 63) / 64; i++)
 		__atomic_store_n(&b->w[i], 0, __ATOMIC_RELAXED);
 }
 
-bool bitmap_test(const struct bitmap *b, uint64_t i)
+bool pcm_bitmap_test(const struct pcm_bitmap *b, uint64_t i)
 {
 	if (i >= b->nbits)
 		return false;
 	return word_load(b, word_of(i)) & mask_of(i);
 }
 
-bool bitmap_set(struct bitmap *b, uint64_t i)
+bool pcm_bitmap_set(struct pcm_bitmap *b, uint64_t i)
 {
 	if (i >= b->nbits)
 		return false;
 	return word_or(b, word_of(i), mask_of(i)) & mask_of(i);
 }
 
-void bitmap_clear(struct bitmap *b, uint64_t i)
+void pcm_bitmap_clear(struct pcm_bitmap *b, uint64_t i)
 {
 	if (i >= b->nbits)
 		return;
@@ -98,7 +98,7 @@ static inline uint64_t range_mask(unsigned lo, unsigned hi)
 	return upto & ~((1ULL << lo) - 1);
 }
 
-uint64_t bitmap_set_range(struct bitmap *b, uint64_t first, uint64_t n)
+uint64_t pcm_bitmap_set_range(struct pcm_bitmap *b, uint64_t first, uint64_t n)
 {
 	uint64_t end, newly = 0;
 
@@ -124,7 +124,7 @@ uint64_t bitmap_set_range(struct bitmap *b, uint64_t first, uint64_t n)
 	return newly;
 }
 
-uint64_t bitmap_count(const struct bitmap *b)
+uint64_t pcm_bitmap_count(const struct pcm_bitmap *b)
 {
 	uint64_t wi, n = 0;
 
@@ -134,7 +134,7 @@ uint64_t bitmap_count(const struct bitmap *b)
 }
 
 /* First bit at or after from whose value, xor-ed with flip, is 1. */
-static uint64_t next_bit(const struct bitmap *b, uint64_t from, uint64_t flip)
+static uint64_t next_bit(const struct pcm_bitmap *b, uint64_t from, uint64_t flip)
 {
 	uint64_t wi, last = nwords(b->nbits), word;
 
@@ -156,33 +156,33 @@ static uint64_t next_bit(const struct bitmap *b, uint64_t from, uint64_t flip)
 	}
 }
 
-uint64_t bitmap_next_clear(const struct bitmap *b, uint64_t from)
+uint64_t pcm_bitmap_next_clear(const struct pcm_bitmap *b, uint64_t from)
 {
 	return next_bit(b, from, ~0ULL);
 }
 
-uint64_t bitmap_next_set(const struct bitmap *b, uint64_t from)
+uint64_t pcm_bitmap_next_set(const struct pcm_bitmap *b, uint64_t from)
 {
 	return next_bit(b, from, 0);
 }
 
-bool bitmap_full(const struct bitmap *b)
+bool pcm_bitmap_full(const struct pcm_bitmap *b)
 {
-	return bitmap_next_clear(b, 0) == b->nbits;
+	return pcm_bitmap_next_clear(b, 0) == b->nbits;
 }
 
-void bitmap_load(struct bitmap *b, const uint8_t *words)
+void pcm_bitmap_load(struct pcm_bitmap *b, const uint8_t *words)
 {
-	memcpy(b->w, words, bitmap_bytes(b));
+	memcpy(b->w, words, pcm_bitmap_bytes(b));
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
-const void *bitmap_words(const struct bitmap *b)
+const void *pcm_bitmap_words(const struct pcm_bitmap *b)
 {
 	return b->w;
 }
 
-uint64_t bitmap_bytes(const struct bitmap *b)
+uint64_t pcm_bitmap_bytes(const struct pcm_bitmap *b)
 {
 	return (b->nbits + 63) / 64 * 8;
 }
