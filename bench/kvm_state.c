@@ -62,7 +62,8 @@ static int measure(unsigned vcpus, uint64_t mem, int reps, struct point *p)
 	if ((err = machine_create(&c, &m)) || (err = machine_start(m)))
 		return err;
 	usleep(300000);
-	machine_pause(m);
+	if ((err = machine_pause(m)))
+		return err;
 	cap = machine_state_size(m);
 	blob = malloc(cap);
 	c.params.workload = 0;

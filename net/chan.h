@@ -22,6 +22,7 @@
 #include <sys/uio.h>
 
 #include "net/crypt.h"
+#include "lib/attr.h"
 
 struct net_chan;
 
@@ -59,7 +60,7 @@ int net_connect(const char *host, uint16_t port, int timeout_ms,
 
 /* Send one message now (payload in niov pieces; niov may be 0). */
 int net_sendv(struct net_chan *c, uint16_t type, const struct iovec *iov, int niov);
-int net_send(struct net_chan *c, uint16_t type, const void *payload, uint32_t len);
+int net_send(struct net_chan *c, uint16_t type, const void *payload, uint32_t len) PCM_MUST_CHECK;
 
 /* Add a message to the pending batch; flushes by itself when the batch is
  * full. The payload memory must stay unchanged until net_flush returns

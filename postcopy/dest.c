@@ -118,7 +118,9 @@ int dst_refuse(struct dst *d, int err, const char *why)
 	struct pm_refuse r = { .err = err };
 
 	pm_strset(r.why, sizeof(r.why), why);
-	net_send(d->ch[PM_CH_CONTROL], PM_REFUSE, &r, sizeof(r));
+	/* The refusal is ours either way; a source that does not hear it
+	 * sees the channel close and keeps its VM. */
+	(void)!net_send(d->ch[PM_CH_CONTROL], PM_REFUSE, &r, sizeof(r));
 	return pm_fail_set(d->fail, err, "refused the incoming VM: %s", why);
 }
 
@@ -618,13 +620,29 @@ static void dst_verify(struct dst *d, const struct pm_digest *dg, bool have_dg,
 			 (unsigned long long)(have_dg ? dg->digest : 0));
 		return;
 	}
-	machine_pause(d->m);
+	/* The self-check reads RAM the vCPUs write: only a paused VM gives
+	 * an answer, so a pause that failed is no check at all. */
+	if ((err = machine_pause(d->m))) {
+		done->verified = false;
+		snprintf(done->verify_detail, sizeof(done->verify_detail),
+			 "%s self-check not run: pausing the VM failed: %s", wl_name(wl),
+			 strerror(-err));
+		return;
+	}
 	err = wl_check_sparse(r[0].host, r[0].size, &holes, why, sizeof(why));
-	machine_resume(d->m);
-	done->verified = err == 0;
 	snprintf(done->verify_detail, sizeof(done->verify_detail), "%s self-check %s%s%s",
 		 wl_name(wl), err ? "failed: " : "passed", err ? why : "",
 		 err ? "" : ", every payload checksum matched");
+	done->verified = err == 0;
+	if ((err = machine_resume(d->m))) {
+		size_t n = strnlen(done->verify_detail, sizeof(done->verify_detail));
+
+		done->verified = false;
+		d->fail->resume_err = err;
+		snprintf(done->verify_detail + n, sizeof(done->verify_detail) - n,
+			 "; resuming the VM after the check failed (%s): it is paused "
+			 "on the destination", strerror(-err));
+	}
 }
 
 /* While the main thread checks the guest (seconds for a large one on a
@@ -749,7 +767,9 @@ static void dst_send_error(struct dst *d)
 	if (!d->ch[PM_CH_CONTROL] || !d->fail->err)
 		return;
 	pm_strset(e.why, sizeof(e.why), d->fail->why);
-	net_send(d->ch[PM_CH_CONTROL], PM_ERROR, &e, sizeof(e));
+	/* Best effort: the failure is recorded already; ERROR only tells the
+	 * source why sooner than its timeout would. */
+	(void)!net_send(d->ch[PM_CH_CONTROL], PM_ERROR, &e, sizeof(e));
 }
 
 void dst_chan_close_all(struct dst *d)

@@ -9,6 +9,8 @@ void pm_fail_init(struct pm_fail *f)
 	f->err = 0;
 	f->why[0] = 0;
 	f->after_commit = false;
+	f->session = 0;
+	f->resume_err = 0;
 }
 
 int pm_fail_set(struct pm_fail *f, int err, const char *fmt, ...)

@@ -18,6 +18,9 @@ struct pm_fail {
 	char why[320];
 	bool after_commit;     /* failed once the destination had the VM */
 	uint64_t session;      /* source: the session, for asking the destination later */
+	int resume_err;        /* resuming the VM failed (negative errno), so it stays
+				* paused: the source's before commitment, the
+				* destination's after its end-to-end check */
 };
 
 void pm_fail_init(struct pm_fail *f);

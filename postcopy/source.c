@@ -175,7 +175,8 @@ static int src_auth_check(struct src *s, const struct pm_auth_challenge *c,
 	struct pm_error e = { .err = -EACCES };
 
 	pm_strset(e.why, sizeof(e.why), bad);
-	net_send(s->ch[PM_CH_CONTROL], PM_ERROR, &e, sizeof(e));
+	/* Best effort: we refuse this destination whether it hears why. */
+	(void)!net_send(s->ch[PM_CH_CONTROL], PM_ERROR, &e, sizeof(e));
 	return pm_fail_set(s->fail, -EACCES, "%s", strstr(bad, "keys") ?
 			   "the destination does not hold this key (wrong --psk-file on one side)"
 			   : bad);
@@ -354,7 +355,7 @@ int src_done(struct src *s, const struct net_msg *m)
 	s->committed = true;
 	/* DONE is what lets the VM go here; a RELEASED lost on the way only
 	 * costs the destination its wait for it. */
-	(void)net_send(s->ch[PM_CH_CONTROL], PM_RELEASED, NULL, 0);
+	(void)!net_send(s->ch[PM_CH_CONTROL], PM_RELEASED, NULL, 0);
 	return 0;
 }
 
@@ -443,9 +444,14 @@ static void src_abort(struct src *s)
 		s->tracking = false;
 	}
 	if (s->paused && !s->committed && !s->unsure) {
+		int err;
+
 		src_serve_stop(s);
-		machine_resume(s->m);
-		s->paused = false;
+		/* The report says the VM runs on here only if it does. */
+		if ((err = machine_resume(s->m)))
+			s->fail->resume_err = err;
+		else
+			s->paused = false;
 	}
 }
 
@@ -567,7 +573,7 @@ int source_ask(struct machine *m, const struct migrate_opts *o, uint64_t session
 		*a = OCQ_UNREACHABLE;
 	/* It has every page: the migration is over, our copy goes. */
 	if (*a == OCQ_RUNS_FINISHED)
-		(void)net_send(s->ch[PM_CH_CONTROL], PM_RELEASED, NULL, 0);
+		(void)!net_send(s->ch[PM_CH_CONTROL], PM_RELEASED, NULL, 0);
 	snprintf(why, n, "%s", fail.why[0] ? fail.why : "answered");
 	src_close(s);
 	src_free(s);

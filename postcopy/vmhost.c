@@ -53,7 +53,8 @@ struct vmhost {
 	bool abandoned;           /* exit while the receive thread runs */
 	atomic_bool mig_done;     /* the migration thread finished */
 	int status;               /* the process's exit status */
-	bool paused;          /* after a failure past commitment */
+	bool paused;          /* after a failure past commitment, or a failed resume */
+	bool paused_here;     /* paused before commitment: the destination never ran it */
 	bool released;
 	/* A migration runs on its own thread so that the socket keeps
 	 * answering (status, and switch while it pre-copies). */
@@ -232,7 +233,8 @@ static void *host_migrate_main(void *arg)
 
 	pm_fail_init(&fail);
 	err = source_migrate(h->m, &h->mig_o, &r, &fail);
-	h->paused = err && fail.after_commit;
+	h->paused = err && (fail.after_commit || fail.resume_err);
+	h->paused_here = err && !fail.after_commit && fail.resume_err;
 	h->mig_session = fail.session;
 	h->released = !err;
 	/* The VM's new state first, then the client's answer: a client that
@@ -241,9 +243,15 @@ static void *host_migrate_main(void *arg)
 	if (write(h->wake_fd, &one, sizeof(one)) < 0)
 		perror("eventfd");
 	if (err) {
-		fprintf(f, "ERR %s%s\n", fail.why, fail.after_commit ?
-			"; the VM had been committed to the destination, this source keeps "
-			"its paused copy" : "; the VM keeps running here");
+		if (fail.after_commit)
+			fprintf(f, "ERR %s; the VM had been committed to the destination, this "
+				"source keeps its paused copy\n", fail.why);
+		else if (fail.resume_err)
+			fprintf(f, "ERR %s; the destination never ran the VM, but resuming it here "
+				"failed (%s): it stays paused here; `resume` tries again\n",
+				fail.why, strerror(-fail.resume_err));
+		else
+			fprintf(f, "ERR %s; the VM keeps running here\n", fail.why);
 	} else {
 		host_report(f, &r, h->mig_json);
 		fprintf(f, "OK released\n");
@@ -353,6 +361,7 @@ static void host_resume_now(struct vmhost *h, FILE *f, const char *because)
 		return;
 	}
 	h->paused = false;
+	h->paused_here = false;
 	fprintf(f, "%s\nOK resumed from its state at the pause\n", because);
 }
 
@@ -369,6 +378,10 @@ static void host_resume(struct vmhost *h, FILE *f, bool force)
 	if (h->migrating || !h->paused) {
 		fprintf(f, "ERR %s\n", h->migrating ? "a migration of this VM is running" :
 			"the VM is not paused: nothing to resume");
+		return;
+	}
+	if (h->paused_here) {
+		host_resume_now(h, f, "the migration failed before the destination ran this VM");
 		return;
 	}
 	if ((err = source_ask(h->m, &h->mig_o, h->mig_session, &a, why, sizeof(why)))) {
@@ -513,8 +526,9 @@ static bool host_mig_done(struct vmhost *h)
 		return true;
 	}
 	h->m = h->m_in;
-	printf("VM '%s' running here: every page in (%llu pushed, %llu requested, %llu zero), "
-	       "verified: %s (%s)\n", h->name, (unsigned long long)h->done.pages_pushed,
+	printf("VM '%s' %s here: every page in (%llu pushed, %llu requested, %llu zero), "
+	       "verified: %s (%s)\n", h->name, h->rfail.resume_err ? "PAUSED" : "running",
+	       (unsigned long long)h->done.pages_pushed,
 	       (unsigned long long)h->done.pages_requested, (unsigned long long)h->done.pages_zero,
 	       h->done.verified ? "yes" : "NO", h->done.verify_detail);
 	fflush(stdout);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "guest/layout.h"
+#include "lib/attr.h"
 
 #define MACHINE_MAX_REGIONS 4
 #define MACHINE_ENGINE_LEN  16
@@ -67,17 +68,17 @@ void machine_destroy(struct machine *m);
 const struct machine_config *machine_config_of(const struct machine *m);
 unsigned machine_regions(const struct machine *m, const struct machine_region **r);
 
-int machine_start(struct machine *m);
+int machine_start(struct machine *m) PCM_MUST_CHECK;
 /* Stop every vCPU at a clean point; returns once all have stopped. */
-int machine_pause(struct machine *m);
-int machine_resume(struct machine *m);
+int machine_pause(struct machine *m) PCM_MUST_CHECK;
+int machine_resume(struct machine *m) PCM_MUST_CHECK;
 
 /* Size a state blob needs; save into buf (-ENOSPC if cap too small). */
 size_t machine_state_size(const struct machine *m);
 ssize_t machine_save(struct machine *m, void *buf, size_t cap);
 /* Load a blob saved by machine_save of the same engine; -EINVAL (bad
  * magic/version/length) or -ENOEXEC (another engine or shape) otherwise. */
-int machine_load(struct machine *m, const void *blob, size_t len);
+int machine_load(struct machine *m, const void *blob, size_t len) PCM_MUST_CHECK;
 
 /* The reason of the last failed call on m, when the engine has one
  * (e.g. which part of a state blob it refused), else NULL. */
