@@ -78,6 +78,8 @@ static const char *host_state(struct vmhost *h)
 		return atomic_load(&h->link.phase) == LINK_UP ? "postcopy-active" : "receiving";
 	if (h->migrating)
 		return atomic_load(&h->switch_req) ? "migrating (switched to post-copy)" : "migrating";
+	if (h->m && machine_crashed(h->m))
+		return "crashed";
 	return h->paused ? "paused" : "running";
 }
 
@@ -94,6 +96,8 @@ static void host_status(struct vmhost *h, FILE *f)
 	char link[300];
 
 	fprintf(f, "name: %s\nstate: %s\n", h->name, host_state(h));
+	if (h->m && machine_crashed(h->m))
+		fprintf(f, "crashed: %s\n", machine_crashed(h->m));
 	if (atomic_load(&h->owed))
 		fprintf(f, "source: owed DONE (it has not said RELEASED; its reconnection gets it)\n");
 	if (h->migrating) {

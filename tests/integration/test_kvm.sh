@@ -4,7 +4,8 @@
 # status and both serial consoles), --engine auto picking kvm, a host whose
 # /dev/kvm is unusable, destinations that refuse the guest (a CPU feature
 # this host's KVM lacks, another protocol version, too little memory, no
-# usable /dev/kvm) and bad kvm options. Skips when /dev/kvm does not work.
+# usable /dev/kvm), a guest that crashes (status says so) and bad kvm
+# options. Skips when /dev/kvm does not work.
 source "$(dirname "$0")/lib.sh"
 
 # Run a command in a private mount namespace where /dev/kvm is unusable:
@@ -155,7 +156,43 @@ refuse_case() {
 refuse_case hello-features
 refuse_case hello-version
 
-# ------------------------------------------------------ e. bad input ----
+# ------------------------------------------------- e. a guest crash ----
+# The guest's code is overwritten with int3 from outside, through the
+# process's own mapping of guest RAM (/proc/PID/mem at the guest-ram
+# memfd's address plus PC_CODE_OFF, 512 KiB): the next instruction traps
+# through a garbage gate into a triple fault, a real one. status says
+# crashed and why; stop still ends the VM.
+crash_guest() {
+	python3 - "$1" <<'PY'
+import sys
+pid = sys.argv[1]
+for line in open('/proc/%s/maps' % pid):
+    f = line.split()
+    if len(f) >= 6 and f[5] == '/memfd:guest-ram':
+        base = int(f[0].split('-')[0], 16) - int(f[2], 16)
+        with open('/proc/%s/mem' % pid, 'r+b', buffering=0) as m:
+            m.seek(base + (512 << 10))
+            m.write(b'\xcc' * (512 << 10))
+        sys.exit(0)
+sys.exit('no guest-ram mapping in /proc/%s/maps' % pid)
+PY
+}
+start_vm Ccrash --engine kvm --mem 32M --vcpus 2 --workload kv
+check "crash: status says running before" status_has Ccrash "state: running"
+if out=$(crash_guest "$VM_PID" 2>&1); then
+	for _ in $(seq 50); do status_has Ccrash "state: crashed" && break; sleep 0.1; done
+	st=$("$PM" status Ccrash 2>&1 || true)
+	if grep -qx "state: crashed" <<<"$st" && grep -Eq '^crashed: .*vCPU' <<<"$st"; then
+		pass "crash: status says crashed and why ($(grep '^crashed:' <<<"$st"))"
+	else
+		fail "crash: status after the guest's code was overwritten: $st"
+	fi
+else
+	fail "crash: could not write the guest's RAM: $out"
+fi
+check "crash: stop ends the crashed VM" "$PM" stop Ccrash
+
+# ------------------------------------------------------ f. bad input ----
 expect_error "kvm: 65 vCPUs is a usage error" "invalid --vcpus" \
 	"$PM" run --engine kvm --vcpus 65 --mem 64M --workload idle
 check "kvm: 65 vCPUs exits 2" bash -c "'$PM' run --engine kvm --vcpus 65 --mem 64M --workload idle 2>/dev/null; [ \$? -eq 2 ]"
