@@ -1,4 +1,4 @@
-/* postcopy/cli.h - what the subcommands share: argument parsing, the one
+/* postcopy/cli.h - what the subcommands share: the one
  * place errors become words, progress display, and the VM host loop. */
 #ifndef POSTCOPY_CLI_H
 #define POSTCOPY_CLI_H
@@ -6,18 +6,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "lib/parse.h"
 #include "postcopy/proto.h"
 #include "guest/workload.h"
 #include "vm/machine.h"
 
 #define CLI_PROG "postcopy-move"
 
-/* "1G", "256M", "4096", "1GiB", "512MiB", "64k": bytes. */
-int cli_parse_size(const char *s, uint64_t *out);
-int cli_parse_u64(const char *s, uint64_t max, uint64_t *out);
-int cli_parse_double(const char *s, double *out);
-/* Seconds, fractions allowed, above 0 and at most max_s: milliseconds. */
-int cli_parse_seconds_ms(const char *s, unsigned max_s, int *ms);
 /* Prints "postcopy-move: error: ..." on stderr; returns exit status 1. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "postcopy-move CMD: ..." plus a pointer to --help; returns 2. */

@@ -139,7 +139,7 @@ int cmd_demo(int argc, char **argv)
 		}
 		if (opt == 'j')
 			json = true;
-		else if (opt == 'w' && (cli_parse_double(optarg, &warmup) || warmup > 3600))
+		else if (opt == 'w' && (pcm_parse_double(optarg, &warmup) || warmup > 3600))
 			return cli_usage_error("demo", "invalid --warmup '%s'", optarg);
 		else if (opt != 'w' && (err = vm_opts_parse(&v, "demo", opt, optarg)) != 1 &&
 			 (err = err ? err : mig_opts_parse(&o, "demo", opt, optarg)) != 1)

@@ -81,7 +81,7 @@ static int receive_parse(int argc, char **argv, struct receive_opts *o,
 			*name = optarg;
 			break;
 		case 'm':
-			if (cli_parse_size(optarg, &o->mem_limit))
+			if (pcm_parse_size(optarg, &o->mem_limit))
 				return cli_usage_error("receive", "invalid --mem-limit '%s'", optarg);
 			break;
 		case 'c':
@@ -98,13 +98,13 @@ static int receive_parse(int argc, char **argv, struct receive_opts *o,
 			o->encrypt = true;
 			break;
 		case 't':
-			if (cli_parse_u64(optarg, 86400, &secs) || secs == 0)
+			if (pcm_parse_u64(optarg, 86400, &secs) || secs == 0)
 				return cli_usage_error("receive", "invalid --timeout '%s'", optarg);
 			o->reply_timeout_ms = (int)secs * 1000;
 			break;
 		case 'r':
 		case 'L':
-			if (cli_parse_seconds_ms(optarg, opt == 'r' ? 86400 : 3600,
+			if (pcm_parse_seconds_ms(optarg, opt == 'r' ? 86400 : 3600,
 						 opt == 'r' ? &o->recover_timeout_ms : &o->link_timeout_ms))
 				return cli_usage_error("receive", "invalid --%s '%s'", opt == 'r' ?
 						       "recover-timeout" : "link-timeout", optarg);

@@ -13,7 +13,7 @@ static int u32_opt(const char *cmd, const char *name, const char *arg, uint64_t 
 {
 	uint64_t x;
 
-	if (cli_parse_u64(arg, max, &x) || x == 0)
+	if (pcm_parse_u64(arg, max, &x) || x == 0)
 		return cli_usage_error(cmd, "invalid %s '%s' (1..%llu)", name, arg,
 				       (unsigned long long)max);
 	*out = (uint32_t)x;
@@ -38,7 +38,7 @@ int mig_opts_parse(struct migrate_opts *o, const char *cmd, int opt, const char 
 	case MIGOPT_PRE_ROUNDS:
 		return u32_opt(cmd, "--precopy-rounds", arg, 10000, &o->pc.rounds);
 	case MIGOPT_PRE_SECONDS:
-		if (cli_parse_double(arg, &d) || d <= 0 || d > 86400)
+		if (pcm_parse_double(arg, &d) || d <= 0 || d > 86400)
 			return cli_usage_error(cmd, "invalid --precopy-seconds '%s'", arg);
 		o->pc.seconds_ms = (uint32_t)(d * 1000 + 0.5);
 		return 1;
@@ -57,11 +57,11 @@ int mig_opts_parse(struct migrate_opts *o, const char *cmd, int opt, const char 
 		pm_strset(o->psk_file, sizeof(o->psk_file), arg);
 		return 1;
 	case MIGOPT_RECOVER_TIMEOUT:
-		if (cli_parse_seconds_ms(arg, 86400, &o->recover_timeout_ms))
+		if (pcm_parse_seconds_ms(arg, 86400, &o->recover_timeout_ms))
 			return cli_usage_error(cmd, "invalid --recover-timeout '%s' (seconds)", arg);
 		return 1;
 	case MIGOPT_LINK_TIMEOUT:
-		if (cli_parse_seconds_ms(arg, 3600, &o->link_timeout_ms))
+		if (pcm_parse_seconds_ms(arg, 3600, &o->link_timeout_ms))
 			return cli_usage_error(cmd, "invalid --link-timeout '%s' (seconds)", arg);
 		return 1;
 	case MIGOPT_ENCRYPT:
@@ -71,7 +71,7 @@ int mig_opts_parse(struct migrate_opts *o, const char *cmd, int opt, const char 
 		o->verify_ram = true;
 		return 1;
 	case MIGOPT_BANDWIDTH:
-		if (cli_parse_size(arg, &o->pc.max_bandwidth) || !o->pc.max_bandwidth)
+		if (pcm_parse_size(arg, &o->pc.max_bandwidth) || !o->pc.max_bandwidth)
 			return cli_usage_error(cmd, "invalid --max-bandwidth '%s' (bytes/s, e.g. 100M)",
 					       arg);
 		return 1;

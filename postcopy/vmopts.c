@@ -19,7 +19,7 @@ static int permille(const char *cmd, const char *what, const char *arg, uint32_t
 
 	/* 0 is how the guest spells "not set" (the default), so it cannot
 	 * also mean "none": the smallest share is 0.001. */
-	if (cli_parse_double(arg, &f) || f > 1 || f < 0.0005)
+	if (pcm_parse_double(arg, &f) || f > 1 || f < 0.0005)
 		return cli_usage_error(cmd, "%s must be a fraction between 0.001 and 1, not '%s'",
 				       what, arg);
 	*out = (uint32_t)(f * 1000 + 0.5);
@@ -34,11 +34,11 @@ int vm_opts_parse(struct vm_opts *v, const char *cmd, int opt, const char *arg)
 
 	switch (opt) {
 	case VMOPT_MEM:
-		if (cli_parse_size(arg, &v->cfg.ram_bytes))
+		if (pcm_parse_size(arg, &v->cfg.ram_bytes))
 			return cli_usage_error(cmd, "invalid --mem '%s' (use e.g. 256M, 1G)", arg);
 		return 1;
 	case VMOPT_VCPUS:
-		if (cli_parse_u64(arg, GUEST_MAX_VCPUS, &x) || x == 0)
+		if (pcm_parse_u64(arg, GUEST_MAX_VCPUS, &x) || x == 0)
 			return cli_usage_error(cmd, "invalid --vcpus '%s' (1..%d)", arg, GUEST_MAX_VCPUS);
 		v->cfg.vcpus = (unsigned)x;
 		return 1;
@@ -57,7 +57,7 @@ int vm_opts_parse(struct vm_opts *v, const char *cmd, int opt, const char *arg)
 		v->cfg.console = strcmp(arg, "none") ? v->console : NULL;
 		return 1;
 	case VMOPT_WSET:
-		if (cli_parse_size(arg, &p->working_set))
+		if (pcm_parse_size(arg, &p->working_set))
 			return cli_usage_error(cmd, "invalid --working-set '%s'", arg);
 		return 1;
 	case VMOPT_WRITE:
@@ -65,16 +65,16 @@ int vm_opts_parse(struct vm_opts *v, const char *cmd, int opt, const char *arg)
 	case VMOPT_PUT:
 		return permille(cmd, "--kv-put-fraction", arg, &p->kv_put_permille);
 	case VMOPT_RATE:
-		if (cli_parse_double(arg, &d))
+		if (pcm_parse_double(arg, &d))
 			return cli_usage_error(cmd, "invalid --dirty-rate '%s' (MB/s)", arg);
 		p->rate_bps = (uint64_t)(d * 1e6);
 		return 1;
 	case VMOPT_KEYS:
-		if (cli_parse_u64(arg, 1ull << 40, &p->kv_keys))
+		if (pcm_parse_u64(arg, 1ull << 40, &p->kv_keys))
 			return cli_usage_error(cmd, "invalid --kv-keys '%s'", arg);
 		return 1;
 	case VMOPT_SEED:
-		if (cli_parse_u64(arg, ~0ull, &p->seed))
+		if (pcm_parse_u64(arg, ~0ull, &p->seed))
 			return cli_usage_error(cmd, "invalid --seed '%s'", arg);
 		return 1;
 	}

@@ -114,11 +114,11 @@ static int load_parse(int argc, char **argv, struct load_opts *o)
 			fputs(load_help, stdout);
 			exit(0);
 		}
-		if ((opt == 'c' && (cli_parse_u64(optarg, GUEST_MAX_VCPUS, &x) || !x)) ||
-		    (opt == 'm' && cli_parse_size(optarg, &o->mem)) ||
-		    (opt == 's' && (cli_parse_double(optarg, &o->seconds) || o->seconds < 0)) ||
-		    (opt == 't' && (cli_parse_double(optarg, &o->timeout) || o->timeout < 1)) ||
-		    (opt == 'k' && (cli_parse_double(optarg, &o->stuck_ms) || o->stuck_ms < 1)) ||
+		if ((opt == 'c' && (pcm_parse_u64(optarg, GUEST_MAX_VCPUS, &x) || !x)) ||
+		    (opt == 'm' && pcm_parse_size(optarg, &o->mem)) ||
+		    (opt == 's' && (pcm_parse_double(optarg, &o->seconds) || o->seconds < 0)) ||
+		    (opt == 't' && (pcm_parse_double(optarg, &o->timeout) || o->timeout < 1)) ||
+		    (opt == 'k' && (pcm_parse_double(optarg, &o->stuck_ms) || o->stuck_ms < 1)) ||
 		    opt == '?') {
 			fprintf(stderr, "pcm_load: bad option (see --help)\n");
 			return 2;

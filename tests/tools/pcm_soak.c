@@ -116,22 +116,22 @@ static int soak_opt(struct soak_opts *o, int opt, const char *arg)
 
 	switch (opt) {
 	case 'n':
-		if (cli_parse_u64(arg, 100000, &x) || !x)
+		if (pcm_parse_u64(arg, 100000, &x) || !x)
 			return 2;
 		o->count = (unsigned)x;
 		return 0;
 	case 'c':
-		if (cli_parse_u64(arg, GUEST_MAX_VCPUS, &x) || !x)
+		if (pcm_parse_u64(arg, GUEST_MAX_VCPUS, &x) || !x)
 			return 2;
 		o->vcpus = (unsigned)x;
 		return 0;
 	case 's':
-		if (cli_parse_u64(arg, 600000, &x))
+		if (pcm_parse_u64(arg, 600000, &x))
 			return 2;
 		o->settle_ms = (unsigned)x;
 		return 0;
 	case 'm':
-		return cli_parse_size(arg, &o->mem) ? 2 : 0;
+		return pcm_parse_size(arg, &o->mem) ? 2 : 0;
 	case 'w':
 		return wl_lookup(arg) ? (pm_strset(o->workload, sizeof(o->workload), arg), 0) : 2;
 	case 'M':
