@@ -39,7 +39,8 @@ enum oc_src_event {
 	OCE_LINK_LOST,     /* a channel failed or fell silent */
 	OCE_ACK,           /* RECOVER_ACK: the destination holds the VM, wants pages */
 	OCE_REFUSED,       /* an answer that it does not hold this session */
-	OCE_GONE,          /* connection refused, or closed without an answer */
+	OCE_GONE,          /* connection refused: nothing listens where it was (a
+			    * reset or a close without an answer is NO_ANSWER) */
 	OCE_NO_ANSWER,     /* any other failed attempt (timeout, garbage, wrong key) */
 	OCE_TIMEOUT,       /* the recover timeout ran out */
 	OCE_GIVE_UP,       /* the operator's recover --give-up */

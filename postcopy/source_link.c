@@ -116,12 +116,16 @@ static int src_recover_ack(struct src *s, const struct net_msg *m)
 	return 0;
 }
 
-/* Errors that mean nobody there holds the VM: the door is closed, or
- * the peer hung up without answering RECOVER. */
+/* The one error that means nobody there holds the VM: nothing listens
+ * where the destination was (its process, and the VM with it, is gone).
+ * A connection reset or closed without an answer is not that: a link
+ * fault or a middlebox does it too, to a destination that runs the VM
+ * (seen: the RECOVER_ACK of a destination running the VM reset on its
+ * way, and the source, counting that as a closed door, resumed its own
+ * copy), so it is no answer, and the source asks again. */
 static bool src_gone(int err)
 {
-	return err == -ECONNREFUSED || err == -ENOTCONN || err == -ECONNRESET ||
-	       err == -EPIPE || err == -ECONNABORTED;
+	return err == -ECONNREFUSED;
 }
 
 /* A control connection authenticated afresh, with req (RECOVER or QUERY)

@@ -136,6 +136,20 @@ check "drop-resumed: the proxy dropped RESUMED" grep -q "^fault: drop-resumed" "
 survived res "RESUMED lost" d-res
 kill "$PROXY_PID" 2>/dev/null || true
 "$PM" stop d-res >/dev/null
+# RESUMED lost, then the reconnection's RECOVER_ACK reset on its way: a
+# reset is no answer, so the source asks again rather than resume its own
+# copy while the destination runs the VM (it did, until a reset counted as
+# a closed door).
+start_vm s-rack --engine thread --mem 256M --vcpus 2 --workload kv
+proxied rack 2 - --fault drop-resumed-ack
+check "drop-resumed-ack: the proxy dropped RESUMED and then RECOVER_ACK" \
+	bash -c 'grep -q "^fault: drop-resumed" "$0" && grep -q "^fault: drop-ack on control generation" "$0"' \
+	"$TMP/rack.proxy"
+survived rack "RESUMED and RECOVER_ACK lost" d-rack
+check "drop-resumed-ack: the source never resumed its own copy" \
+	bash -c '! grep -q "keeps running here" "$0"' "$TMP/rack.err"
+kill "$PROXY_PID" 2>/dev/null || true
+"$PM" stop d-rack >/dev/null
 
 # ---- 3. the only path dies: paused on both sides, `recover --to` --------
 # The destination's own address stays open, as an operator's second

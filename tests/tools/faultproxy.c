@@ -51,6 +51,10 @@
  *                            stall ends); needs no trigger
  *   drop-resumed             reset control at the destination's RESUMED,
  *                            which is not passed on; needs no trigger
+ *   drop-resumed-ack         drop-resumed, then reset the reconnection's
+ *                            control connection at the destination's
+ *                            RECOVER_ACK (not passed on): the source never
+ *                            heard that the destination runs the VM
  *   drop-ack                 drop-control at the trigger, then reset the
  *                            reconnection's control connection at the
  *                            destination's RECOVER_ACK (not passed on)
@@ -99,11 +103,11 @@ static const char *const kind_names[] = { "unclassified", "control", "urgent", "
 
 enum fault { F_NONE, F_DROP_CONTROL, F_DROP_URGENT, F_DROP_BULK, F_CORRUPT,
 	     F_CORRUPT_URGENT, F_STALL, F_INTRUDE, F_INTRUDE_SILENT, F_DROP_DONE, F_STALL_DONE,
-	     F_DROP_ACK, F_DROP_RESUMED };
+	     F_DROP_ACK, F_DROP_RESUMED, F_DROP_RESUMED_ACK };
 static const char *const fault_names[] = { "none", "drop-control", "drop-urgent", "drop-bulk",
 					   "corrupt", "corrupt-urgent", "stall", "intrude",
 					   "intrude-silent", "drop-done", "stall-done", "drop-ack",
-					   "drop-resumed" };
+					   "drop-resumed", "drop-resumed-ack" };
 
 /* One direction's frame parser. */
 struct parser {
@@ -369,8 +373,9 @@ static void fault_on_message(struct conn *c, uint16_t type)
 
 	if (done)
 		return;
-	if (type == PM_RESUMED && px.fault == F_DROP_RESUMED) {
-		done = true;
+	if (type == PM_RESUMED && (px.fault == F_DROP_RESUMED || px.fault == F_DROP_RESUMED_ACK)) {
+		done = px.fault == F_DROP_RESUMED;
+		px.fired = true;
 		c->rst = true;
 		fault_log("control", " (RESUMED from the destination, not passed on)");
 		conn_close(c, "fault: reset both sides at RESUMED");
@@ -383,7 +388,8 @@ static void fault_on_message(struct conn *c, uint16_t type)
 		c->rst = true;
 		fault_log("control", " (DONE from the destination, not passed on)");
 		conn_close(c, "fault: reset both sides at DONE");
-	} else if (type == PM_RECOVER_ACK && px.fault == F_DROP_ACK && px.fired) {
+	} else if (type == PM_RECOVER_ACK && px.fired &&
+		   (px.fault == F_DROP_ACK || px.fault == F_DROP_RESUMED_ACK)) {
 		done = true;
 		c->rst = true;
 		plog("fault: drop-ack on control generation %d (RECOVER_ACK, not passed on)",
@@ -897,7 +903,8 @@ static int usage(const char *why)
 		"                  [--then-refuse]\n"
 		"                  [--port-file FILE] [--log FILE]\n"
 		"KIND: none drop-control drop-urgent drop-bulk corrupt corrupt-urgent stall\n"
-		"      intrude intrude-silent drop-done stall-done drop-ack drop-resumed\n");
+		"      intrude intrude-silent drop-done stall-done drop-ack drop-resumed\n"
+		"      drop-resumed-ack\n");
 	return 2;
 }
 

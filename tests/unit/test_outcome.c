@@ -184,6 +184,16 @@ static void test_orderings(void **state)
 		assert_int_equal(dst_walk(OCD_ACTIVE, d, 2, &da), OCD_DISCARDED);
 		assert_int_equal(oc_resume_decide(OCQ_UNREACHABLE, false), OCR_NEED_FORCE);
 	}
+	/* RESUMED lost, then the RECOVER_ACK of a destination that runs the
+	 * VM reset on its way (no answer): the source asks again and goes
+	 * on, never resuming its own copy meanwhile. */
+	{
+		enum oc_src_event s[] = { OCE_LINK_LOST, OCE_NO_ANSWER, OCE_NO_ANSWER, OCE_ACK,
+					  OCE_DONE };
+
+		assert_int_equal(src_walk(OCS_SENT, s, 5, &sa), OCS_DONE);
+		assert_false(sa & OCA_RESUME);
+	}
 	/* Before commitment a refusal resumes the VM on the source; the
 	 * destination never ran it. */
 	{
