@@ -1,11 +1,13 @@
 # tests/fuzz/fuzz.mk - libFuzzer targets for the decoders that read what a
 # peer sends: the frame header and the messages (fuzz_proto), the state blob
-# of both engines (fuzz_state). Included from the top Makefile; works on its
-# own too (make -f tests/fuzz/fuzz.mk fuzz).
+# of both engines (fuzz_state), the JSON-lines control messages (fuzz_json:
+# lib/json.c's parser and writer). Included from the top Makefile; works on
+# its own too (make -f tests/fuzz/fuzz.mk fuzz).
 #
-#   make fuzz          build both targets and run each for FUZZ_SECONDS (60)
+#   make fuzz          build the targets and run each for FUZZ_SECONDS (60)
 #   make fuzz-build    only build them (build/fuzz/)
-#   make fuzz-corpus   regenerate the committed seeds (tests/fuzz/corpus/)
+#   make fuzz-corpus   regenerate the committed seeds (tests/fuzz/corpus/; the
+#                      JSON ones, corpus/json/, are written by hand)
 #   make fuzz-cov      line/branch coverage of the decoders by the corpora
 #   make fuzz-deps     install clang, its libFuzzer runtime, llvm-cov (root)
 #
@@ -48,7 +50,7 @@ FZ_LIBS  := -luring -lxxhash -lsodium -lpthread -lm
 FZ_SRCS  := $(wildcard lib/*.c net/*.c uffd/*.c vm/*.c kvm/*.c guest/*.c) \
 	    postcopy/proto.c
 FZ_OBJS  := $(FZ_SRCS:%.c=$(FZ_DIR)/obj/%.o) $(FZ_DIR)/pl/kvm/payload.o
-FZ_BINS  := $(FZ_DIR)/fuzz_proto $(FZ_DIR)/fuzz_state
+FZ_BINS  := $(FZ_DIR)/fuzz_proto $(FZ_DIR)/fuzz_state $(FZ_DIR)/fuzz_json
 FZ_GEN   := $(FZ_DIR)/gen_corpus
 
 .PHONY: fuzz fuzz-deps fuzz-build fuzz-corpus fuzz-cov
@@ -90,20 +92,22 @@ fuzz-corpus: fuzz-deps
 	$(FZ_GEN) tests/fuzz/corpus
 
 # Each target starts from the committed seeds plus what gen_corpus makes on
-# this host (a KVM blob needs a working /dev/kvm); what it finds goes to
-# build/fuzz/work/, never into the committed corpus. Both targets run even
-# when the first crashes; the run fails if either did.
+# this host (a KVM blob needs a working /dev/kvm; gen_corpus makes no JSON,
+# so seeds/json stays empty); what it finds goes to build/fuzz/work/, never
+# into the committed corpus. Every target runs even when one before it
+# crashed; the run fails if any did.
 fuzz: fuzz-deps
 	@$(MAKE) --no-print-directory -f $(FZ_MK) fuzz-build
-	@mkdir -p $(FZ_DIR)/work/proto $(FZ_DIR)/work/state $(FZ_DIR)/seeds tests/fuzz/crashes
+	@mkdir -p $(FZ_DIR)/work/proto $(FZ_DIR)/work/state $(FZ_DIR)/work/json \
+	  $(FZ_DIR)/seeds/json tests/fuzz/crashes
 	@$(FZ_GEN) $(FZ_DIR)/seeds >/dev/null || echo "fuzz: some seeds could not be made on this host"
-	@fail=""; for t in proto state; do \
+	@fail=""; for t in proto state json; do \
 	  echo "== fuzz_$$t: $(FUZZ_SECONDS) s"; \
 	  FUZZ_PROTO_ALIGN=$(FUZZ_PROTO_ALIGN) $(FZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
 	    -artifact_prefix=tests/fuzz/crashes/$$t- $(FUZZ_ARGS) \
 	    $(FZ_DIR)/work/$$t tests/fuzz/corpus/$$t $(FZ_DIR)/seeds/$$t \
 	    2>$(FZ_DIR)/fuzz_$$t.log; rc=$$?; \
-	  grep -E '^fuzz_(proto|state):|^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::|^==[0-9]+==ERROR|^SUMMARY|Test unit written|runtime error|broken promise' \
+	  grep -E '^fuzz_(proto|state|json):|^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::|^==[0-9]+==ERROR|^SUMMARY|Test unit written|runtime error|broken promise' \
 	    $(FZ_DIR)/fuzz_$$t.log; \
 	  [ $$rc -eq 0 ] || { fail="$$fail $$t"; echo "fuzz_$$t: CRASH (log: $(FZ_DIR)/fuzz_$$t.log)"; }; \
 	done; \
@@ -118,10 +122,13 @@ fuzz: fuzz-deps
 FZ_COV_FLAGS := -std=gnu11 -O0 -g -I. -D_GNU_SOURCE -MMD -MP \
 		-Wno-gnu-variable-sized-type-not-at-end -fprofile-instr-generate -fcoverage-mapping
 FZ_COV_OBJS  := $(FZ_SRCS:%.c=$(FZ_DIR)/cov/%.o) $(FZ_DIR)/pl/kvm/payload.o
-FZ_COV_SRCS  := net/wire.c postcopy/proto.c vm/machine.c vm/thread.c kvm/engine.c kvm/state.c
+FZ_COV_SRCS  := net/wire.c postcopy/proto.c vm/machine.c vm/thread.c kvm/engine.c kvm/state.c \
+		lib/json.c
 FZ_COV_FUNCS := wire_hdr_check|wire_payload_check|pm_decode|hello_layout_check|machine_load
 FZ_COV_FUNCS := $(FZ_COV_FUNCS)|thread_load_body|kvm_load_body|kvm_state_load|parse|sec_len_ok
 FZ_COV_FUNCS := $(FZ_COV_FUNCS)|load_vm|load_vcpu|load_msrs|load_cpuid
+FZ_COV_FUNCS := $(FZ_COV_FUNCS)|pcm_json_[a-z_]+|pcm_jw_[a-z0-9_]+|container|member|unicode_escape
+FZ_COV_FUNCS := $(FZ_COV_FUNCS)|utf8_len|raw_char|to_double|to_int64
 FUZZ_LLVM    ?= /usr/lib/llvm-14/bin
 
 $(FZ_DIR)/cov/%.o: %.c
@@ -132,15 +139,16 @@ $(FZ_DIR)/cov/fuzz_%: tests/fuzz/fuzz_%.c $(FZ_COV_OBJS)
 	$(FUZZ_CC) $(FZ_COV_FLAGS) -fsanitize=fuzzer -o $@ $< $(FZ_COV_OBJS) $(FZ_LIBS)
 
 fuzz-cov: fuzz-deps
-	@$(MAKE) --no-print-directory -f $(FZ_MK) $(FZ_DIR)/cov/fuzz_proto $(FZ_DIR)/cov/fuzz_state
-	@for t in proto state; do \
+	@$(MAKE) --no-print-directory -f $(FZ_MK) $(FZ_DIR)/cov/fuzz_proto $(FZ_DIR)/cov/fuzz_state \
+	  $(FZ_DIR)/cov/fuzz_json
+	@for t in proto state json; do \
 	  mkdir -p $(FZ_DIR)/work/$$t $(FZ_DIR)/seeds/$$t; \
 	  LLVM_PROFILE_FILE=$(FZ_DIR)/cov/$$t.profraw $(FZ_DIR)/cov/fuzz_$$t -runs=0 \
 	    $(FZ_DIR)/work/$$t tests/fuzz/corpus/$$t $(FZ_DIR)/seeds/$$t 2>/dev/null || exit 1; \
 	done
 	@$(FUZZ_LLVM)/llvm-profdata merge -o $(FZ_DIR)/cov/all.profdata $(FZ_DIR)/cov/*.profraw
 	@$(FUZZ_LLVM)/llvm-cov report -show-functions $(FZ_DIR)/cov/fuzz_state \
-	  -object $(FZ_DIR)/cov/fuzz_proto -instr-profile=$(FZ_DIR)/cov/all.profdata $(FZ_COV_SRCS) | \
+	  -object $(FZ_DIR)/cov/fuzz_proto -object $(FZ_DIR)/cov/fuzz_json -instr-profile=$(FZ_DIR)/cov/all.profdata $(FZ_COV_SRCS) | \
 	  grep -E '^(Name|-+$$|([a-z_]+\.c:)?($(FZ_COV_FUNCS)))'
 
 # Kept between runs: make would delete them as intermediate.
