@@ -265,7 +265,7 @@ static int src_verify_ram(struct src *s)
 /* Stage 3: pause, save, send. The clock runs from the pause request. */
 static int src_stop_and_copy(struct src *s)
 {
-	struct pm_state_hdr sh;
+	struct pm_state_hdr sh = { 0 };   /* pad too: stack bytes never go out */
 	struct iovec iov[2];
 	size_t cap = machine_state_size(s->m);
 	ssize_t len;
