@@ -129,12 +129,17 @@ trap 'step "terminated: cleaning up"; exit 143' TERM
 # ---- helpers ----
 
 # ctl RUN_DIR NAME REQUEST: one request on a VM's control socket (the
-# `latency` request has no subcommand), answer lines up to OK on stdout.
+# `latency` request has no subcommand; docs/control.md), the text of its
+# output events on stdout; exit 0 on an ok reply.
 ctl() {
-	perl -MIO::Socket::UNIX -e '
+	perl -MIO::Socket::UNIX -MJSON::PP -e '
 		my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Peer => $ARGV[0]) or exit 2;
-		print $s "$ARGV[1]\n";
-		while (my $l = <$s>) { exit 0 if $l =~ /^OK/; exit 1 if $l =~ /^ERR/; print $l }
+		print $s encode_json({ req => $ARGV[1] }), "\n";
+		while (my $l = <$s>) {
+			my $m = eval { decode_json($l) } or exit 1;
+			exit($m->{ok} ? 0 : 1) if exists $m->{ok};
+			print "$m->{text}\n" if ($m->{event} // "") eq "output";
+		}
 		exit 1;' "$1/$2.sock" "$3"
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "postcopy/cli.h"
+#include "postcopy/migopts.h"
 
 int cli_error(const char *fmt, ...)
 {
@@ -81,4 +82,24 @@ void cli_signals_block(void)
 	sigaddset(&s, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &s, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+int cli_migopt(struct migrate_opts *o, const char *cmd, int opt, const char *arg)
+{
+	char why[400];
+	int r = migopts_set(o, opt, arg, why, sizeof(why));
+
+	if (r >= 0)
+		return r;
+	return r == -EINVAL ? cli_usage_error(cmd, "%s", why) : cli_error("%s: %s", cmd, why);
+}
+
+int cli_migopts_check(const struct migrate_opts *o, const char *cmd)
+{
+	char why[400];
+	int r = migopts_check(o, why, sizeof(why));
+
+	if (!r)
+		return 0;
+	return r == -EINVAL ? cli_usage_error(cmd, "%s", why) : cli_error("%s: %s", cmd, why);
 }

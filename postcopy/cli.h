@@ -56,16 +56,11 @@ int vm_opts_parse(struct vm_opts *v, const char *cmd, int opt, const char *arg);
 /* Check the whole; 0 or exit status 2 after printing why. */
 int vm_opts_finish(struct vm_opts *v, const char *cmd);
 struct migrate_opts;
-/* Handles the MIGOPTS_LONG options into o (mode and o->pc); 1 if it took
- * the option, 0 if not, 2 (after printing why) if its value is bad. */
-int mig_opts_parse(struct migrate_opts *o, const char *cmd, int opt, const char *arg);
-/* The options as "key=value" words for a control request, and back:
- * 0, or -EINVAL naming the bad word in why. */
-/* Check the whole before anything starts (the key file can be read, the
- * options fit the mode); 0 or an exit status after printing why. */
-int mig_opts_check(const struct migrate_opts *o, const char *cmd);
-void mig_opts_format(const struct migrate_opts *o, char *buf, size_t len);
-int mig_opts_scan(struct migrate_opts *o, const char *words, char *why, size_t len);
+/* A migration option (migopts.h) from the command line: 1 taken, 0 not
+ * one, else the exit status after printing why. */
+int cli_migopt(struct migrate_opts *o, const char *cmd, int opt, const char *arg);
+/* migopts_check with its reason printed: 0 or the exit status. */
+int cli_migopts_check(const struct migrate_opts *o, const char *cmd);
 
 /* True once every vCPU finished its workload's set-up. */
 bool vm_ready(struct machine *m);

@@ -10,11 +10,36 @@
 #include "postcopy/ctl.h"
 #include "postcopy/migopts.h"
 #include "postcopy/migrate.h"
+#include "lib/json.h"
 
-static void print_line(void *arg, const char *line)
+/* Events the VM process sends a plain client: its "output" lines go to
+ * stdout, "note" lines to stderr. */
+static void print_event(void *arg, const char *kind, const char *text)
 {
 	(void)arg;
-	puts(line);
+	if (!strcmp(kind, "note"))
+		fprintf(stderr, "%s\n", text);
+	else
+		puts(text);
+}
+
+static const struct ctl_client plain = { .event = print_event };
+
+/* {"req": req} with one optional string or boolean member. */
+static const char *request(char *buf, size_t n, const char *req, const char *skey,
+			   const char *sval, const char *bkey, bool bval)
+{
+	struct pcm_jw w;
+
+	pcm_jw_init(&w, buf, n);
+	pcm_jw_obj(&w, NULL);
+	pcm_jw_str(&w, "req", req);
+	if (skey && sval)
+		pcm_jw_str(&w, skey, sval);
+	if (bkey)
+		pcm_jw_bool(&w, bkey, bval);
+	pcm_jw_end(&w);
+	return pcm_jw_finish(&w) < 0 ? "{}" : buf;
 }
 
 /* Errors of reaching a VM, in words. */
@@ -52,31 +77,111 @@ static int client_args(int argc, char **argv, const char *cmd, const char *help,
 	return 0;
 }
 
+/* A parsed JSON value written out again (status --json). */
+static void json_copy(struct pcm_jw *w, const struct pcm_json_doc *d, const struct pcm_json *v,
+		      const char *key)
+{
+	switch (v->type) {
+	case PCM_JSON_NULL: pcm_jw_null(w, key); break;
+	case PCM_JSON_BOOL: pcm_jw_bool(w, key, v->b); break;
+	case PCM_JSON_STRING: pcm_jw_str(w, key, v->str); break;
+	case PCM_JSON_NUMBER:
+		if (v->is_int)
+			pcm_jw_i64(w, key, v->i);
+		else
+			pcm_jw_num(w, key, v->num);
+		break;
+	case PCM_JSON_ARRAY:
+	case PCM_JSON_OBJECT:
+		if (v->type == PCM_JSON_ARRAY)
+			pcm_jw_arr(w, key);
+		else
+			pcm_jw_obj(w, key);
+		for (const struct pcm_json *c = pcm_json_first(d, v); c; c = pcm_json_next(d, c))
+			json_copy(w, d, c, v->type == PCM_JSON_OBJECT ? c->key : NULL);
+		pcm_jw_end(w);
+		break;
+	}
+}
+
+struct status_view { bool json; bool printed; };
+
+/* The status object as "key: value" lines in its order, or as JSON. */
+static void status_result(void *arg, const struct pcm_json_doc *d, const struct pcm_json *r)
+{
+	struct status_view *v = arg;
+
+	if (!r || r->type != PCM_JSON_OBJECT)
+		return;
+	v->printed = true;
+	if (v->json) {
+		static char buf[CTL_LINE_MAX];
+		struct pcm_jw w;
+
+		pcm_jw_init(&w, buf, sizeof(buf));
+		json_copy(&w, d, r, NULL);
+		if (pcm_jw_finish(&w) >= 0)
+			puts(buf);
+		return;
+	}
+	for (const struct pcm_json *m = pcm_json_first(d, r); m; m = pcm_json_next(d, m)) {
+		if (m->type == PCM_JSON_STRING)
+			printf("%s: %s\n", m->key, m->str);
+		else if (m->type == PCM_JSON_NUMBER && m->is_int)
+			printf("%s: %lld\n", m->key, (long long)m->i);
+		else if (m->type == PCM_JSON_NUMBER)
+			printf("%s: %.1f\n", m->key, m->num);
+		else if (m->type == PCM_JSON_BOOL)
+			printf("%s: %s\n", m->key, m->b ? "true" : "false");
+	}
+}
+
+static const char status_help[] =
+"usage: postcopy-move status NAME [--json]\n"
+"\n"
+"Show a running VM's state and counters, one \"key: value\" line each.\n"
+"\n"
+"  --json                 print them as one JSON object (docs/control.md)\n";
+
 int cmd_status(int argc, char **argv)
 {
-	const char *name;
-	char why[400];
-	int err = client_args(argc, argv, "status",
-			      "usage: postcopy-move status NAME\n\nShow a running VM's state and counters.\n",
-			      &name);
+	static const struct option longopts[] = {
+		{ "json", no_argument, 0, 'j' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+	struct status_view v = { 0 };
+	struct ctl_client c = { .event = print_event, .result = status_result, .arg = &v };
+	char why[400], req[64];
+	int opt, err;
 
-	if (err)
-		return err < 0 ? 0 : err;
-	err = ctl_call(name, "status", print_line, NULL, why, sizeof(why));
-	return err ? client_fail(name, err, why) : 0;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(status_help, stdout);
+			return 0;
+		}
+		if (opt != 'j')
+			return cli_usage_error("status", "unknown option");
+		v.json = true;
+	}
+	if (optind != argc - 1)
+		return cli_usage_error("status", "expects exactly one VM name");
+	err = ctl_call(argv[optind], request(req, sizeof(req), "status", NULL, NULL, NULL, false),
+		       &c, why, sizeof(why));
+	if (!err && !v.printed)
+		return cli_error("VM '%s' answered status without its state", argv[optind]);
+	return err ? client_fail(argv[optind], err, why) : 0;
 }
 
 int cmd_stop(int argc, char **argv)
 {
-	const char *name;
-	char why[400];
+	const char *name = NULL;
+	char why[400], req[64];
 	int err = client_args(argc, argv, "stop",
 			      "usage: postcopy-move stop NAME\n\nStop a running VM and free it.\n",
 			      &name);
 
 	if (err)
 		return err < 0 ? 0 : err;
-	err = ctl_call(name, "stop", print_line, NULL, why, sizeof(why));
+	err = ctl_call(name, request(req, sizeof(req), "stop", NULL, NULL, NULL, false), &plain,
+		       why, sizeof(why));
 	if (err)
 		return client_fail(name, err, why);
 	printf("VM '%s' stopped\n", name);
@@ -95,39 +200,38 @@ static const char migrate_help[] =
 "destination has the VM any failure leaves it running here.\n"
 "\n"
 "  --to HOST:PORT         the destination\n"
-"  --json                 print the report as one JSON object\n"
-MIGOPTS_HELP
+"  --json                 print the report as one JSON object\n";
+static const char migrate_help_end[] =
 "  --switch-to-postcopy   (alone) switch NAME's running pre-copy to post-copy now\n"
 "  -h, --help             this help\n";
 
 struct migrate_view { struct cli_progress pr; uint64_t t0; };
 
-static void migrate_line(void *arg, const char *line)
+static void migrate_event(void *arg, const char *kind, const char *text)
 {
 	struct migrate_view *v = arg;
 
-	if (!strncmp(line, "P ", 2)) {
-		cli_progress_show(&v->pr, line + 2, (pcm_now_ns() - v->t0) / 1e9);
-		return;
-	}
-	if (!strncmp(line, "I ", 2)) {
-		cli_progress_end(&v->pr);
-		fprintf(stderr, "%s\n", line + 2);
+	if (!strcmp(kind, "progress")) {
+		cli_progress_show(&v->pr, text, (pcm_now_ns() - v->t0) / 1e9);
 		return;
 	}
 	cli_progress_end(&v->pr);
-	puts(!strncmp(line, "R ", 2) ? line + 2 : line);
+	if (!strcmp(kind, "note"))
+		fprintf(stderr, "%s\n", text);
+	else
+		puts(text);
 }
 
 static int migrate_switch(const char *name, const char *to)
 {
-	char why[400];
+	char why[400], req[64];
 	int err;
 
 	if (to)
 		return cli_usage_error("migrate", "--switch-to-postcopy takes no --to: the "
 				       "migration already has its destination");
-	err = ctl_call(name, "switch", print_line, NULL, why, sizeof(why));
+	err = ctl_call(name, request(req, sizeof(req), "switch", NULL, NULL, NULL, false), &plain,
+		       why, sizeof(why));
 	if (err == -EIO)
 		return cli_error("cannot switch '%s': %s", name, why);
 	if (err)
@@ -138,26 +242,34 @@ static int migrate_switch(const char *name, const char *to)
 
 int cmd_migrate(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "to", required_argument, 0, 't' }, MIGOPTS_LONG,
-		{ "switch-to-postcopy", no_argument, 0, 's' },
-		{ "json", no_argument, 0, 'j' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+	static const struct option own[] = {
+		{ "to", required_argument, 0, 't' }, { "switch-to-postcopy", no_argument, 0, 's' },
+		{ "json", no_argument, 0, 'j' }, { "help", no_argument, 0, 'h' } };
+	struct option longopts[4 + MIGOPT_COUNT + 1] = { 0 };
 	struct migrate_opts o = { .mode = "postcopy" };
 	const char *to = NULL;
-	char host[256], req[1024], words[512], why[400];
+	char host[256], req[2048], why[400];
 	struct migrate_view v = { .t0 = pcm_now_ns() };
+	struct ctl_client c = { .event = migrate_event, .arg = &v };
+	struct pcm_jw w;
 	bool do_switch = false;
 	uint16_t port;
 	int opt, json = 0, err;
 
+	memcpy(longopts, own, sizeof(own));
+	migopts_getopt(longopts + 4);
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'h': fputs(migrate_help, stdout); return 0;
+		case 'h':
+			fputs(migrate_help, stdout);
+			migopts_help(stdout);
+			fputs(migrate_help_end, stdout);
+			return 0;
 		case 't': to = optarg; break;
 		case 'j': json = 1; break;
 		case 's': do_switch = true; break;
 		default:
-			if ((err = mig_opts_parse(&o, "migrate", opt, optarg)) != 1)
+			if ((err = cli_migopt(&o, "migrate", opt, optarg)) != 1)
 				return err ? err : cli_usage_error("migrate", "unknown option");
 		}
 	}
@@ -167,12 +279,21 @@ int cmd_migrate(int argc, char **argv)
 		return migrate_switch(argv[optind], to);
 	if (!to || net_parse_addr(to, host, sizeof(host), &port))
 		return cli_usage_error("migrate", "--to HOST:PORT is required (got '%s')", to ? to : "");
-	if ((err = mig_opts_check(&o, "migrate")))
+	if ((err = cli_migopts_check(&o, "migrate")))
 		return err;
 	cli_progress_init(&v.pr, stderr);
-	mig_opts_format(&o, words, sizeof(words));
-	snprintf(req, sizeof(req), "migrate %s %s %d %s", to, o.mode, json, words);
-	err = ctl_call(argv[optind], req, migrate_line, &v, why, sizeof(why));
+	pcm_jw_init(&w, req, sizeof(req));
+	pcm_jw_obj(&w, NULL);
+	pcm_jw_str(&w, "req", "migrate");
+	pcm_jw_str(&w, "to", to);
+	pcm_jw_bool(&w, "json", json);
+	pcm_jw_obj(&w, "options");
+	migopts_to_json(&o, &w);
+	pcm_jw_end(&w);
+	pcm_jw_end(&w);
+	if (pcm_jw_finish(&w) < 0)
+		return cli_error("migrate: the request does not fit in %zu bytes", sizeof(req));
+	err = ctl_call(argv[optind], req, &c, why, sizeof(why));
 	cli_progress_end(&v.pr);
 	if (err == -EIO)
 		return cli_error("migration failed: %s", why);
@@ -202,7 +323,7 @@ int cmd_recover(int argc, char **argv)
 		{ "to", required_argument, 0, 't' }, { "give-up", no_argument, 0, 'g' },
 		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
 	const char *to = NULL;
-	char host[256], req[300], why[400];
+	char host[256], req[600], why[400];
 	bool give_up = false;
 	uint16_t port;
 	int opt, err;
@@ -225,11 +346,8 @@ int cmd_recover(int argc, char **argv)
 		return cli_usage_error("recover", "--to and --give-up exclude each other");
 	if (to && net_parse_addr(to, host, sizeof(host), &port))
 		return cli_usage_error("recover", "invalid --to '%s' (want HOST:PORT)", to);
-	if (give_up)
-		snprintf(req, sizeof(req), "give-up");
-	else
-		snprintf(req, sizeof(req), "recover%s%s", to ? " " : "", to ? to : "");
-	err = ctl_call(argv[optind], req, print_line, NULL, why, sizeof(why));
+	request(req, sizeof(req), give_up ? "give-up" : "recover", "to", to, NULL, false);
+	err = ctl_call(argv[optind], req, &plain, why, sizeof(why));
 	if (err == -EIO)
 		return cli_error("cannot %s '%s': %s", give_up ? "give up recovering" : "recover",
 				 argv[optind], why);
@@ -266,7 +384,7 @@ int cmd_resume(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "force", no_argument, 0, 'f' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
 	bool force = false;
-	char why[600];
+	char why[600], req[64];
 	int opt, err;
 
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -280,8 +398,8 @@ int cmd_resume(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return cli_usage_error("resume", "expects exactly one VM name");
-	err = ctl_call(argv[optind], force ? "resume force" : "resume", print_line, NULL, why,
-		       sizeof(why));
+	err = ctl_call(argv[optind], request(req, sizeof(req), "resume", NULL, NULL, "force", force),
+		       &plain, why, sizeof(why));
 	if (err == -EIO)
 		return cli_error("cannot resume '%s': %s", argv[optind], why);
 	if (err)

@@ -26,9 +26,7 @@ static const char demo_help[] =
 "\n"
 "  --warmup SECONDS       run the workload this long before migrating (1)\n"
 "  --json                 print the report as one JSON object\n"
-VMOPTS_HELP
-MIGOPTS_HELP
-"  -h, --help             this help\n";
+VMOPTS_HELP;
 
 /* The destination: receive, run the VM a little on its own, stop. */
 static int demo_child(int lfd, bool quiet, const char *console, const char *psk_file)
@@ -117,10 +115,11 @@ static int demo_source(struct vm_opts *v, struct migrate_opts *mo, double warmup
 
 int cmd_demo(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		VMOPTS_LONG, MIGOPTS_LONG, { "json", no_argument, 0, 'j' },
-		{ "warmup", required_argument, 0, 'w' }, { "help", no_argument, 0, 'h' },
-		{ 0, 0, 0, 0 } };
+	static const struct option own[] = {
+		VMOPTS_LONG, { "json", no_argument, 0, 'j' },
+		{ "warmup", required_argument, 0, 'w' }, { "help", no_argument, 0, 'h' } };
+	enum { NOWN = sizeof(own) / sizeof(own[0]) };
+	struct option longopts[NOWN + MIGOPT_COUNT + 1] = { 0 };
 	struct migrate_opts o = { .connect_timeout_ms = 5000, .reply_timeout_ms = 30000,
 				  .progress = demo_progress, .round_done = demo_round,
 				  .mode = "postcopy" };
@@ -132,9 +131,13 @@ int cmd_demo(int argc, char **argv)
 	pid_t child;
 
 	vm_opts_default(&v, 1ull << 30, 2, "kv");
+	memcpy(longopts, own, sizeof(own));
+	migopts_getopt(longopts + NOWN);
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (opt == 'h') {
 			fputs(demo_help, stdout);
+			migopts_help(stdout);
+			fputs("  -h, --help             this help\n", stdout);
 			return 0;
 		}
 		if (opt == 'j')
@@ -142,12 +145,12 @@ int cmd_demo(int argc, char **argv)
 		else if (opt == 'w' && (pcm_parse_double(optarg, &warmup) || warmup > 3600))
 			return cli_usage_error("demo", "invalid --warmup '%s'", optarg);
 		else if (opt != 'w' && (err = vm_opts_parse(&v, "demo", opt, optarg)) != 1 &&
-			 (err = err ? err : mig_opts_parse(&o, "demo", opt, optarg)) != 1)
+			 (err = err ? err : cli_migopt(&o, "demo", opt, optarg)) != 1)
 			return err ? err : cli_usage_error("demo", "unknown option");
 	}
 	if (optind < argc)
 		return cli_usage_error("demo", "unexpected argument '%s'", argv[optind]);
-	if ((err = vm_opts_finish(&v, "demo")) || (err = mig_opts_check(&o, "demo")))
+	if ((err = vm_opts_finish(&v, "demo")) || (err = cli_migopts_check(&o, "demo")))
 		return err;
 	if ((err = net_listen("127.0.0.1", 0, &lfd, &port)))
 		return cli_error("cannot listen on loopback: %s", wire_strerror(err));

@@ -1,5 +1,7 @@
-/* postcopy/ctl.c - control sockets: naming, permissions, one call. */
+/* postcopy/ctl.c - control sockets: naming, permissions, one call, and
+ * the JSON lines both ends write (ctl.h, docs/control.md). */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "lib/json.h"
 #include "postcopy/ctl.h"
 
 int ctl_name_check(const char *name)
@@ -132,38 +135,159 @@ void ctl_unlink(const char *name)
 		unlink(path);
 }
 
-int ctl_call(const char *name, const char *request,
-	     void (*fn)(void *arg, const char *line), void *arg,
+int ctl_read_line(FILE *f, char *buf, size_t cap, size_t *len)
+{
+	size_t n = 0;
+	int c;
+
+	while ((c = getc(f)) != EOF && c != '\n') {
+		if (n + 1 >= cap || n + 1 >= CTL_LINE_MAX)
+			return -E2BIG;
+		buf[n++] = (char)c;
+	}
+	if (c == EOF && (ferror(f) || !n))
+		return ferror(f) ? (errno ? -errno : -EIO) : -ENODATA;
+	buf[n] = 0;
+	*len = n;
+	return 0;
+}
+
+int ctl_send(FILE *f, struct pcm_jw *w)
+{
+	long n = pcm_jw_finish(w);
+
+	if (n < 0) {
+		ctl_err(f, "the reply did not fit in %d bytes", CTL_LINE_MAX);
+		return (int)n;
+	}
+	fprintf(f, "%s\n", w->buf);
+	fflush(f);
+	return 0;
+}
+
+/* A reply of a few members and a text: small enough for the stack. */
+static void send_small(FILE *f, const char *k1, bool v1, const char *k2, const char *text)
+{
+	char buf[4096];
+	struct pcm_jw w;
+
+	pcm_jw_init(&w, buf, sizeof(buf));
+	pcm_jw_obj(&w, NULL);
+	if (k1)
+		pcm_jw_bool(&w, k1, v1);
+	if (k2 && text)
+		pcm_jw_str(&w, k2, text);
+	pcm_jw_end(&w);
+	(void)!ctl_send(f, &w);
+}
+
+void ctl_event(FILE *f, const char *kind, const char *text)
+{
+	char buf[4096];
+	struct pcm_jw w;
+
+	pcm_jw_init(&w, buf, sizeof(buf));
+	pcm_jw_obj(&w, NULL);
+	pcm_jw_str(&w, "event", kind);
+	pcm_jw_str(&w, "text", text);
+	pcm_jw_end(&w);
+	(void)!ctl_send(f, &w);
+}
+
+void ctl_event_lines(FILE *f, const char *kind, const char *text)
+{
+	char line[4000];
+
+	for (const char *nl; *text; text = nl + 1) {
+		size_t n;
+
+		if (!(nl = strchr(text, '\n')))
+			nl = text + strlen(text);
+		n = (size_t)(nl - text) < sizeof(line) ? (size_t)(nl - text) : sizeof(line) - 1;
+		memcpy(line, text, n);
+		line[n] = 0;
+		ctl_event(f, kind, line);
+		if (!*nl)
+			break;
+	}
+}
+
+void ctl_ok(FILE *f, const char *text)
+{
+	send_small(f, "ok", true, "text", text);
+}
+
+void ctl_err(FILE *f, const char *fmt, ...)
+{
+	char why[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	send_small(f, "ok", false, "error", why);
+}
+
+/* One reply or event line from the VM process: 1 an event (handed on),
+ * 0 the reply (rc set), -EPROTO what is neither. */
+static int client_line(const struct ctl_client *c, struct pcm_json_doc *d, const char *line,
+		       size_t len, int *rc, char *err, size_t errlen)
+{
+	const struct pcm_json *root, *ok, *ev, *txt;
+
+	if (pcm_json_parse(d, line, len) || (root = pcm_json_root(d))->type != PCM_JSON_OBJECT) {
+		snprintf(err, errlen, "the VM process answered with a line that is not a JSON object");
+		return -EPROTO;
+	}
+	ev = pcm_json_get(d, root, "event");
+	txt = pcm_json_get(d, root, "text");
+	if (ev && ev->type == PCM_JSON_STRING) {
+		if (c && c->event)
+			c->event(c->arg, ev->str, txt && txt->type == PCM_JSON_STRING ? txt->str : "");
+		return 1;
+	}
+	if (!(ok = pcm_json_get(d, root, "ok")) || ok->type != PCM_JSON_BOOL) {
+		snprintf(err, errlen, "the VM process answered with an object that is neither "
+			 "an event nor a reply");
+		return -EPROTO;
+	}
+	if (ok->b) {
+		*rc = 0;
+		if (c && c->result)
+			c->result(c->arg, d, pcm_json_get(d, root, "result"));
+	} else {
+		const struct pcm_json *e = pcm_json_get(d, root, "error");
+
+		*rc = -EIO;
+		snprintf(err, errlen, "%s", e && e->type == PCM_JSON_STRING ? e->str : "(no reason given)");
+	}
+	return 0;
+}
+
+int ctl_call(const char *name, const char *request, const struct ctl_client *c,
 	     char *err, size_t errlen)
 {
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	int fd, rc = ctl_connect(name, &fd);
-	FILE *f;
+	struct pcm_json_doc *d = malloc(sizeof(*d));
+	char *line = malloc(CTL_LINE_MAX);
+	int fd = -1, rc = d && line ? ctl_connect(name, &fd) : -ENOMEM, r = 1;
+	size_t len;
+	FILE *f = NULL;
 
-	if (rc)
-		return rc;
-	if (dprintf(fd, "%s\n", request) < 0 || !(f = fdopen(fd, "r"))) {
+	if (!rc && (dprintf(fd, "%s\n", request) < 0 || !(f = fdopen(fd, "r"))))
+		rc = -EIO;
+	if (!rc) {
+		rc = -ECONNRESET;
+		snprintf(err, errlen, "the VM process closed its control socket without an answer");
+		while (r == 1 && !ctl_read_line(f, line, CTL_LINE_MAX, &len))
+			r = client_line(c, d, line, len, &rc, err, errlen);
+		if (r < 0)
+			rc = r;
+	}
+	if (f)
+		fclose(f);
+	else if (fd >= 0)
 		close(fd);
-		return -EIO;
-	}
-	rc = -ECONNRESET;
-	snprintf(err, errlen, "the VM process closed its control socket without an answer");
-	while ((n = getline(&line, &cap, f)) > 0) {
-		line[strcspn(line, "\n")] = 0;
-		if (!strncmp(line, "OK", 2)) {
-			rc = 0;
-			break;
-		}
-		if (!strncmp(line, "ERR ", 4)) {
-			snprintf(err, errlen, "%s", line + 4);
-			rc = -EIO;
-			break;
-		}
-		fn(arg, line);
-	}
 	free(line);
-	fclose(f);
+	free(d);
 	return rc;
 }

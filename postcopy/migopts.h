@@ -1,51 +1,38 @@
-/* postcopy/migopts.h - getopt codes and help text of the migration
- * options that `migrate` and `demo` share (mig_opts_parse in cli.h), and
- * their one-line form on a VM's control socket. */
+/* postcopy/migopts.h - the migration options, one table for all their
+ * forms: the getopt options and --help lines of `migrate` and `demo`, the
+ * text each takes on the command line, and the JSON members a control
+ * request carries them in. An option is added in migopts.c's table only.
+ * Nothing here prints; errors come back as -errno with the words in why. */
 #ifndef POSTCOPY_MIGOPTS_H
 #define POSTCOPY_MIGOPTS_H
 
 #include <getopt.h>
+#include <stdio.h>
+#include "lib/json.h"
 
-enum {
-	MIGOPT_MODE = 1100, MIGOPT_DOWNTIME, MIGOPT_ROUNDS, MIGOPT_PRE_ROUNDS,
-	MIGOPT_PRE_SECONDS, MIGOPT_BANDWIDTH, MIGOPT_VERIFY_RAM, MIGOPT_PSK,
-	MIGOPT_RECOVER_TIMEOUT, MIGOPT_LINK_TIMEOUT, MIGOPT_ENCRYPT,
-};
+struct migrate_opts;
 
-#define MIGOPTS_LONG \
-	{ "mode", required_argument, 0, MIGOPT_MODE }, \
-	{ "max-downtime", required_argument, 0, MIGOPT_DOWNTIME }, \
-	{ "max-rounds", required_argument, 0, MIGOPT_ROUNDS }, \
-	{ "precopy-rounds", required_argument, 0, MIGOPT_PRE_ROUNDS }, \
-	{ "precopy-seconds", required_argument, 0, MIGOPT_PRE_SECONDS }, \
-	{ "max-bandwidth", required_argument, 0, MIGOPT_BANDWIDTH }, \
-	{ "verify-ram", no_argument, 0, MIGOPT_VERIFY_RAM }, \
-	{ "psk-file", required_argument, 0, MIGOPT_PSK }, \
-	{ "recover-timeout", required_argument, 0, MIGOPT_RECOVER_TIMEOUT }, \
-	{ "link-timeout", required_argument, 0, MIGOPT_LINK_TIMEOUT }, \
-	{ "encrypt", no_argument, 0, MIGOPT_ENCRYPT }
+/* getopt codes of the table's options: MIGOPT_CODE + index. */
+#define MIGOPT_CODE 1100
+#define MIGOPT_COUNT 11
 
-#define MIGOPTS_HELP \
-"  --mode MODE            postcopy (default), precopy, or hybrid\n" \
-"  --max-downtime MS      precopy: stop-and-copy once the rest would cross\n" \
-"                         in MS at the last round's rate (default 300)\n" \
-"  --max-rounds N         precopy: give up converging after N rounds (30)\n" \
-"  --precopy-rounds N     hybrid: pre-copy rounds before post-copy (1)\n" \
-"  --precopy-seconds S    hybrid: or pre-copy for S seconds\n" \
-"  --max-bandwidth RATE   cap the background stream (pre-copy rounds and the\n" \
-"                         post-copy pusher) at RATE bytes/s, e.g. 100M;\n" \
-"                         page replies to faulting vCPUs are never capped\n" \
-"  --verify-ram           precopy: before resuming, the destination compares\n" \
-"                         a digest of all guest RAM with the source's at the\n" \
-"                         pause (proves the dirty tracking; adds to downtime)\n" \
-"  --psk-file FILE        prove to the destination that both hold the key in\n" \
-"                         FILE (mode 600, 16+ bytes) before any VM data flows\n" \
-"  --encrypt              with --psk-file: seal all three channels (AES-256-GCM\n" \
-"                         with AES-NI, else XChaCha20-Poly1305)\n" \
-"  --link-timeout SECONDS once the destination runs the VM, silence this long\n" \
-"                         counts as a broken link (5)\n" \
-"  --recover-timeout SECONDS\n" \
-"                         after a broken link, keep reconnecting this long\n" \
-"                         (600); `postcopy-move recover NAME` retries now\n"
+/* Append the table's options to a getopt_long table at out (room for
+ * MIGOPT_COUNT); returns how many. */
+unsigned migopts_getopt(struct option *out);
+/* The --help lines of the table's options. */
+void migopts_help(FILE *f);
+/* A getopt code and its argument into o: 1 taken, 0 not a migration
+ * option, -EINVAL (bad value) or -errno (e.g. the key file's path cannot
+ * be resolved) with why. */
+int migopts_set(struct migrate_opts *o, int code, const char *arg, char *why, size_t n);
+/* The whole before anything starts: -EINVAL for options that do not fit
+ * together, -EACCES for a key file that cannot be used; why says which. */
+int migopts_check(const struct migrate_opts *o, char *why, size_t n);
+/* Every option as a member of the open JSON object w, and back: members
+ * of obj other than the table's are refused (-EINVAL, naming it), as are
+ * values of the wrong type or out of range. */
+void migopts_to_json(const struct migrate_opts *o, struct pcm_jw *w);
+int migopts_from_json(struct migrate_opts *o, const struct pcm_json_doc *d,
+		      const struct pcm_json *obj, char *why, size_t n);
 
 #endif

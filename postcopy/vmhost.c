@@ -1,13 +1,14 @@
 /* postcopy/vmhost.c - a VM's process: its control socket loop.
  *
  * `run` ends here once its VM runs, `receive` as soon as the incoming VM
- * has a name. Requests: status, stop, migrate HOST:PORT MODE JSON
- * [key=value...], switch, recover [HOST:PORT], give-up, resume, latency (read
- * only: the kv latency histogram and timeline, for bench/). A migration,
- * outgoing or incoming, runs on its own thread, so the socket still
- * answers status (including a link outage), switch (pre-copy to
- * post-copy), recover and give-up meanwhile; an outgoing one's progress and report travel back to the
- * migrate client as lines.
+ * has a name. The socket speaks JSON lines (docs/control.md): one request
+ * object per connection, answered by the handler host_reqs[] names for
+ * its "req": status, stop, migrate, switch, recover, give-up, resume,
+ * latency (read only: the kv latency histogram and timeline, for bench/).
+ * A migration, outgoing or incoming, runs on its own thread, so the
+ * socket still answers status (including a link outage), switch
+ * (pre-copy to post-copy), recover and give-up meanwhile; an outgoing
+ * one's progress and report travel back to the migrate client as events.
  */
 #include <errno.h>
 #include <poll.h>
@@ -19,6 +20,7 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 #include "net/chan.h"
@@ -27,6 +29,7 @@
 #include "postcopy/ctl.h"
 #include "postcopy/migrate.h"
 #include "postcopy/migopts.h"
+#include "lib/json.h"
 
 struct vmhost {
 	struct machine *m;        /* NULL while it is being received */
@@ -84,39 +87,55 @@ static const char *host_state(struct vmhost *h)
 }
 
 /* While a VM is received it has no machine here yet: what HELLO said. */
-static void host_status_incoming(struct vmhost *h, FILE *f)
+static void host_status_incoming(struct vmhost *h, struct pcm_jw *w)
 {
-	fprintf(f, "engine: %s\nmem_bytes: %llu\nvcpus: %u\nworkload: %s\n", h->hello.engine,
-		(unsigned long long)h->hello.ram_bytes, h->hello.vcpus,
-		wl_name(h->hello.params.workload) ? wl_name(h->hello.params.workload) : "?");
+	const char *wl = wl_name(h->hello.params.workload);
+
+	pcm_jw_str(w, "engine", h->hello.engine);
+	pcm_jw_u64(w, "mem_bytes", h->hello.ram_bytes);
+	pcm_jw_u64(w, "vcpus", h->hello.vcpus);
+	pcm_jw_str(w, "workload", wl ? wl : "?");
 }
 
+/* The status object: its keys are stable (docs/control.md); `status`
+ * prints them as "key: value" lines in this order. */
 static void host_status(struct vmhost *h, FILE *f)
 {
-	char link[300];
+	char buf[4096], link[300];
+	struct pcm_jw w;
 
-	fprintf(f, "name: %s\nstate: %s\n", h->name, host_state(h));
+	pcm_jw_init(&w, buf, sizeof(buf));
+	pcm_jw_obj(&w, NULL);
+	pcm_jw_bool(&w, "ok", true);
+	pcm_jw_obj(&w, "result");
+	pcm_jw_str(&w, "name", h->name);
+	pcm_jw_str(&w, "state", host_state(h));
 	if (h->m && machine_crashed(h->m))
-		fprintf(f, "crashed: %s\n", machine_crashed(h->m));
+		pcm_jw_str(&w, "crashed", machine_crashed(h->m));
 	if (atomic_load(&h->owed))
-		fprintf(f, "source: owed DONE (it has not said RELEASED; its reconnection gets it)\n");
+		pcm_jw_str(&w, "source", "owed DONE (it has not said RELEASED; its reconnection gets it)");
 	if (h->migrating) {
 		link_describe(&h->link, link, sizeof(link));
-		fprintf(f, "link: %s\n", link);
+		pcm_jw_str(&w, "link", link);
 	}
 	if (h->m) {
 		const struct machine_config *c = machine_config_of(h->m);
 		struct machine_stats st;
 
 		machine_stats(h->m, &st);
-		fprintf(f, "engine: %s\nmem_bytes: %llu\nvcpus: %u\nworkload: %s\nops: %llu\n"
-			   "heartbeats: %llu\n", c->engine, (unsigned long long)c->ram_bytes,
-			c->vcpus, wl_name(c->params.workload), (unsigned long long)st.ops,
-			(unsigned long long)st.heartbeats);
+		pcm_jw_str(&w, "engine", c->engine);
+		pcm_jw_u64(&w, "mem_bytes", c->ram_bytes);
+		pcm_jw_u64(&w, "vcpus", c->vcpus);
+		pcm_jw_str(&w, "workload", wl_name(c->params.workload));
+		pcm_jw_u64(&w, "ops", st.ops);
+		pcm_jw_u64(&w, "heartbeats", st.heartbeats);
 	} else {
-		host_status_incoming(h, f);
+		host_status_incoming(h, &w);
 	}
-	fprintf(f, "uptime_s: %.1f\nOK\n", (pcm_now_ns() - h->t_start) / 1e9);
+	pcm_jw_num(&w, "uptime_s", (double)((pcm_now_ns() - h->t_start) / 100000000) / 10);
+	pcm_jw_end(&w);
+	pcm_jw_end(&w);
+	(void)!ctl_send(f, &w);
 }
 
 /* "latency": kv's latency numbers as they stand in guest RAM (see
@@ -128,7 +147,7 @@ static void host_status(struct vmhost *h, FILE *f)
  * interval: its start (guest ns), the longest operation and the longest
  * response in it (ns), oldest first. Only reads: on a machine whose pages
  * are still arriving it may fault like a vCPU, as status does. */
-static void host_latency(struct vmhost *h, FILE *f)
+static int host_latency_text(struct vmhost *h, FILE *f)
 {
 	const struct machine_config *c = machine_config_of(h->m);
 	const struct machine_region *r;
@@ -140,10 +159,8 @@ static void host_latency(struct vmhost *h, FILE *f)
 	for (unsigned i = 0; i < n; i++)
 		if (r[i].gpa == 0 && r[i].size >= GUEST_DATA_OFF)
 			ram = r[i].host;
-	if (!ram) {
-		fprintf(f, "ERR guest RAM at address 0 is not mapped here\n");
-		return;
-	}
+	if (!ram)
+		return -ENXIO;
 	for (unsigned v = 0; v < c->vcpus; v++) {
 		struct guest_vcpu_stats *g = guest_stats_of(ram, v);
 		uint64_t t = __atomic_load_n(&g->last_op_ns, __ATOMIC_RELAXED);
@@ -180,7 +197,29 @@ static void host_latency(struct vmhost *h, FILE *f)
 				(unsigned long long)(i << GUEST_LATRING_SHIFT),
 				(unsigned long long)w[0], (unsigned long long)w[1]);
 	}
-	fprintf(f, "OK\n");
+	return 0;
+}
+
+static void host_latency(struct vmhost *h, FILE *f)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+	int err;
+
+	if (!mem) {
+		ctl_err(f, "out of memory");
+		return;
+	}
+	err = host_latency_text(h, mem);
+	fclose(mem);
+	if (err) {
+		ctl_err(f, "guest RAM at address 0 is not mapped here");
+	} else {
+		ctl_event_lines(f, "output", text);
+		ctl_ok(f, NULL);
+	}
+	free(text);
 }
 
 static void host_progress(void *arg, const struct pm_progress *p, uint64_t npages,
@@ -189,14 +228,14 @@ static void host_progress(void *arg, const struct pm_progress *p, uint64_t npage
 	char line[200];
 
 	cli_progress_format(line, sizeof(line), p, npages, elapsed);
-	fprintf(arg, "P %s\n", line);
-	fflush(arg);
+	ctl_event(arg, "progress", line);
 }
 
-/* Report lines, each prefixed so the client can tell them from progress. */
+/* The report, one "report" event a line: the client prints them as they
+ * are (human text, or the JSON object when it asked for --json). */
 static void host_report(FILE *f, const struct report *r, bool json)
 {
-	char *text = NULL, *line, *save;
+	char *text = NULL;
 	size_t len = 0;
 	FILE *mem = open_memstream(&text, &len);
 
@@ -207,23 +246,24 @@ static void host_report(FILE *f, const struct report *r, bool json)
 	else
 		report_print_human(mem, r);
 	fclose(mem);
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		fprintf(f, "R %s\n", line);
+	ctl_event_lines(f, "report", text);
 	free(text);
 }
 
 static void host_note(void *arg, const char *line)
 {
-	fprintf(arg, "I %s\n", line);
-	fflush(arg);
+	ctl_event(arg, "note", line);
 }
 
 static void host_round(void *arg, unsigned round, uint64_t pages, uint64_t bytes,
 		       uint64_t pending)
 {
-	fprintf(arg, "I pre-copy round %u: %llu pages, %.1f MiB; %llu pages written since\n",
-		round, (unsigned long long)pages, bytes / 1048576.0, (unsigned long long)pending);
-	fflush(arg);
+	char line[200];
+
+	snprintf(line, sizeof(line), "pre-copy round %u: %llu pages, %.1f MiB; %llu pages "
+		 "written since", round, (unsigned long long)pages, bytes / 1048576.0,
+		 (unsigned long long)pending);
+	ctl_event(arg, "note", line);
 }
 
 static void *host_migrate_main(void *arg)
@@ -248,63 +288,94 @@ static void *host_migrate_main(void *arg)
 		perror("eventfd");
 	if (err) {
 		if (fail.after_commit)
-			fprintf(f, "ERR %s; the VM had been committed to the destination, this "
-				"source keeps its paused copy\n", fail.why);
+			ctl_err(f, "%s; the VM had been committed to the destination, this "
+				"source keeps its paused copy", fail.why);
 		else if (fail.resume_err)
-			fprintf(f, "ERR %s; the destination never ran the VM, but resuming it here "
-				"failed (%s): it stays paused here; `resume` tries again\n",
+			ctl_err(f, "%s; the destination never ran the VM, but resuming it here "
+				"failed (%s): it stays paused here; `resume` tries again",
 				fail.why, strerror(-fail.resume_err));
 		else
-			fprintf(f, "ERR %s; the VM keeps running here\n", fail.why);
+			ctl_err(f, "%s; the VM keeps running here", fail.why);
 	} else {
 		host_report(f, &r, h->mig_json);
-		fprintf(f, "OK released\n");
+		ctl_ok(f, "released");
 	}
 	fclose(f);
 	return NULL;
 }
 
-/* "migrate HOST:PORT MODE JSON [key=value...]": started on its own thread,
- * which answers the client; false if it could not start (answered here). */
-static bool host_migrate(struct vmhost *h, FILE *f, const char *args)
+/* A request member that must be a string / a boolean, or absent. */
+static const char *req_str(const struct pcm_json_doc *d, const struct pcm_json *req,
+			   const char *key, bool *bad)
+{
+	const struct pcm_json *v = pcm_json_get(d, req, key);
+
+	*bad = v && v->type != PCM_JSON_STRING;
+	return v && !*bad ? v->str : NULL;
+}
+
+static bool req_bool(const struct pcm_json_doc *d, const struct pcm_json *req,
+		     const char *key, bool *bad)
+{
+	const struct pcm_json *v = pcm_json_get(d, req, key);
+
+	*bad = v && v->type != PCM_JSON_BOOL;
+	return v && !*bad && v->b;
+}
+
+/* {"req": "migrate", "to": "HOST:PORT", "json": BOOL, "options": {...}}:
+ * started on its own thread, which answers the client; false if it could
+ * not start (answered here). */
+static bool host_migrate(struct vmhost *h, FILE *f, const struct pcm_json_doc *d,
+			 const struct pcm_json *req)
 {
 	struct migrate_opts *o = &h->mig_o;
-	char to[300], mode[16], why[200];
-	int json = 0, used = 0;
+	const struct pcm_json *opts = pcm_json_get(d, req, "options");
+	bool bad_to, bad_json, json;
+	const char *to = req_str(d, req, "to", &bad_to);
+	char why[400];
 
+	json = req_bool(d, req, "json", &bad_json);
 	memset(o, 0, sizeof(*o));
 	*o = (struct migrate_opts){ .connect_timeout_ms = 5000, .reply_timeout_ms = 30000,
 				    .progress = host_progress, .progress_arg = f,
 				    .round_done = host_round, .note = host_note,
-				    .switch_req = &h->switch_req, .link = &h->link };
-	if (sscanf(args, "%299s %15s %d%n", to, mode, &json, &used) != 3 ||
-	    net_parse_addr(to, o->host, sizeof(o->host), &o->port)) {
-		fprintf(f, "ERR bad migrate request '%s'\n", args);
+				    .switch_req = &h->switch_req, .link = &h->link,
+				    .mode = "postcopy" };
+	if (!to || bad_to || net_parse_addr(to, o->host, sizeof(o->host), &o->port)) {
+		ctl_err(f, "migrate needs \"to\": \"HOST:PORT\"");
 		return false;
 	}
-	if (mig_opts_scan(o, args + used, why, sizeof(why))) {
-		fprintf(f, "ERR %s\n", why);
+	if (bad_json) {
+		ctl_err(f, "\"json\" must be true or false");
+		return false;
+	}
+	if (opts && migopts_from_json(o, d, opts, why, sizeof(why))) {
+		ctl_err(f, "%s", why);
+		return false;
+	}
+	if (migopts_check(o, why, sizeof(why))) {
+		ctl_err(f, "%s", why);
 		return false;
 	}
 	if (h->migrating) {
-		fprintf(f, "ERR a migration of this VM is already running\n");
+		ctl_err(f, "a migration of this VM is already running");
 		return false;
 	}
 	if (!h->m) {
-		fprintf(f, "ERR this VM is still arriving here\n");
+		ctl_err(f, "this VM is still arriving here");
 		return false;
 	}
 	if (h->paused) {
-		fprintf(f, "ERR the VM is paused after a failed migration; it cannot move again\n");
+		ctl_err(f, "the VM is paused after a failed migration; it cannot move again");
 		return false;
 	}
-	pm_strset(o->mode, sizeof(o->mode), mode);
 	pm_strset(o->name, sizeof(o->name), h->name);
 	atomic_store(&h->switch_req, false);
 	h->mig_f = f;
 	h->mig_json = json;
 	if (pthread_create(&h->mig_thr, NULL, host_migrate_main, h)) {
-		fprintf(f, "ERR cannot start the migration thread\n");
+		ctl_err(f, "cannot start the migration thread");
 		return false;
 	}
 	h->migrating = true;
@@ -319,20 +390,20 @@ static void host_recover(struct vmhost *h, FILE *f, const char *to)
 	uint16_t port;
 
 	if (!h->migrating || h->receiving) {
-		fprintf(f, "ERR %s\n", h->receiving ? "this VM is arriving here: run recover on "
+		ctl_err(f, "%s", h->receiving ? "this VM is arriving here: run recover on "
 			"the source, which reconnects" : "no migration of this VM is running");
 		return;
 	}
 	if (*to && net_parse_addr(to, host, sizeof(host), &port)) {
-		fprintf(f, "ERR invalid address '%s' (want HOST:PORT)\n", to);
+		ctl_err(f, "invalid address '%s' (want HOST:PORT)", to);
 		return;
 	}
 	if (atomic_load(&h->link.phase) != LINK_PAUSED) {
-		fprintf(f, "ERR the migration's link is up: nothing to recover\n");
+		ctl_err(f, "the migration's link is up: nothing to recover");
 		return;
 	}
 	link_poke(&h->link, *to ? host : NULL, *to ? port : 0);
-	fprintf(f, "OK reconnecting now%s%s\n", *to ? " to " : "", to);
+	ctl_ok(f, *to ? "reconnecting now to the new address" : "reconnecting now");
 }
 
 /* "give-up": a paused migration, at either end, stops reconnecting (or
@@ -341,16 +412,15 @@ static void host_recover(struct vmhost *h, FILE *f, const char *to)
 static void host_give_up(struct vmhost *h, FILE *f)
 {
 	if (!h->migrating) {
-		fprintf(f, "ERR no migration of this VM is running\n");
+		ctl_err(f, "no migration of this VM is running");
 		return;
 	}
 	if (atomic_load(&h->link.phase) != LINK_PAUSED) {
-		fprintf(f, "ERR the migration's link is up: nothing to give up\n");
+		ctl_err(f, "the migration's link is up: nothing to give up");
 		return;
 	}
 	link_give_up(&h->link);
-	fprintf(f, "OK giving up %s\n", h->receiving ? "waiting for the source" :
-		"reconnecting");
+	ctl_ok(f, h->receiving ? "giving up waiting for the source" : "giving up reconnecting");
 }
 
 /* "resume": the paused copy a failed migration left here runs again.
@@ -361,12 +431,13 @@ static void host_resume_now(struct vmhost *h, FILE *f, const char *because)
 	int err = machine_resume(h->m);
 
 	if (err) {
-		fprintf(f, "ERR cannot resume the VM: %s\n", strerror(-err));
+		ctl_err(f, "cannot resume the VM: %s", strerror(-err));
 		return;
 	}
 	h->paused = false;
 	h->paused_here = false;
-	fprintf(f, "%s\nOK resumed from its state at the pause\n", because);
+	ctl_event(f, "output", because);
+	ctl_ok(f, "resumed from its state at the pause");
 }
 
 /* "resume [force]": run the paused copy again only once the destination
@@ -376,11 +447,11 @@ static void host_resume(struct vmhost *h, FILE *f, bool force)
 {
 	const char *to = h->mig_o.host;
 	enum oc_answer a;
-	char why[320];
+	char why[320], line[400];
 	int err;
 
 	if (h->migrating || !h->paused) {
-		fprintf(f, "ERR %s\n", h->migrating ? "a migration of this VM is running" :
+		ctl_err(f, "%s", h->migrating ? "a migration of this VM is running" :
 			"the VM is not paused: nothing to resume");
 		return;
 	}
@@ -389,23 +460,25 @@ static void host_resume(struct vmhost *h, FILE *f, bool force)
 		return;
 	}
 	if ((err = source_ask(h->m, &h->mig_o, h->mig_session, &a, why, sizeof(why)))) {
-		fprintf(f, "ERR cannot ask the destination: %s\n", why);
+		ctl_err(f, "cannot ask the destination: %s", why);
 		return;
 	}
 	switch (oc_resume_decide(a, force)) {
 	case OCR_REFUSE:
-		fprintf(f, "ERR the destination %s:%u runs this VM and waits for its pages: resuming "
-			"here would run it twice\n", to, h->mig_o.port);
+		ctl_err(f, "the destination %s:%u runs this VM and waits for its pages: resuming "
+			"here would run it twice", to, h->mig_o.port);
 		return;
 	case OCR_RELEASE:
 		h->paused = false;
 		h->released = true;
-		fprintf(f, "the destination %s:%u runs this VM with every page: the migration had "
-			"succeeded\nOK released\n", to, h->mig_o.port);
+		snprintf(line, sizeof(line), "the destination %s:%u runs this VM with every page: "
+			 "the migration had succeeded", to, h->mig_o.port);
+		ctl_event(f, "output", line);
+		ctl_ok(f, "released");
 		return;
 	case OCR_NEED_FORCE:
-		fprintf(f, "ERR cannot ask the destination %s:%u whether it runs this VM (%s); if its "
-			"copy is gone for certain, resume --force\n", to, h->mig_o.port, why);
+		ctl_err(f, "cannot ask the destination %s:%u whether it runs this VM (%s); if its "
+			"copy is gone for certain, resume --force", to, h->mig_o.port, why);
 		return;
 	case OCR_RESUME:
 		host_resume_now(h, f, a == OCQ_NOT_THERE ? "the destination says it does not hold "
@@ -417,53 +490,208 @@ static void host_resume(struct vmhost *h, FILE *f, bool force)
 static void host_switch(struct vmhost *h, FILE *f)
 {
 	if (!h->migrating || h->receiving) {
-		fprintf(f, "ERR no migration of this VM is running\n");
+		ctl_err(f, "no migration of this VM is running");
 		return;
 	}
 	atomic_store(&h->switch_req, true);
-	fprintf(f, "OK switching to post-copy at the next page run\n");
+	ctl_ok(f, "switching to post-copy at the next page run");
 }
 
-/* One client, one request. Returns true when the host should exit. */
+/* ---- requests (docs/control.md) ---- */
+
+enum host_after {
+	HA_CLOSE,      /* answered: close the connection */
+	HA_OWNED,      /* the migration thread answers and closes it */
+	HA_EXIT,       /* answered, and this process ends (stop) */
+};
+
+typedef enum host_after (*host_req_fn)(struct vmhost *h, FILE *f,
+				       const struct pcm_json_doc *d, const struct pcm_json *req);
+
+static enum host_after req_status(struct vmhost *h, FILE *f, const struct pcm_json_doc *d,
+				  const struct pcm_json *req)
+{
+	(void)d, (void)req;
+	host_status(h, f);
+	return HA_CLOSE;
+}
+
+static enum host_after req_stop(struct vmhost *h, FILE *f, const struct pcm_json_doc *d,
+				const struct pcm_json *req)
+{
+	(void)d, (void)req;
+	if (h->migrating) {
+		ctl_err(f, "a migration of this VM is running; stop it once it ends");
+		return HA_CLOSE;
+	}
+	ctl_ok(f, "stopped");
+	return HA_EXIT;
+}
+
+static enum host_after req_latency(struct vmhost *h, FILE *f, const struct pcm_json_doc *d,
+				   const struct pcm_json *req)
+{
+	(void)d, (void)req;
+	if (!h->m)
+		ctl_err(f, "this VM is still arriving here");
+	else
+		host_latency(h, f);
+	return HA_CLOSE;
+}
+
+static enum host_after req_switch(struct vmhost *h, FILE *f, const struct pcm_json_doc *d,
+				  const struct pcm_json *req)
+{
+	(void)d, (void)req;
+	host_switch(h, f);
+	return HA_CLOSE;
+}
+
+static enum host_after req_resume(struct vmhost *h, FILE *f, const struct pcm_json_doc *d,
+				  const struct pcm_json *req)
+{
+	bool bad, force = req_bool(d, req, "force", &bad);
+
+	if (bad)
+		ctl_err(f, "\"force\" must be true or false");
+	else
+		host_resume(h, f, force);
+	return HA_CLOSE;
+}
+
+static enum host_after req_give_up(struct vmhost *h, FILE *f, const struct pcm_json_doc *d,
+				   const struct pcm_json *req)
+{
+	(void)d, (void)req;
+	host_give_up(h, f);
+	return HA_CLOSE;
+}
+
+static enum host_after req_recover(struct vmhost *h, FILE *f, const struct pcm_json_doc *d,
+				   const struct pcm_json *req)
+{
+	bool bad;
+	const char *to = req_str(d, req, "to", &bad);
+
+	if (bad)
+		ctl_err(f, "\"to\" must be a string \"HOST:PORT\"");
+	else
+		host_recover(h, f, to ? to : "");
+	return HA_CLOSE;
+}
+
+static enum host_after req_migrate(struct vmhost *h, FILE *f, const struct pcm_json_doc *d,
+				   const struct pcm_json *req)
+{
+	return host_migrate(h, f, d, req) ? HA_OWNED : HA_CLOSE;
+}
+
+static const struct host_req {
+	const char *name;
+	host_req_fn fn;
+	const char *members[4];   /* besides "req" */
+} host_reqs[] = {
+	{ "status", req_status, { NULL } },
+	{ "stop", req_stop, { NULL } },
+	{ "latency", req_latency, { NULL } },
+	{ "switch", req_switch, { NULL } },
+	{ "resume", req_resume, { "force", NULL } },
+	{ "give-up", req_give_up, { NULL } },
+	{ "recover", req_recover, { "to", NULL } },
+	{ "migrate", req_migrate, { "to", "json", "options", NULL } },
+};
+
+/* The request's handler, or NULL with an error reply sent. */
+static const struct host_req *req_find(FILE *f, const struct pcm_json_doc *d,
+				       const struct pcm_json *req)
+{
+	const struct pcm_json *name = pcm_json_get(d, req, "req");
+	const struct host_req *r = NULL;
+
+	if (!name || name->type != PCM_JSON_STRING) {
+		ctl_err(f, "a request needs \"req\": a string naming it");
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof(host_reqs) / sizeof(host_reqs[0]) && !r; i++)
+		if (!strcmp(host_reqs[i].name, name->str))
+			r = &host_reqs[i];
+	if (!r) {
+		ctl_err(f, "unknown request \"%s\"", name->str);
+		return NULL;
+	}
+	for (const struct pcm_json *m = pcm_json_first(d, req); m; m = pcm_json_next(d, m)) {
+		bool known = !strcmp(m->key, "req");
+
+		for (unsigned k = 0; !known && r->members[k]; k++)
+			known = !strcmp(m->key, r->members[k]);
+		if (!known) {
+			ctl_err(f, "request \"%s\" has no member \"%s\"", r->name, m->key);
+			return NULL;
+		}
+	}
+	return r;
+}
+
+/* One line from the client, answered; what then. */
+static enum host_after host_request(struct vmhost *h, FILE *f, struct pcm_json_doc *d,
+				    char *line)
+{
+	const struct host_req *r;
+	size_t len;
+	int err = ctl_read_line(f, line, CTL_LINE_MAX, &len);
+
+	if (err == -ENODATA)
+		return HA_CLOSE;
+	if (err == -E2BIG) {
+		ctl_err(f, "request line longer than %d bytes", CTL_LINE_MAX - 1);
+		return HA_CLOSE;
+	}
+	if (err) {
+		ctl_err(f, "reading the request: %s", strerror(err == -EAGAIN ? ETIMEDOUT : -err));
+		return HA_CLOSE;
+	}
+	if ((err = pcm_json_parse(d, line, len))) {
+		if (err == -E2BIG)
+			ctl_err(f, "request too large: %s", d->why);
+		else
+			ctl_err(f, "malformed JSON at byte %zu: %s", d->err_off, d->why);
+		return HA_CLOSE;
+	}
+	if (pcm_json_root(d)->type != PCM_JSON_OBJECT) {
+		ctl_err(f, "a request is a JSON object, not a %s",
+			pcm_json_type_name(pcm_json_root(d)->type));
+		return HA_CLOSE;
+	}
+	if (!(r = req_find(f, d, pcm_json_root(d))))
+		return HA_CLOSE;
+	return r->fn(h, f, d, pcm_json_root(d));
+}
+
+/* One client, one request. A client gets CTL_CLIENT_TIMEOUT_S to send
+ * its line: the loop that serves the VM does not wait on a silent one.
+ * Returns true when the host should exit. */
+#define CTL_CLIENT_TIMEOUT_S 5
 static bool host_client(struct vmhost *h, int fd)
 {
-	FILE *f = fdopen(fd, "r+");
-	char line[1024] = "";
+	struct timeval tv = { CTL_CLIENT_TIMEOUT_S, 0 };
+	struct pcm_json_doc *d = malloc(sizeof(*d));
+	char *line = malloc(CTL_LINE_MAX);
+	FILE *f = d && line ? fdopen(fd, "r+") : NULL;
+	enum host_after a = HA_CLOSE;
 
 	if (!f) {
 		close(fd);
+	} else {
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		a = host_request(h, f, d, line);
+		if (a != HA_OWNED)
+			fclose(f);
+	}
+	free(line);
+	free(d);
+	if (a == HA_OWNED)
 		return false;
-	}
-	if (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = 0;
-		if (!strcmp(line, "status")) {
-			host_status(h, f);
-		} else if (!strcmp(line, "stop") && h->migrating) {
-			fprintf(f, "ERR a migration of this VM is running; stop it once it ends\n");
-			line[0] = 0;
-		} else if (!strcmp(line, "stop")) {
-			fprintf(f, "OK stopped\n");
-		} else if (!strcmp(line, "latency") && !h->m) {
-			fprintf(f, "ERR this VM is still arriving here\n");
-		} else if (!strcmp(line, "latency")) {
-			host_latency(h, f);
-		} else if (!strcmp(line, "switch")) {
-			host_switch(h, f);
-		} else if (!strcmp(line, "resume") || !strcmp(line, "resume force")) {
-			host_resume(h, f, line[6] != '\0');
-		} else if (!strcmp(line, "give-up")) {
-			host_give_up(h, f);
-		} else if (!strcmp(line, "recover") || !strncmp(line, "recover ", 8)) {
-			host_recover(h, f, line[7] ? line + 8 : "");
-		} else if (!strncmp(line, "migrate ", 8)) {
-			if (host_migrate(h, f, line + 8))
-				return false;   /* the migration thread answers */
-		} else {
-			fprintf(f, "ERR unknown request '%s'\n", line);
-		}
-	}
-	fclose(f);
-	return !strcmp(line, "stop") || (h->released && !h->migrating);
+	return a == HA_EXIT || (h->released && !h->migrating);
 }
 
 static void *host_linger_main(void *arg)
