@@ -27,8 +27,8 @@ LDLIBS  += -luring -lxxhash -lsodium -lpthread -lm
 B       ?= build
 BINDIR  ?= bin
 
-SRC_DIRS  := lib net uffd vm kvm guest postcopy
-MAIN_SRC  := postcopy/main.c
+SRC_DIRS  := lib net uffd vm kvm guest postcopy host cli
+MAIN_SRC  := cli/main.c
 LIB_SRCS  := $(filter-out $(MAIN_SRC),$(wildcard $(addsuffix /*.c,$(SRC_DIRS))))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/%.o) $(B)/kvm/payload.o
 

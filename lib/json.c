@@ -314,7 +314,7 @@ static int to_double(struct parser *p, size_t start, double *v)
 	return 0;
 }
 
-/* Digits at p->pos, at least one, or err_why. */
+/* Digits at p->pos, at least one, or -EINVAL with why. */
 static int digits(struct parser *p, const char *why)
 {
 	if (!is_digit(peek(p)))

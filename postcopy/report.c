@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "postcopy/proto.h"
 #include "postcopy/report.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -224,4 +225,15 @@ void report_print_json(FILE *f, const struct report *r)
 	fprintf(f, ",\"verified\":%s", r->verified ? "true" : "false");
 	JSON_STR(f, ",", "verify_detail", r->verify_detail);
 	fputs("}\n", f);
+}
+
+void report_progress_format(char *buf, size_t n, const struct pm_progress *p,
+			    uint64_t npages, double elapsed_s)
+{
+	double mb = p->pages_in * (double)PM_PAGE / 1e6;
+
+	snprintf(buf, n, "%6.2fs  pages %llu/%llu (%5.1f%%)  %7.1f MB/s  faults %llu  fault p99 %.0f us",
+		 elapsed_s, (unsigned long long)p->pages_in, (unsigned long long)npages,
+		 npages ? 100.0 * p->pages_in / npages : 0.0, elapsed_s > 0 ? mb / elapsed_s : 0.0,
+		 (unsigned long long)p->remote_faults, p->fault_p99_ns / 1e3);
 }

@@ -54,5 +54,9 @@ struct report {
 
 void report_print_human(FILE *f, const struct report *r);
 void report_print_json(FILE *f, const struct report *r);
+struct pm_progress;
+/* One progress line: elapsed, pages in, rate, faults, fault p99. */
+void report_progress_format(char *buf, size_t n, const struct pm_progress *p,
+			    uint64_t npages, double elapsed_s);
 
 #endif

@@ -81,8 +81,9 @@ if os.path.exists(known_file):
 objs = {}
 for o in glob.glob(build + '/**/*.o', recursive=True):
     rel = os.path.relpath(o, build)
-    if folder(rel) in BELOW:
-        objs[rel[:-2] + '.c'] = o
+    src = rel[:-2] + '.c'
+    if folder(rel) in BELOW and os.path.exists(src):   # not a stale object of a moved file
+        objs[src] = o
 defs, uses = {}, {}
 for src, o in objs.items():
     out = subprocess.run(['nm', o], capture_output=True, text=True, check=True).stdout

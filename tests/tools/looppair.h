@@ -22,7 +22,7 @@
 #include <unistd.h>
 #include "net/chan.h"
 #include "net/wire.h"
-#include "postcopy/cli.h"
+#include "cli/cli.h"
 #include "lib/clock.h"
 #include "postcopy/migrate.h"
 

@@ -28,7 +28,7 @@
 #include <sys/mman.h>
 #include "guest/layout.h"
 #include "guest/workload.h"
-#include "postcopy/cli.h"
+#include "cli/cli.h"
 #include "tests/tools/looppair.h"
 
 #define LOAD_AFTER_MS 5000u      /* every vCPU must advance within this */

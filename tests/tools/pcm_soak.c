@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include "guest/layout.h"
 #include "guest/workload.h"
-#include "postcopy/cli.h"
+#include "cli/cli.h"
 #include "tests/tools/looppair.h"
 
 /* RSS growth allowed from migration SOAK_RSS_FROM to the last. The first

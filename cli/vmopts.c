@@ -1,8 +1,8 @@
-/* postcopy/vmopts.c - the machine options `run` and `demo` share. */
+/* cli/vmopts.c - the machine options `run` and `demo` share. */
 #include <errno.h>
 #include <string.h>
-#include "postcopy/cli.h"
-#include "postcopy/vmopts.h"
+#include "cli/cli.h"
+#include "cli/vmopts.h"
 
 void vm_opts_default(struct vm_opts *v, uint64_t mem, unsigned vcpus, const char *wl)
 {

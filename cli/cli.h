@@ -1,26 +1,23 @@
-/* postcopy/cli.h - what the subcommands share: the one
- * place errors become words, progress display, and the VM host loop. */
-#ifndef POSTCOPY_CLI_H
-#define POSTCOPY_CLI_H
+/* cli/cli.h - what the subcommands share: the one
+ * place errors become words, progress display, option helpers. */
+#ifndef CLI_CLI_H
+#define CLI_CLI_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "host/host.h"
 #include "lib/parse.h"
 #include "postcopy/proto.h"
 #include "guest/workload.h"
 #include "vm/machine.h"
 
-#define CLI_PROG "postcopy-move"
+#define CLI_PROG PCM_PROG
 
 /* Prints "postcopy-move: error: ..." on stderr; returns exit status 1. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "postcopy-move CMD: ..." plus a pointer to --help; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* One progress line: pages in, rate, faults, fault p99. */
-void cli_progress_format(char *buf, size_t n, const struct pm_progress *p,
-			 uint64_t npages, double elapsed_s);
 
 /* On a terminal one updating line, otherwise a plain line a second. */
 struct cli_progress { FILE *f; bool tty; double last_print; bool open; };
@@ -31,15 +28,6 @@ void cli_progress_end(struct cli_progress *pr);
 /* Block SIGINT/SIGTERM/SIGPIPE before any thread starts, so they reach the
  * VM host loop through a signalfd and never a vCPU thread. */
 void cli_signals_block(void);
-
-/* Serve a running VM's control socket until `stop`, a signal, or a
- * migration that released it. Returns the process exit status. */
-int vmhost_serve(struct machine *m, const char *name);
-struct receive_opts;
-/* `receive`: take one VM on lfd (dest_receive on a thread, the control
- * socket up from HELLO on, so status shows it arriving), then serve it
- * like vmhost_serve. name: NULL for the name the source sends. */
-int vmhost_receive(int lfd, const struct receive_opts *o, const char *name);
 
 /* Common machine options of run and demo. */
 struct vm_opts {

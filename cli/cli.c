@@ -1,4 +1,4 @@
-/* postcopy/cli.c - error words, progress display, signals. */
+/* cli/cli.c - error words, progress display, signals. */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -7,19 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "postcopy/cli.h"
+#include "cli/cli.h"
 #include "postcopy/migopts.h"
 
 int cli_error(const char *fmt, ...)
 {
 	va_list ap;
+	int rc;
 
-	fprintf(stderr, "%s: error: ", CLI_PROG);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	rc = host_verror(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	return 1;
+	return rc;
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -32,17 +31,6 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\n(see '%s %s --help')\n", CLI_PROG, cmd);
 	return 2;
-}
-
-void cli_progress_format(char *buf, size_t n, const struct pm_progress *p,
-			 uint64_t npages, double elapsed_s)
-{
-	double mb = p->pages_in * (double)PM_PAGE / 1e6;
-
-	snprintf(buf, n, "%6.2fs  pages %llu/%llu (%5.1f%%)  %7.1f MB/s  faults %llu  fault p99 %.0f us",
-		 elapsed_s, (unsigned long long)p->pages_in, (unsigned long long)npages,
-		 npages ? 100.0 * p->pages_in / npages : 0.0, elapsed_s > 0 ? mb / elapsed_s : 0.0,
-		 (unsigned long long)p->remote_faults, p->fault_p99_ns / 1e3);
 }
 
 void cli_progress_init(struct cli_progress *pr, FILE *f)

@@ -1,4 +1,4 @@
-/* postcopy/cmd_demo.c - `postcopy-move demo`: a whole live migration on
+/* cli/cmd_demo.c - `postcopy-move demo`: a whole live migration on
  * this machine. The destination is a child process receiving on a loopback
  * port; the parent boots the VM, lets its workload run, migrates it over
  * TCP and prints the report. */
@@ -10,11 +10,11 @@
 #include <unistd.h>
 #include "net/chan.h"
 #include "net/wire.h"
-#include "postcopy/cli.h"
+#include "cli/cli.h"
 #include "lib/clock.h"
 #include "postcopy/migopts.h"
 #include "postcopy/migrate.h"
-#include "postcopy/vmopts.h"
+#include "cli/vmopts.h"
 
 static const char demo_help[] =
 "usage: postcopy-move demo [--mem SIZE] [--vcpus N] [--workload NAME] [--mode MODE] [--json]\n"
@@ -63,7 +63,7 @@ static void demo_progress(void *arg, const struct pm_progress *p, uint64_t npage
 {
 	char line[200];
 
-	cli_progress_format(line, sizeof(line), p, npages, t);
+	report_progress_format(line, sizeof(line), p, npages, t);
 	cli_progress_show(arg, line, t);
 }
 

@@ -1,13 +1,13 @@
-/* postcopy/cmd_client.c - `migrate`, `status`, `stop`: talk to a running
+/* cli/cmd_client.c - `migrate`, `status`, `stop`: talk to a running
  * VM's control socket. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include "net/chan.h"
-#include "postcopy/cli.h"
+#include "cli/cli.h"
 #include "lib/clock.h"
-#include "postcopy/ctl.h"
+#include "host/ctl.h"
 #include "postcopy/migopts.h"
 #include "postcopy/migrate.h"
 #include "lib/json.h"

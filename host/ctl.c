@@ -1,4 +1,4 @@
-/* postcopy/ctl.c - control sockets: naming, permissions, one call, and
+/* host/ctl.c - control sockets: naming, permissions, one call, and
  * the JSON lines both ends write (ctl.h, docs/control.md). */
 #include <errno.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "lib/json.h"
-#include "postcopy/ctl.h"
+#include "host/ctl.h"
 
 int ctl_name_check(const char *name)
 {

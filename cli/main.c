@@ -1,7 +1,7 @@
-/* postcopy/main.c - `postcopy-move`: dispatch to a subcommand. */
+/* cli/main.c - `postcopy-move`: dispatch to a subcommand. */
 #include <stdio.h>
 #include <string.h>
-#include "postcopy/cli.h"
+#include "cli/cli.h"
 
 static const char main_help[] =
 "usage: postcopy-move COMMAND [options]   (COMMAND --help for its options)\n"

@@ -1,4 +1,4 @@
-/* postcopy/cmd_receive.c - `postcopy-move receive`: wait for one VM,
+/* cli/cmd_receive.c - `postcopy-move receive`: wait for one VM,
  * then host it. */
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -8,8 +8,8 @@
 #include <unistd.h>
 #include "net/chan.h"
 #include "net/wire.h"
-#include "postcopy/cli.h"
-#include "postcopy/ctl.h"
+#include "cli/cli.h"
+#include "host/ctl.h"
 #include "postcopy/migrate.h"
 
 static const char receive_help[] =

@@ -1,9 +1,9 @@
-/* postcopy/cmd_engines.c - `postcopy-move engines`: which engines can run
+/* cli/cmd_engines.c - `postcopy-move engines`: which engines can run
  * a guest on this host, and why not. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include "postcopy/cli.h"
+#include "cli/cli.h"
 #include "vm/machine.h"
 
 static const char engines_help[] =

@@ -1,4 +1,4 @@
-/* postcopy/vmhost.c - a VM's process: its control socket loop.
+/* host/vmhost.c - a VM's process: its control socket loop.
  *
  * `run` ends here once its VM runs, `receive` as soon as the incoming VM
  * has a name. The socket speaks JSON lines (docs/control.md): one request
@@ -11,6 +11,8 @@
  * one's progress and report travel back to the migrate client as events.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -24,9 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 #include "net/chan.h"
-#include "postcopy/cli.h"
+#include "guest/workload.h"
+#include "host/host.h"
+#include "postcopy/report.h"
 #include "lib/clock.h"
-#include "postcopy/ctl.h"
+#include "host/ctl.h"
 #include "postcopy/migrate.h"
 #include "postcopy/migopts.h"
 #include "lib/json.h"
@@ -227,7 +231,7 @@ static void host_progress(void *arg, const struct pm_progress *p, uint64_t npage
 {
 	char line[200];
 
-	cli_progress_format(line, sizeof(line), p, npages, elapsed);
+	report_progress_format(line, sizeof(line), p, npages, elapsed);
 	ctl_event(arg, "progress", line);
 }
 
@@ -714,7 +718,7 @@ static void host_linger_start(struct vmhost *h)
 		       !pthread_create(&h->linger_thr, NULL, host_linger_main, h);
 	if (!h->lingering)
 		fprintf(stderr, "%s: warning: cannot answer the source's reconnection: it keeps "
-			"its paused copy\n", CLI_PROG);
+			"its paused copy\n", PCM_PROG);
 	else
 		printf("the source has not said RELEASED: its reconnection on the listening "
 		       "address gets DONE while the VM runs here\n");
@@ -754,7 +758,7 @@ static bool host_mig_done(struct vmhost *h)
 	else
 		close(h->ro.lfd);   /* the VM is here or lost: nobody is to come back */
 	if (h->rerr) {
-		h->status = cli_error("receiving the VM failed: %s", h->rfail.why);
+		h->status = host_error("receiving the VM failed: %s", h->rfail.why);
 		return true;
 	}
 	h->m = h->m_in;
@@ -774,21 +778,21 @@ static bool host_signal(struct vmhost *h)
 {
 	if (h->receiving && atomic_load(&h->link.phase) == LINK_NONE) {
 		if (atomic_load(&h->ctl_fd) < 0)
-			fprintf(stderr, "%s: signal received: stopped waiting for a VM\n", CLI_PROG);
+			fprintf(stderr, "%s: signal received: stopped waiting for a VM\n", PCM_PROG);
 		else
 			fprintf(stderr, "%s: signal received: abandoning the incoming VM (the "
-				"source keeps it)\n", CLI_PROG);
+				"source keeps it)\n", PCM_PROG);
 		h->status = 1;
 		h->abandoned = true;
 		return true;
 	}
 	if (h->migrating) {
 		fprintf(stderr, "%s: signal received: VM '%s' is migrating; it stops once the "
-			"migration ends\n", CLI_PROG, h->name);
+			"migration ends\n", PCM_PROG, h->name);
 		host_mig_done(h);
 	}
 	if (h->m)
-		fprintf(stderr, "%s: signal received, stopping VM '%s'\n", CLI_PROG, h->name);
+		fprintf(stderr, "%s: signal received, stopping VM '%s'\n", PCM_PROG, h->name);
 	return true;
 }
 
@@ -836,7 +840,7 @@ static int host_init(struct vmhost *h)
 	atomic_store(&h->ctl_fd, -1);
 	h->wake_fd = eventfd(0, EFD_CLOEXEC);
 	if (h->wake_fd < 0 || link_init(&h->link))
-		return cli_error("cannot set up the VM host: %s", strerror(errno));
+		return host_error("cannot set up the VM host: %s", strerror(errno));
 	return 0;
 }
 
@@ -871,9 +875,9 @@ int vmhost_serve(struct machine *m, const char *name)
 	pm_strset(h.name, sizeof(h.name), name);
 	err = ctl_listen(name, &fd);
 	if (err == -EADDRINUSE)
-		h.status = cli_error("a VM named '%s' is already running here", name);
+		h.status = host_error("a VM named '%s' is already running here", name);
 	else if (err)
-		h.status = cli_error("cannot create the control socket for '%s': %s", name,
+		h.status = host_error("cannot create the control socket for '%s': %s", name,
 				     strerror(-err));
 	else
 		atomic_store(&h.ctl_fd, fd);
@@ -952,9 +956,28 @@ int vmhost_receive(int lfd, const struct receive_opts *o, const char *name)
 	pm_fail_init(&h.rfail);
 	h.receiving = h.migrating = true;
 	if (pthread_create(&h.mig_thr, NULL, host_receive_main, &h)) {
-		h.status = cli_error("cannot start the receive thread");
+		h.status = host_error("cannot start the receive thread");
 		return host_exit(&h);
 	}
 	host_loop(&h);
 	return host_exit(&h);
+}
+
+int host_verror(const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: error: ", PCM_PROG);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+int host_error(const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = host_verror(fmt, ap);
+	va_end(ap);
+	return rc;
 }

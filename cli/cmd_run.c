@@ -1,10 +1,10 @@
-/* postcopy/cmd_run.c - `postcopy-move run`: boot a VM and host it. */
+/* cli/cmd_run.c - `postcopy-move run`: boot a VM and host it. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include "postcopy/cli.h"
-#include "postcopy/ctl.h"
-#include "postcopy/vmopts.h"
+#include "cli/cli.h"
+#include "host/ctl.h"
+#include "cli/vmopts.h"
 
 static const char run_help[] =
 "usage: postcopy-move run --mem SIZE --vcpus N --workload NAME [options]\n"

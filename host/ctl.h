@@ -1,4 +1,4 @@
-/* postcopy/ctl.h - a VM's control socket.
+/* host/ctl.h - a VM's control socket.
  *
  * Every running VM (from `run` or `receive`) listens on a Unix socket named
  * after it in the run directory ($POSTCOPY_MOVE_RUN_DIR, else
@@ -8,8 +8,8 @@
  * number of event objects ({"event": KIND, "text": ...}), then one reply,
  * {"ok": true, ...} or {"ok": false, "error": WHY}.
  */
-#ifndef POSTCOPY_CTL_H
-#define POSTCOPY_CTL_H
+#ifndef HOST_CTL_H
+#define HOST_CTL_H
 
 #include <stddef.h>
 #include <stdio.h>

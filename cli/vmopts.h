@@ -1,7 +1,7 @@
-/* postcopy/vmopts.h - getopt codes and help text of the machine options
+/* cli/vmopts.h - getopt codes and help text of the machine options
  * that `run` and `demo` share (parsed by vm_opts_parse in cli.h). */
-#ifndef POSTCOPY_VMOPTS_H
-#define POSTCOPY_VMOPTS_H
+#ifndef CLI_VMOPTS_H
+#define CLI_VMOPTS_H
 
 #include <getopt.h>
 
