@@ -48,7 +48,7 @@ FZ_FLAGS += -Wno-gnu-variable-sized-type-not-at-end
 FZ_LIBS  := -luring -lxxhash -lsodium -lpthread -lm
 
 FZ_SRCS  := $(wildcard lib/*.c net/*.c uffd/*.c vm/*.c kvm/*.c guest/*.c) \
-	    postcopy/proto.c
+	    postcopy/proto.c postcopy/migopts.c postcopy/auth.c
 FZ_OBJS  := $(FZ_SRCS:%.c=$(FZ_DIR)/obj/%.o) $(FZ_DIR)/pl/kvm/payload.o
 FZ_BINS  := $(FZ_DIR)/fuzz_proto $(FZ_DIR)/fuzz_state $(FZ_DIR)/fuzz_json
 FZ_GEN   := $(FZ_DIR)/gen_corpus

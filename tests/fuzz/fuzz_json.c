@@ -34,6 +34,8 @@
 #include <string.h>
 
 #include "lib/json.h"
+#include "postcopy/migopts.h"
+#include "postcopy/migrate.h"
 
 /* A broken promise: say which and abort, so the input is kept. */
 #ifndef FZ_CHECK
@@ -226,6 +228,45 @@ static void fzj_same(const struct pcm_json_doc *da, const struct pcm_json *a,
 	}
 }
 
+/* The document as a migrate request's "options" (the control socket's
+ * other decoder of outside input): accepted or refused with a reason,
+ * and what it accepts is what the command line could have set, written
+ * out again to the same options. */
+static void fzj_migopts(const struct pcm_json_doc *d)
+{
+	const struct pcm_json *root = pcm_json_root(d);
+	struct migrate_opts o = { .mode = "postcopy" }, o2 = { .mode = "postcopy" };
+	static struct pcm_json_doc back;
+	static char out[8192], out2[8192];
+	char why[400] = "";
+	struct pcm_jw w;
+	long n;
+
+	if (migopts_from_json(&o, d, root, why, sizeof(why))) {
+		FZ_CHECK(why[0]);
+		return;
+	}
+	FZ_CHECK(root->type == PCM_JSON_OBJECT);
+	FZ_CHECK(memchr(o.mode, 0, sizeof(o.mode)) && memchr(o.psk_file, 0, sizeof(o.psk_file)));
+	FZ_CHECK(!strcmp(o.mode, "postcopy") || !strcmp(o.mode, "precopy") ||
+		 !strcmp(o.mode, "hybrid"));
+	FZ_CHECK(!o.psk_file[0] || o.psk_file[0] == '/');
+	FZ_CHECK(o.link_timeout_ms >= 0 && o.recover_timeout_ms >= 0);
+	pcm_jw_init(&w, out, sizeof(out));
+	pcm_jw_obj(&w, NULL);
+	migopts_to_json(&o, &w);
+	pcm_jw_end(&w);
+	n = pcm_jw_finish(&w);
+	FZ_CHECK(n > 0);
+	FZ_CHECK(pcm_json_parse(&back, out, (size_t)n) == 0);
+	FZ_CHECK(migopts_from_json(&o2, &back, pcm_json_root(&back), why, sizeof(why)) == 0);
+	pcm_jw_init(&w, out2, sizeof(out2));
+	pcm_jw_obj(&w, NULL);
+	migopts_to_json(&o2, &w);
+	pcm_jw_end(&w);
+	FZ_CHECK(pcm_jw_finish(&w) == n && !memcmp(out, out2, (size_t)n));
+}
+
 static int fuzz_json_one(const uint8_t *data, size_t size)
 {
 	struct pcm_json_doc *d = &fzj_doc[0], *e = &fzj_doc[1];
@@ -263,6 +304,7 @@ static int fuzz_json_one(const uint8_t *data, size_t size)
 	FZ_CHECK(pcm_json_parse(d, fzj_out[1], n2) == 0);
 	n1 = fzj_rewrite(d, fzj_out[0]);
 	FZ_CHECK(n1 == n2 && !memcmp(fzj_out[0], fzj_out[1], n1));
+	fzj_migopts(d);
 	return 0;
 }
 
