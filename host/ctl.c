@@ -278,10 +278,17 @@ int ctl_call(const char *name, const char *request, const struct ctl_client *c,
 	if (!rc) {
 		rc = -ECONNRESET;
 		snprintf(err, errlen, "the VM process closed its control socket without an answer");
-		while (r == 1 && !ctl_read_line(f, line, CTL_LINE_MAX, &len))
+		int rd = 0;
+
+		while (r == 1 && !(rd = ctl_read_line(f, line, CTL_LINE_MAX, &len)))
 			r = client_line(c, d, line, len, &rc, err, errlen);
 		if (r < 0)
 			rc = r;
+		else if (r == 1 && rd == -E2BIG) {
+			rc = -EPROTO;
+			snprintf(err, errlen, "the VM process answered with a line longer than %d bytes",
+				 CTL_LINE_MAX - 1);
+		}
 	}
 	if (f)
 		fclose(f);
