@@ -266,12 +266,19 @@ say "initramfs: $(du -h "$DIR/initramfs.cpio.gz" | cut -f1), $ntests test(s): $(
 # ------------------------------------------------------------------ boot ----
 LOG=$DIR/console.log
 QERR=$DIR/qemu.stderr
+# QEMU's own record of every CPU reset (with the registers) and of what a
+# guest did wrong: an L1 that dies without a word (a triple fault resets
+# it, and -no-reboot turns the reset into a clean exit 0) leaves its last
+# state here.
+QDBG=$DIR/qemu-debug.log
+rm -f "$QDBG"
 say "boot: kernel $KVER under QEMU TCG, -cpu $CPU, -m $MEM, -smp $SMP (bound: ${TIMEOUT}s; console log in ${LOG#"$ROOT"/})"
 TB=$(date +%s.%N)
 set +e
 timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
 	-accel tcg,thread=multi -cpu "$CPU" -m "$MEM" -smp "$SMP" \
 	-machine q35 -display none -vga none -nodefaults -no-reboot \
+	-d cpu_reset,guest_errors -D "$QDBG" \
 	-serial stdio -monitor none \
 	-kernel "$KDIR/vmlinuz" -initrd "$DIR/initramfs.cpio.gz" \
 	-append "console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init pcm.test_timeout=$TEST_TIMEOUT" \
@@ -293,6 +300,14 @@ fi
 result=$(grep -a '^NESTED-RESULT: ' "$LOG" | tail -n 1 || true)
 if [ -z "$result" ]; then
 	say "FAIL: the guest printed no NESTED-RESULT line (QEMU exit $qrc after ${boot_s}s); see ${LOG#"$ROOT"/}"
+	# A guest that ends without a word reset itself (a triple fault, or
+	# a reboot: -no-reboot makes either a clean exit). QEMU logged the
+	# registers of every CPU reset; the last one is where it died (a
+	# clean boot and power-off with -smp 2 logs 6 resets, all at EIP 0).
+	nreset=$(grep -c '^CPU Reset' "$QDBG" 2>/dev/null || true)
+	say "QEMU logged ${nreset:-0} CPU resets; the last, with the registers before it:"
+	awk '/^CPU Reset/ { n = 0; buf = "" } { if (n++ < 6) buf = buf $0 "\n" } END { printf "%s", buf }' \
+		"$QDBG" 2>/dev/null | sed 's/^/test-kvm:   /'
 	exit 1
 fi
 if [ "$qrc" -ne 0 ]; then
