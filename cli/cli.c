@@ -10,17 +10,6 @@
 #include "cli/cli.h"
 #include "postcopy/migopts.h"
 
-int cli_error(const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = host_verror(fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;

@@ -15,7 +15,7 @@
 #define CLI_PROG PCM_PROG
 
 /* Prints "postcopy-move: error: ..." on stderr; returns exit status 1. */
-int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define cli_error host_error   /* host/host.h: the one printer */
 /* Prints "postcopy-move CMD: ..." plus a pointer to --help; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

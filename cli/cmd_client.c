@@ -77,33 +77,6 @@ static int client_args(int argc, char **argv, const char *cmd, const char *help,
 	return 0;
 }
 
-/* A parsed JSON value written out again (status --json). */
-static void json_copy(struct pcm_jw *w, const struct pcm_json_doc *d, const struct pcm_json *v,
-		      const char *key)
-{
-	switch (v->type) {
-	case PCM_JSON_NULL: pcm_jw_null(w, key); break;
-	case PCM_JSON_BOOL: pcm_jw_bool(w, key, v->b); break;
-	case PCM_JSON_STRING: pcm_jw_str(w, key, v->str); break;
-	case PCM_JSON_NUMBER:
-		if (v->is_int)
-			pcm_jw_i64(w, key, v->i);
-		else
-			pcm_jw_num(w, key, v->num);
-		break;
-	case PCM_JSON_ARRAY:
-	case PCM_JSON_OBJECT:
-		if (v->type == PCM_JSON_ARRAY)
-			pcm_jw_arr(w, key);
-		else
-			pcm_jw_obj(w, key);
-		for (const struct pcm_json *c = pcm_json_first(d, v); c; c = pcm_json_next(d, c))
-			json_copy(w, d, c, v->type == PCM_JSON_OBJECT ? c->key : NULL);
-		pcm_jw_end(w);
-		break;
-	}
-}
-
 struct status_view { bool json; bool printed; };
 
 /* The status object as "key: value" lines in its order, or as JSON. */
@@ -119,7 +92,7 @@ static void status_result(void *arg, const struct pcm_json_doc *d, const struct 
 		struct pcm_jw w;
 
 		pcm_jw_init(&w, buf, sizeof(buf));
-		json_copy(&w, d, r, NULL);
+		pcm_jw_value(&w, NULL, d, r);
 		if (pcm_jw_finish(&w) >= 0)
 			puts(buf);
 		return;

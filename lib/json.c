@@ -819,3 +819,29 @@ long pcm_jw_finish(struct pcm_jw *w)
 		return -EINVAL;
 	return (long)w->len;
 }
+
+void pcm_jw_value(struct pcm_jw *w, const char *key, const struct pcm_json_doc *d,
+		  const struct pcm_json *v)
+{
+	switch (v->type) {
+	case PCM_JSON_NULL: pcm_jw_null(w, key); break;
+	case PCM_JSON_BOOL: pcm_jw_bool(w, key, v->b); break;
+	case PCM_JSON_STRING: pcm_jw_str(w, key, v->str); break;
+	case PCM_JSON_NUMBER:
+		if (v->is_int)
+			pcm_jw_i64(w, key, v->i);
+		else
+			pcm_jw_num(w, key, v->num);
+		break;
+	case PCM_JSON_ARRAY:
+	case PCM_JSON_OBJECT:
+		if (v->type == PCM_JSON_ARRAY)
+			pcm_jw_arr(w, key);
+		else
+			pcm_jw_obj(w, key);
+		for (const struct pcm_json *c = pcm_json_first(d, v); c; c = pcm_json_next(d, c))
+			pcm_jw_value(w, c->key, d, c);
+		pcm_jw_end(w);
+		break;
+	}
+}

@@ -128,6 +128,10 @@ void pcm_jw_i64(struct pcm_jw *w, const char *key, int64_t v);
 void pcm_jw_num(struct pcm_jw *w, const char *key, double v);
 void pcm_jw_bool(struct pcm_jw *w, const char *key, bool b);
 void pcm_jw_null(struct pcm_jw *w, const char *key);
+/* A parsed value v of d (and all it holds) written again; an integer
+ * written as one, every other number as pcm_jw_num writes it. */
+void pcm_jw_value(struct pcm_jw *w, const char *key, const struct pcm_json_doc *d,
+		  const struct pcm_json *v);
 /* Length written (buf NUL-terminated), or -ENOSPC if it did not fit
  * (text and its NUL), -EINVAL on misuse (above; also unbalanced, or
  * nothing written). */

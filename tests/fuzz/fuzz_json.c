@@ -36,18 +36,7 @@
 #include "lib/json.h"
 #include "postcopy/migopts.h"
 #include "postcopy/migrate.h"
-
-/* A broken promise: say which and abort, so the input is kept. */
-#ifndef FZ_CHECK
-#define FZ_CHECK(cond)							\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "%s:%d: broken promise: %s\n",	\
-				__FILE__, __LINE__, #cond);		\
-			abort();					\
-		}							\
-	} while (0)
-#endif
+#include "tests/fuzz/fuzz_check.h"
 
 /* The writer's worst case: every text byte a control character (6 bytes
  * as \u00XX), and per value its quotes, colon, comma, brackets and at
@@ -147,35 +136,6 @@ static void fzj_check_tree(const struct pcm_json_doc *d)
 	FZ_CHECK(fzj_walk(d, 0, 0) == d->n);
 }
 
-/* v (named key inside an object) through the writer. */
-static void fzj_write(struct pcm_jw *w, const struct pcm_json_doc *d, const struct pcm_json *v,
-		      const char *key)
-{
-	const struct pcm_json *c;
-
-	switch (v->type) {
-	case PCM_JSON_NULL: pcm_jw_null(w, key); break;
-	case PCM_JSON_BOOL: pcm_jw_bool(w, key, v->b); break;
-	case PCM_JSON_STRING: pcm_jw_str(w, key, v->str); break;
-	case PCM_JSON_NUMBER:
-		if (v->is_int)
-			pcm_jw_i64(w, key, v->i);
-		else
-			pcm_jw_num(w, key, v->num);
-		break;
-	case PCM_JSON_ARRAY:
-	case PCM_JSON_OBJECT:
-		if (v->type == PCM_JSON_ARRAY)
-			pcm_jw_arr(w, key);
-		else
-			pcm_jw_obj(w, key);
-		for (c = pcm_json_first(d, v); c; c = pcm_json_next(d, c))
-			fzj_write(w, d, c, c->key);
-		pcm_jw_end(w);
-		break;
-	}
-}
-
 /* The whole document as JSON text into out; its length. */
 static size_t fzj_rewrite(const struct pcm_json_doc *d, char *out)
 {
@@ -183,7 +143,7 @@ static size_t fzj_rewrite(const struct pcm_json_doc *d, char *out)
 	long n;
 
 	pcm_jw_init(&w, out, FZJ_OUT_MAX);
-	fzj_write(&w, d, pcm_json_root(d), NULL);
+	pcm_jw_value(&w, NULL, d, pcm_json_root(d));
 	n = pcm_jw_finish(&w);
 	FZ_CHECK(n > 0 && (size_t)n < FZJ_OUT_MAX);
 	FZ_CHECK(out[n] == '\0' && strlen(out) == (size_t)n);

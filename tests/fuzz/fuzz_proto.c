@@ -37,6 +37,7 @@
 #include "net/wire.h"
 #include "lib/hist.h"
 #include "postcopy/proto.h"
+#include "tests/fuzz/fuzz_check.h"
 
 /* Payload alignment the fuzzer uses (see above). 8 keeps a known
  * misalignment report from stopping every run while it is open. */
@@ -45,18 +46,6 @@ static size_t fzp_align = 1;
 #define FZP_NPAGES_OFF 1
 #define FZP_HDR_OFF    9
 #define FZP_MIN        (FZP_HDR_OFF + WIRE_HDR_SIZE)
-
-/* A broken promise: say which and abort, so the input is kept. */
-#ifndef FZ_CHECK
-#define FZ_CHECK(cond)							\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "%s:%d: broken promise: %s\n",	\
-				__FILE__, __LINE__, #cond);		\
-			abort();					\
-		}							\
-	} while (0)
-#endif
 
 /* A refusal is -EBADMSG with a reason a person can read. */
 static void fzp_refused(int r, const char *why)

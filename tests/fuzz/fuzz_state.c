@@ -34,22 +34,12 @@
 #include "kvm/vmm.h"
 #include "vm/engine.h"
 #include "vm/machine.h"
+#include "tests/fuzz/fuzz_check.h"
 
 #define FZS_RAM          (16ull << 20)
 #define FZS_THREAD_VCPUS 2
 #define FZS_KVM_VCPUS    1
 #define FZS_FAKE_XSAVE   (64u << 10)   /* above any XSAVE2 size a blob may carry */
-
-#ifndef FZ_CHECK
-#define FZ_CHECK(cond)							\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "%s:%d: broken promise: %s\n",	\
-				__FILE__, __LINE__, #cond);		\
-			abort();					\
-		}							\
-	} while (0)
-#endif
 
 /* The KVM body header of kvm/state.c, which keeps it private (as
  * tests/unit/test_kvm.c copies it too): the fake VM needs its TSC rate. */
