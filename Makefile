@@ -27,7 +27,7 @@ LDLIBS  += -luring -lxxhash -lsodium -lpthread -lm
 B       ?= build
 BINDIR  ?= bin
 
-SRC_DIRS  := lib net uffd vm kvm guest postcopy host cli
+SRC_DIRS  := lib net uffd vm kvm kvm/x86 kvm/dev guest postcopy host cli
 MAIN_SRC  := cli/main.c
 LIB_SRCS  := $(filter-out $(MAIN_SRC),$(wildcard $(addsuffix /*.c,$(SRC_DIRS))))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/%.o) $(B)/kvm/payload.o
@@ -53,7 +53,7 @@ BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 
 DEB_PKGS  := liburing-dev libxxhash-dev libcmocka-dev libsodium-dev pkg-config iproute2 procps jq \
-	     python3-minimal groff-base man-db
+	     python3-minimal groff-base man-db acpica-tools
 
 .PHONY: all deps demo test test-asan unit integration bench bench-core bench-kvm clean reliability \
 	install uninstall
