@@ -1,6 +1,6 @@
 /* kvm/engine.c - the KVM engine as the rest of the project sees it
  * (struct machine_engine, vm/engine.h): create a VM on /dev/kvm with its
- * RAM, irqchip, PIT, UART and vCPUs; start, pause, resume; state blob;
+ * RAM, irqchip, PIT, devices and vCPUs; start, pause, resume; state blob;
  * the CPU-feature fingerprint.
  */
 #include <errno.h>
@@ -17,14 +17,6 @@
 
 #define KVM_TSS_ADDR   0xfffbd000ul   /* 3 pages, in the hole below 4 GiB */
 #define KVM_IDMAP_ADDR 0xfffbc000ul
-
-static void uart_irq(void *ctx, int level)
-{
-	struct kvm_vm *vm = ctx;
-	struct kvm_irq_level l = { .irq = UART_COM1_IRQ, .level = (uint32_t)level };
-
-	ioctl(vm->vm_fd, KVM_IRQ_LINE, &l);
-}
 
 static int console_open(const char *path)
 {
@@ -65,7 +57,13 @@ static int vm_setup(struct kvm_vm *vm, const struct machine_config *c)
 	vm->tsc_khz = (uint64_t)r;
 	r = ioctl(vm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
 	vm->xsave_size = r > (int)sizeof(struct kvm_xsave) ? (size_t)r : sizeof(struct kvm_xsave);
-	return kvm_sys_msrs(vm);
+	if ((r = kvm_sys_msrs(vm)))
+		return r;
+	/* Payload guests: ring 3 reaches the UART through MMIO, beside the
+	 * pseudo-device's registers. */
+	if ((r = kvm_com1_add(vm, vm->console_fd, PC_MMIO_BASE + PC_MMIO_UART)))
+		return r;
+	return kvm_payload_dev_add(vm);
 }
 
 static void vm_free(struct kvm_vm *vm)
@@ -73,7 +71,7 @@ static void vm_free(struct kvm_vm *vm)
 	for (unsigned i = 0; i < vm->n; i++)
 		kvm_vcpu_destroy(&vm->v[i]);
 	kvm_mem_destroy(vm);
-	uart_destroy(&vm->uart);
+	kvm_devs_destroy(&vm->devs);
 	if (vm->console_fd >= 0)
 		close(vm->console_fd);
 	if (vm->vm_fd >= 0)
@@ -105,8 +103,6 @@ static int kvm_create(struct machine *m, int incoming)
 	for (unsigned i = 0; i < vm->n; i++)
 		vm->v[i].fd = -1;
 	vm->console_fd = console_open(m->cfg.console);
-	uart_init(&vm->uart, vm->console_fd);
-	uart_set_irq(&vm->uart, uart_irq, vm);
 	vm->sys_fd = kvm_sys_open(vm->why, sizeof(vm->why));
 	if (vm->sys_fd < 0) {
 		r = vm->sys_fd;

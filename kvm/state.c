@@ -5,8 +5,11 @@
  *   (padded to 8). Sections may come in any order; load applies them in a
  *   fixed one.
  *
+ * Devices (kvm/dev/) each bring one KS_DEVICE section, named by kind and
+ * instance and versioned by the device, which saves and loads it.
+ *
  * Restore order (as Firecracker and QEMU document it): VM devices first
- * (PIT, PIC, IOAPIC, clock, UART); then per vCPU CPUID, MP state, REGS,
+ * (PIT, PIC, IOAPIC, clock, then kvm/dev/'s devices); then per vCPU CPUID, MP state, REGS,
  * SREGS, XSAVE, XCRS, DEBUGREGS, LAPIC, MSRs (TSC first, TSC_DEADLINE
  * last; after the LAPIC, whose mode decides what a deadline means), and
  * VCPU_EVENTS last (after REGS, so a pending exception lands on the
@@ -24,15 +27,16 @@
 #include "guest/workload.h"
 #include "kvm/vmm.h"
 
-#define KVM_STATE_VERSION 1
+#define KVM_STATE_VERSION 2   /* 2: devices in KS_DEVICE sections */
 #define MSR_IA32_TSC      0x10
 
 enum ks_type {
 	KS_CPUID = 1, KS_MP_STATE, KS_REGS, KS_SREGS, KS_XSAVE, KS_XCRS,
 	KS_DEBUGREGS, KS_LAPIC, KS_MSRS, KS_EVENTS,
 	KS_VCPU_TYPES,              /* per-vCPU types are below this */
-	KS_PIT2 = 32, KS_PIC_MASTER, KS_PIC_SLAVE, KS_IOAPIC, KS_CLOCK, KS_UART,
+	KS_PIT2 = 32, KS_PIC_MASTER, KS_PIC_SLAVE, KS_IOAPIC, KS_CLOCK,
 	KS_VM_END,
+	KS_DEVICE = 64,             /* struct kvm_state_dev + the device's bytes */
 };
 #define KS_VM_FIRST KS_PIT2
 #define KS_VM_VCPU  0xffffffffu
@@ -50,6 +54,14 @@ struct kvm_state_sec {
 	uint32_t type;
 	uint32_t vcpu;
 	uint32_t len;
+	uint32_t reserved;
+};
+
+/* Opens a KS_DEVICE section's data. */
+struct kvm_state_dev {
+	uint32_t kind;              /* enum kvm_dev_kind */
+	uint32_t instance;
+	uint32_t version;           /* the device's own */
 	uint32_t reserved;
 };
 
@@ -80,7 +92,6 @@ static size_t sec_fixed(uint32_t type)
 	case KS_PIT2: return sizeof(struct kvm_pit_state2);
 	case KS_PIC_MASTER: case KS_PIC_SLAVE: case KS_IOAPIC: return sizeof(struct kvm_irqchip);
 	case KS_CLOCK: return sizeof(struct kvm_clock_data);
-	case KS_UART: return sizeof(struct uart_state);
 	default: return 0;
 	}
 }
@@ -97,12 +108,21 @@ static size_t vcpu_bytes(const struct kvm_vm *vm)
 	return n;
 }
 
+static size_t dev_state_size(const struct kvm_dev *d)
+{
+	return d->ops->state_size ? d->ops->state_size(d->priv) : 0;
+}
+
 size_t kvm_state_size(const struct kvm_vm *vm)
 {
 	size_t n = sizeof(struct kvm_state_body) + vm->n * vcpu_bytes(vm);
 
 	for (uint32_t t = KS_VM_FIRST; t < KS_VM_END; t++)
 		n += sizeof(struct kvm_state_sec) + pad8(sec_fixed(t));
+	for (unsigned i = 0; i < vm->devs.n; i++)
+		if (dev_state_size(&vm->devs.d[i]))
+			n += sizeof(struct kvm_state_sec) +
+			     pad8(sizeof(struct kvm_state_dev) + dev_state_size(&vm->devs.d[i]));
 	return n;
 }
 
@@ -186,10 +206,23 @@ static int save_chip(struct kvm_vm *vm, struct writer *w, uint32_t type, uint32_
 	return ioctl(vm->vm_fd, KVM_GET_IRQCHIP, ic) < 0 ? -errno : 0;
 }
 
+static int save_dev(struct writer *w, const struct kvm_dev *d)
+{
+	size_t len = dev_state_size(d);
+	struct kvm_state_dev h = { d->ops->kind, d->instance, d->ops->version, 0 };
+	uint8_t *p;
+
+	if (!len)
+		return 0;
+	if (!(p = sec_add(w, KS_DEVICE, KS_VM_VCPU, sizeof(h) + len)))
+		return -ENOSPC;
+	memcpy(p, &h, sizeof(h));
+	return d->ops->save(d->priv, p + sizeof(h), len);
+}
+
 static int save_vm(struct kvm_vm *vm, struct writer *w)
 {
 	struct kvm_clock_data *cd;
-	struct uart_state *us;
 	int err;
 
 	if ((err = sec_ioctl(w, vm->vm_fd, KVM_GET_PIT2, KS_PIT2, KS_VM_VCPU)) ||
@@ -201,9 +234,9 @@ static int save_vm(struct kvm_vm *vm, struct writer *w)
 		return -ENOSPC;
 	if (ioctl(vm->vm_fd, KVM_GET_CLOCK, cd) < 0)
 		return -errno;
-	if (!(us = sec_add(w, KS_UART, KS_VM_VCPU, sizeof(*us))))
-		return -ENOSPC;
-	uart_save(&vm->uart, us);
+	for (unsigned i = 0; i < vm->devs.n; i++)
+		if ((err = save_dev(w, &vm->devs.d[i])))
+			return err;
 	return 0;
 }
 
@@ -238,6 +271,8 @@ ssize_t kvm_state_save(struct kvm_vm *vm, const struct machine_config *c,
 struct parsed {
 	const uint8_t *vm[KS_VM_END - KS_VM_FIRST];
 	uint32_t vm_len[KS_VM_END - KS_VM_FIRST];
+	const uint8_t *dev[KVM_MAX_DEVS];   /* by index in vm->devs */
+	uint32_t dev_len[KVM_MAX_DEVS];
 	const uint8_t **vcpu;       /* n * KS_VCPU_TYPES */
 	uint32_t *vcpu_len;
 };
@@ -280,6 +315,33 @@ static int sec_len_ok(struct kvm_vm *vm, uint32_t type, const uint8_t *d, uint32
 	}
 }
 
+/* A device section goes to the device of its kind and instance; one this
+ * VM lacks is refused (its state would be lost), as is a second one. */
+static int parse_dev(struct kvm_vm *vm, const uint8_t *d, uint32_t len, uint32_t i,
+		     struct parsed *ps)
+{
+	struct kvm_state_dev h;
+	struct kvm_dev *dev;
+	unsigned at;
+
+	if (len < sizeof(h))
+		return bad(vm, -EINVAL, "state section %u: a device section of %u bytes", i, len);
+	memcpy(&h, d, sizeof(h));
+	dev = kvm_devs_find(&vm->devs, h.kind, h.instance);
+	if (!dev || !dev_state_size(dev))
+		return bad(vm, -ENOEXEC, "state blob has a device this VM lacks (kind %u, "
+			   "instance %u)", h.kind, h.instance);
+	if (h.version != dev->ops->version)
+		return bad(vm, -EINVAL, "state blob has the %s's state version %u, this build "
+			   "reads %u", dev->ops->name, h.version, dev->ops->version);
+	at = (unsigned)(dev - vm->devs.d);
+	if (ps->dev[at])
+		return bad(vm, -EINVAL, "state blob has the %s twice", dev->ops->name);
+	ps->dev[at] = d;
+	ps->dev_len[at] = len;
+	return 0;
+}
+
 static int parse(struct kvm_vm *vm, const uint8_t *p, size_t len, uint32_t nsec,
 		 struct parsed *ps)
 {
@@ -297,6 +359,14 @@ static int parse(struct kvm_vm *vm, const uint8_t *p, size_t len, uint32_t nsec,
 		if (h.len > len - pos || pad8(h.len) > len - pos)
 			return bad(vm, -EINVAL, "state section %u (type %u) runs past the blob's end",
 				   i, h.type);
+		if (h.type == KS_DEVICE && h.vcpu == KS_VM_VCPU) {
+			int err = parse_dev(vm, p + pos, h.len, i, ps);
+
+			if (err)
+				return err;
+			pos += pad8(h.len);
+			continue;
+		}
 		if (h.type >= KS_CPUID && h.type < KS_VCPU_TYPES && h.vcpu < vm->n) {
 			slot = &ps->vcpu[h.vcpu * KS_VCPU_TYPES + h.type];
 			slot_len = &ps->vcpu_len[h.vcpu * KS_VCPU_TYPES + h.type];
@@ -322,6 +392,10 @@ static int parse(struct kvm_vm *vm, const uint8_t *p, size_t len, uint32_t nsec,
 	for (uint32_t t = KS_VM_FIRST; t < KS_VM_END; t++)
 		if (!ps->vm[t - KS_VM_FIRST])
 			return bad(vm, -EINVAL, "state blob lacks device section %u", t);
+	for (unsigned d = 0; d < vm->devs.n; d++)
+		if (dev_state_size(&vm->devs.d[d]) && !ps->dev[d])
+			return bad(vm, -EINVAL, "state blob lacks the %s's section",
+				   vm->devs.d[d].ops->name);
 	for (unsigned v = 0; v < vm->n; v++)
 		for (uint32_t t = KS_CPUID; t < KS_VCPU_TYPES; t++)
 			if (!ps->vcpu[v * KS_VCPU_TYPES + t])
@@ -367,11 +441,34 @@ static int tsc_adopt(struct kvm_vm *vm, uint64_t khz)
 	return 0;
 }
 
+/* Each device checks its own section; the data may sit at any alignment,
+ * so it gets an aligned copy. */
+static int load_devs(struct kvm_vm *vm, const struct parsed *ps)
+{
+	for (unsigned d = 0; d < vm->devs.n; d++) {
+		struct kvm_dev *dev = &vm->devs.d[d];
+		struct kvm_state_dev h;
+		uint8_t *c;
+		int err;
+
+		if (!ps->dev[d])
+			continue;
+		memcpy(&h, ps->dev[d], sizeof(h));
+		if (!(c = sec_copy(ps->dev[d] + sizeof(h), ps->dev_len[d] - (uint32_t)sizeof(h), 1)))
+			return -ENOMEM;
+		err = dev->ops->load(dev->priv, h.version, c, ps->dev_len[d] - sizeof(h),
+				     vm->why, sizeof(vm->why));
+		free(c);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static int load_vm(struct kvm_vm *vm, const struct parsed *ps, uint64_t elapsed)
 {
 	static const unsigned long chip_req = KVM_SET_IRQCHIP;
 	struct kvm_clock_data cd;
-	struct uart_state us;
 	int err;
 
 #define VMSEC(t) ps->vm[(t) - KS_VM_FIRST], ps->vm_len[(t) - KS_VM_FIRST]
@@ -386,11 +483,8 @@ static int load_vm(struct kvm_vm *vm, const struct parsed *ps, uint64_t elapsed)
 	cd.flags = 0;
 	if (ioctl(vm->vm_fd, KVM_SET_CLOCK, &cd) < 0)
 		return bad(vm, -errno, "restoring the KVM clock: %s", strerror(errno));
-	memcpy(&us, ps->vm[KS_UART - KS_VM_FIRST], sizeof(us));
-	if (uart_load(&vm->uart, &us))
-		return bad(vm, -EINVAL, "state blob: the serial port's registers are impossible");
 #undef VMSEC
-	return 0;
+	return load_devs(vm, ps);
 }
 
 static int load_msrs(struct kvm_vm *vm, struct kvm_vcpu *v, const uint8_t *d,

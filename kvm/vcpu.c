@@ -22,7 +22,6 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,11 +34,8 @@
 
 #include "lib/clock.h"
 #include "lib/futex.h"
-#include "guest/pc/pc.h"
 #include "kvm/vmm.h"
 
-#define COM1_LAST (UART_COM1_BASE + UART_NPORTS - 1)
-#define PC_IDLE_MAX_NS 1000000   /* the guest's timer ticks every ms anyway */
 
 static int kick_signal(void)
 {
@@ -49,18 +45,6 @@ static int kick_signal(void)
 static void kick_handler(int sig)
 {
 	(void)sig;   /* its only job is to interrupt KVM_RUN */
-}
-
-void kvm_crash_set(struct kvm_vm *vm, const char *fmt, ...)
-{
-	va_list ap;
-	int expected = 0;
-
-	if (!atomic_compare_exchange_strong(&vm->crash.crashed, &expected, 1))
-		return;   /* the first reason is the one that matters */
-	va_start(ap, fmt);
-	vsnprintf(vm->crash.why, sizeof(vm->crash.why), fmt, ap);
-	va_end(ap);
 }
 
 int kvm_vcpu_create(struct kvm_vm *vm, struct kvm_vcpu *v, unsigned idx)
@@ -138,47 +122,25 @@ void kvm_vcpu_destroy(struct kvm_vcpu *v)
 
 /* ---- exits ---- */
 
-/* An exception in the payload: name the vector and the faulting RIP, which
- * the exception frame on the vCPU's stack holds (one word further when the
- * CPU pushed an error code). */
-static void guest_panic(struct kvm_vcpu *v, uint32_t vector)
-{
-	static const uint32_t with_code = (1u << 8) | (0x1fu << 10) | (1u << 17) |
-					  (1u << 21) | (1u << 29) | (1u << 30);
-	struct kvm_regs r;
-	uint64_t rip = 0, at;
-
-	if (ioctl(v->fd, KVM_GET_REGS, &r) == 0) {
-		at = r.rsp + ((vector < 32 && (with_code >> vector) & 1) ? 8 : 0);
-		if (at + 8 <= v->vm->ram_size && at < PC_LOW_END)
-			memcpy(&rip, v->vm->ram + at, 8);
-	}
-	kvm_crash_set(v->vm, "guest exception %u on vCPU %u at rip %#llx", vector,
-		      v->idx, (unsigned long long)rip);
-}
-
 static void exit_io(struct kvm_vcpu *v)
 {
 	struct kvm_run *run = v->run;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
-	uint16_t port = run->io.port;
-	uint32_t val = 0;
 
 	v->io_pending = 1;
-	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
-		if (run->io.direction == KVM_EXIT_IO_OUT)
-			memcpy(&val, data, run->io.size < 4 ? run->io.size : 4);
-		if (port >= UART_COM1_BASE && port <= COM1_LAST) {
-			if (run->io.direction == KVM_EXIT_IO_OUT)
-				uart_out(&v->vm->uart, port - UART_COM1_BASE, (uint8_t)val);
-			else
-				*data = uart_in(&v->vm->uart, port - UART_COM1_BASE);
-		} else if (run->io.direction == KVM_EXIT_IO_IN) {
-			memset(data, 0xff, run->io.size);   /* nothing there */
-		} else if (port == PC_PORT_PANIC) {
-			guest_panic(v, val);
-		}
-	}
+	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
+		kvm_bus_access(&v->vm->pio, v, run->io.port, data, run->io.size,
+			       run->io.direction == KVM_EXIT_IO_OUT);
+}
+
+static void exit_mmio(struct kvm_vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	unsigned len = run->mmio.len <= 8 ? run->mmio.len : 8;
+
+	v->io_pending = !run->mmio.is_write;
+	kvm_bus_access(&v->vm->mmio, v, run->mmio.phys_addr, run->mmio.data, len,
+		       run->mmio.is_write);
 }
 
 static uint64_t vcpu_rip(struct kvm_vcpu *v)
@@ -186,48 +148,6 @@ static uint64_t vcpu_rip(struct kvm_vcpu *v)
 	struct kvm_regs r;
 
 	return ioctl(v->fd, KVM_GET_REGS, &r) == 0 ? r.rip : 0;
-}
-
-/* The payload's idle: sleep until the deadline or a pause, whichever
- * comes first (pause wakes the futex on go). */
-static void vcpu_idle(struct kvm_vcpu *v, uint64_t ns)
-{
-	struct timespec ts;
-
-	if (ns > PC_IDLE_MAX_NS)
-		ns = PC_IDLE_MAX_NS;
-	ts.tv_sec = 0;
-	ts.tv_nsec = (long)ns;
-	pcm_futex_wait(&v->vm->go, VCPU_GO, &ts);
-}
-
-static void exit_mmio(struct kvm_vcpu *v)
-{
-	struct kvm_run *run = v->run;
-	uint64_t off = run->mmio.phys_addr - PC_MMIO_BASE, val = 0;
-
-	v->io_pending = !run->mmio.is_write;
-	if (run->mmio.phys_addr < PC_MMIO_BASE || off >= 4096) {
-		if (!run->mmio.is_write)
-			memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
-		return;
-	}
-	if (run->mmio.is_write)
-		memcpy(&val, run->mmio.data, run->mmio.len <= 8 ? run->mmio.len : 8);
-	if (off < PC_MMIO_UART + UART_NPORTS) {
-		if (run->mmio.is_write)
-			uart_out(&v->vm->uart, (unsigned)off, (uint8_t)val);
-		else
-			memset(run->mmio.data, uart_in(&v->vm->uart, (unsigned)off), 1);
-	} else if (!run->mmio.is_write) {
-		memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
-	} else if (off == PC_MMIO_HEARTBEAT) {
-		atomic_fetch_add_explicit(&v->heartbeats, 1, memory_order_relaxed);
-	} else if (off == PC_MMIO_READY) {
-		atomic_store(&v->ready, 1);
-	} else if (off == PC_MMIO_IDLE) {
-		vcpu_idle(v, val);
-	}
 }
 
 /* 0: keep running; anything else: this vCPU stops (the VM crashed). */

@@ -2,14 +2,18 @@
  *
  * One struct kvm_vm per machine: the /dev/kvm, VM and vCPU descriptors,
  * guest RAM (one memfd, mapped once, contiguous in the VMM; given to KVM as
- * one or two memory slots around the hole below 4 GiB), the serial UART
- * and the vCPU threads. Files:
+ * one or two memory slots around the hole below 4 GiB), the I/O buses with
+ * the devices on them (kvm/dev/) and the vCPU threads. Files:
  *   sys.c    /dev/kvm: open, probe, capabilities, CPUID and MSR lists
  *   mem.c    guest RAM, memory slots, dirty log
  *   boot.c   page tables, GDT, payload image, first registers
  *   vcpu.c   vCPU threads: run loop, exits, pause/resume
  *   state.c  the state blob: save and restore of vCPUs and devices
  *   engine.c the machine_engine the rest of the project sees
+ *   crash.c  why the guest stopped on its own
+ *   bus.c    port I/O and MMIO address decoding
+ *   dev/     the devices: list and IRQ lines (dev.c), COM1 (com1.c over
+ *            the uart.c model), the payload pseudo-device (payload.c)
  */
 #ifndef KVM_VMM_H
 #define KVM_VMM_H
@@ -20,7 +24,8 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#include "kvm/uart.h"
+#include "kvm/bus.h"
+#include "kvm/dev/dev.h"
 #include "vm/engine.h"
 
 #define KVM_MAX_MSRS    256
@@ -64,7 +69,8 @@ struct kvm_vm {
 	unsigned nmsrs;
 	uint64_t tsc_khz;
 	size_t xsave_size;
-	struct uart uart;
+	struct kvm_bus pio, mmio;                /* fixed before the vCPUs run */
+	struct kvm_devs devs;
 	struct kvm_crash crash;
 	_Atomic uint64_t pause_last, pause_max;
 	int console_fd;                          /* -1: none */
@@ -109,6 +115,13 @@ ssize_t kvm_state_save(struct kvm_vm *vm, const struct machine_config *c,
 		       void *buf, size_t cap);
 int kvm_state_load(struct kvm_vm *vm, struct machine_config *c,
 		   const void *buf, size_t len);
+
+/* dev/: each registers itself on the VM's buses and device list, which
+ * then own it. */
+/* COM1 at 0x3f8, IRQ 4, output to out_fd; also at mmio_base when not 0. */
+int kvm_com1_add(struct kvm_vm *vm, int out_fd, uint64_t mmio_base);
+/* The payload guest's heartbeat/ready/idle MMIO and panic port. */
+int kvm_payload_dev_add(struct kvm_vm *vm);
 
 void kvm_crash_set(struct kvm_vm *vm, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

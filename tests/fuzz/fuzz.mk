@@ -47,7 +47,7 @@ FZ_FLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -I. -D_GNU_SOURCE -MMD -MP $
 FZ_FLAGS += -Wno-gnu-variable-sized-type-not-at-end
 FZ_LIBS  := -luring -lxxhash -lsodium -lpthread -lm
 
-FZ_SRCS  := $(wildcard lib/*.c net/*.c uffd/*.c vm/*.c kvm/*.c guest/*.c) \
+FZ_SRCS  := $(wildcard lib/*.c net/*.c uffd/*.c vm/*.c kvm/*.c kvm/dev/*.c kvm/x86/*.c guest/*.c) \
 	    postcopy/proto.c postcopy/migopts.c postcopy/auth.c
 FZ_OBJS  := $(FZ_SRCS:%.c=$(FZ_DIR)/obj/%.o) $(FZ_DIR)/pl/kvm/payload.o
 FZ_BINS  := $(FZ_DIR)/fuzz_proto $(FZ_DIR)/fuzz_state $(FZ_DIR)/fuzz_json

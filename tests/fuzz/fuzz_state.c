@@ -92,6 +92,9 @@ static int fzs_fake_init(void)
 	}
 	vm->sys_fd = vm->vm_fd = vm->memfd = vm->console_fd = -1;
 	vm->xsave_size = FZS_FAKE_XSAVE;
+	/* The devices kvm_create registers, so their sections find them. */
+	if (kvm_com1_add(vm, -1, 0) || kvm_payload_dev_add(vm))
+		return -ENOMEM;
 	pthread_mutex_init(&vm->lock, NULL);
 	fzs.fake_vm = vm;
 	fzs.kvm_fake.eng = &machine_engine_kvm;

@@ -411,7 +411,10 @@ static void test_hello_layout(void **state)
 /* ---- state blobs ---- */
 
 /* kvm/state.c's private numbering (as tests/unit/test_kvm.c copies it). */
-enum { KS_CPUID_ = 1, KS_XSAVE_ = 5, KS_MSRS_ = 9, KS_PIT2_ = 32 };
+enum { KS_CPUID_ = 1, KS_XSAVE_ = 5, KS_MSRS_ = 9, KS_PIT2_ = 32, KS_DEVICE_ = 64 };
+
+/* A KS_DEVICE section's data opens with kind, instance, version. */
+enum { DEV_KIND_ = 16, DEV_INSTANCE_ = 20, DEV_VERSION_ = 24 };
 
 struct kvm_sec_ {
 	uint32_t type, vcpu, len, reserved;
@@ -493,9 +496,25 @@ static void test_kvm_blob_bad(void **state)
 	memcpy(b + offsetof(struct machine_state_hdr, version), &v, sizeof(v));
 	assert_int_equal(fake_load(b, len, "version"), -EINVAL);
 	memcpy(b, good, len);
-	v = 2;
+	v = 99;
 	memcpy(b + OUTER + offsetof(struct fzs_kvm_body, version), &v, sizeof(v));
 	assert_int_equal(fake_load(b, len, "version"), -EINVAL);
+
+	/* the serial port's section: a device this VM lacks (another kind,
+	 * another instance), a state version this build does not read */
+	memcpy(b, good, len);
+	off = sec_find(b, len, KS_DEVICE_);
+	sec_patch(b, off, DEV_KIND_, 99);
+	assert_int_equal(fake_load(b, len, "lacks"), -ENOEXEC);
+	memcpy(b, good, len);
+	sec_patch(b, off, DEV_INSTANCE_, 1);
+	assert_int_equal(fake_load(b, len, "lacks"), -ENOEXEC);
+	memcpy(b, good, len);
+	sec_patch(b, off, DEV_VERSION_, 77);
+	assert_int_equal(fake_load(b, len, "version 77"), -EINVAL);
+	memcpy(b, good, len);
+	sec_patch(b, off, offsetof(struct kvm_sec_, len), 8);
+	assert_int_equal(fake_load(b, len, "device section of 8 bytes"), -EINVAL);
 
 	/* a CPUID table longer than KVM takes, its length to match */
 	memcpy(b, good, len);

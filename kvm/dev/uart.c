@@ -1,6 +1,6 @@
-/* kvm/uart.c - 16550A registers, interrupt rules, loopback and the
+/* kvm/dev/uart.c - 16550A registers, interrupt rules, loopback and the
  * line-buffered console behind them. */
-#include "kvm/uart.h"
+#include "kvm/dev/uart.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -1,4 +1,4 @@
-/* kvm/uart.h - the 16550A serial UART behind the guest's console.
+/* kvm/dev/uart.h - the 16550A serial UART behind the guest's console.
  *
  * A pure device model: the KVM engine routes port I/O exits for
  * UART_COM1_BASE..+7 here and drives UART_COM1_IRQ from the line level;
