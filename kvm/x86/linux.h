@@ -140,9 +140,11 @@ int kvm_linux_parse(const void *img, size_t len, struct kvm_linux_image *out,
 		    char *why, size_t wlen);
 
 /* Lay out a guest of ram_bytes (ram: the VMM's contiguous view of it, low
- * part then high part) for k booted with b, as the comment above says, and
- * fill *entry. Everything is checked before anything is written: on an
- * error RAM is untouched. 0, -E2BIG or -ENOSPC (reason in why). */
+ * part then high part) for k booted with b (NULL: no command line, no
+ * initrd, no RSDP address), as the comment above says, and fill *entry.
+ * Everything is checked before anything is written: on an error RAM is
+ * untouched. 0, -E2BIG or -ENOSPC; -EINVAL for a k that kvm_linux_parse
+ * did not fill, or an initrd_len without an initrd (reason in why). */
 int kvm_linux_load(uint8_t *ram, uint64_t ram_bytes, const struct kvm_linux_image *k,
 		   const struct kvm_linux_boot *b, struct kvm_linux_entry *entry,
 		   char *why, size_t wlen);
