@@ -35,6 +35,7 @@ struct vm_opts {
 	char workload[16];
 	char console[256];        /* cfg.console points here */
 	char engine_note[240];    /* which engine and, for auto, why */
+	bool workload_set;        /* --workload given */
 };
 void vm_opts_default(struct vm_opts *v, uint64_t mem, unsigned vcpus, const char *wl);
 /* Handles --mem --vcpus --workload --working-set --write-fraction

@@ -8,19 +8,22 @@
 
 static const char run_help[] =
 "usage: postcopy-move run --mem SIZE --vcpus N --workload NAME [options]\n"
+"       postcopy-move run --engine kvm --kernel BZIMAGE [--initrd FILE] [options]\n"
 "\n"
 "Boot a VM and keep it running in this process, with a control socket\n"
 "(in $POSTCOPY_MOVE_RUN_DIR or /run/postcopy-move, mode 0600) that\n"
-"`status`, `stop` and `migrate` use. Stops on `stop`, Ctrl-C or SIGTERM.\n"
+"`status`, `stop` and `migrate` use. Stops on `stop`, Ctrl-C or SIGTERM,\n"
+"and when the guest powers off or asks for a reset (exit status 0).\n"
 "\n"
 "  --name NAME            name of the VM (default: vm)\n"
 VMOPTS_HELP
+VMOPTS_LINUX_HELP
 "  -h, --help             this help\n";
 
 int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		VMOPTS_LONG, { "name", required_argument, 0, 'n' },
+		VMOPTS_LONG, VMOPTS_LINUX_LONG, { "name", required_argument, 0, 'n' },
 		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
 	struct vm_opts v;
 	const char *name = "vm";
@@ -50,14 +53,20 @@ int cmd_run(int argc, char **argv)
 	if (ctl_precheck(name, why, sizeof(why)))
 		return cli_error("%s", why);
 	cli_signals_block();
-	if ((err = machine_create(&v.cfg, &m)))
-		return cli_error("cannot create the VM: %s", strerror(-err));
+	if ((err = machine_create_why(&v.cfg, &m, why, sizeof(why))))
+		return cli_error("cannot create the VM: %s", why);
 	if ((err = machine_start(m))) {
 		machine_destroy(m);
 		return cli_error("cannot start the VM: %s", strerror(-err));
 	}
-	printf("VM '%s' running: engine %s, %llu MiB, %u vCPUs, workload %s\n", name,
-	       v.engine_note, (unsigned long long)(v.cfg.ram_bytes >> 20), v.cfg.vcpus, v.workload);
+	if (v.cfg.guest == MACHINE_GUEST_LINUX)
+		printf("VM '%s' running: engine %s, %llu MiB, %u vCPUs, Linux kernel %s\n", name,
+		       v.engine_note, (unsigned long long)(v.cfg.ram_bytes >> 20), v.cfg.vcpus,
+		       v.cfg.lx.kernel);
+	else
+		printf("VM '%s' running: engine %s, %llu MiB, %u vCPUs, workload %s\n", name,
+		       v.engine_note, (unsigned long long)(v.cfg.ram_bytes >> 20), v.cfg.vcpus,
+		       v.workload);
 	fflush(stdout);
 	return vmhost_serve(m, name);
 }

@@ -46,6 +46,17 @@ int vm_opts_parse(struct vm_opts *v, const char *cmd, int opt, const char *arg)
 		if (!wl_lookup(arg))
 			return cli_usage_error(cmd, "unknown workload '%s' (idle, sweep, kv)", arg);
 		pm_strset(v->workload, sizeof(v->workload), arg);
+		v->workload_set = true;
+		return 1;
+	case VMOPT_KERNEL:
+		v->cfg.guest = MACHINE_GUEST_LINUX;
+		v->cfg.lx.kernel = arg;   /* argv outlives the VM */
+		return 1;
+	case VMOPT_INITRD:
+		v->cfg.lx.initrd = arg;
+		return 1;
+	case VMOPT_CMDLINE:
+		v->cfg.lx.cmdline = arg;
 		return 1;
 	case VMOPT_ENGINE:
 		if (strcmp(arg, "auto") && strcmp(arg, "kvm") && strcmp(arg, "thread"))
@@ -81,16 +92,42 @@ int vm_opts_parse(struct vm_opts *v, const char *cmd, int opt, const char *arg)
 	return 0;
 }
 
+/* A Linux guest has no workload; what only a kernel takes needs one. */
+static int linux_finish(struct vm_opts *v, const char *cmd)
+{
+	if (v->cfg.guest != MACHINE_GUEST_LINUX) {
+		if (v->cfg.lx.initrd || v->cfg.lx.cmdline)
+			return cli_usage_error(cmd, "--initrd and --cmdline need --kernel");
+		return 0;
+	}
+	if (v->workload_set)
+		return cli_usage_error(cmd, "--workload runs the project's payload; a guest "
+				       "booted with --kernel runs its own");
+	if (v->cfg.ram_bytes < (256u << 20))
+		return cli_usage_error(cmd, "a Linux guest needs --mem of at least 256M");
+	if (!v->cfg.lx.cmdline)
+		v->cfg.lx.cmdline = VMOPTS_LINUX_CMDLINE;
+	if (!strcmp(v->cfg.engine, "auto"))   /* only KVM boots a kernel */
+		pm_strset(v->cfg.engine, sizeof(v->cfg.engine), "kvm");
+	pm_strset(v->workload, sizeof(v->workload), "linux");
+	return 0;
+}
+
 int vm_opts_finish(struct vm_opts *v, const char *cmd)
 {
 	const char *why = "invalid workload parameters";
 	char reason[200];
+	int err;
 
+	if ((err = linux_finish(v, cmd)))
+		return err;
 	machine_engine_pick(&v->cfg, v->engine_note, sizeof(v->engine_note));
 	if (machine_probe(&v->cfg, reason, sizeof(reason)))
 		return cli_error("%s: --engine %s cannot run here: %s", cmd, v->cfg.engine, reason);
 	if (v->cfg.ram_bytes < (16u << 20) || v->cfg.ram_bytes % (2u << 20))
 		return cli_usage_error(cmd, "--mem must be a multiple of 2 MiB and at least 16 MiB");
+	if (v->cfg.guest == MACHINE_GUEST_LINUX)
+		return 0;
 	v->cfg.params.workload = wl_lookup(v->workload);
 	if (wl_params_fix(&v->cfg.params, v->cfg.ram_bytes, v->cfg.vcpus, &why))
 		return cli_usage_error(cmd, "%s", why);

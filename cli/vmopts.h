@@ -8,7 +8,23 @@
 enum {
 	VMOPT_MEM = 1000, VMOPT_VCPUS, VMOPT_WORKLOAD, VMOPT_ENGINE, VMOPT_WSET,
 	VMOPT_WRITE, VMOPT_PUT, VMOPT_RATE, VMOPT_KEYS, VMOPT_SEED, VMOPT_CONSOLE,
+	VMOPT_KERNEL, VMOPT_INITRD, VMOPT_CMDLINE,
 };
+
+/* The Linux guest's options (`run` only, until a Linux guest migrates). */
+#define VMOPTS_LINUX_LONG \
+	{ "kernel", required_argument, 0, VMOPT_KERNEL }, \
+	{ "initrd", required_argument, 0, VMOPT_INITRD }, \
+	{ "cmdline", required_argument, 0, VMOPT_CMDLINE }
+
+#define VMOPTS_LINUX_CMDLINE "console=ttyS0 pci=off"
+
+#define VMOPTS_LINUX_HELP \
+"  --kernel BZIMAGE       kvm: boot this Linux kernel (x86 boot protocol 2.12+,\n" \
+"                         64-bit) instead of a workload; at least 256M of --mem\n" \
+"  --initrd FILE          kvm: the kernel's initial RAM disk\n" \
+"  --cmdline STR          kvm: the kernel's command line (default\n" \
+"                         '" VMOPTS_LINUX_CMDLINE "'; keep pci=off: there is no PCI)\n"
 
 #define VMOPTS_LONG \
 	{ "mem", required_argument, 0, VMOPT_MEM }, \

@@ -374,6 +374,13 @@ static bool host_migrate(struct vmhost *h, FILE *f, const struct pcm_json_doc *d
 		ctl_err(f, "the VM is paused after a failed migration; it cannot move again");
 		return false;
 	}
+	/* HELLO does not carry the guest kind yet, so a destination would
+	 * build a payload VM and refuse the state only after the pause. */
+	if (machine_config_of(h->m)->guest != MACHINE_GUEST_PAYLOAD) {
+		ctl_err(f, "a Linux guest cannot migrate with this version: the protocol "
+			   "does not carry its devices yet; the VM keeps running here");
+		return false;
+	}
 	pm_strset(o->name, sizeof(o->name), h->name);
 	atomic_store(&h->switch_req, false);
 	h->mig_f = f;
@@ -796,6 +803,24 @@ static bool host_signal(struct vmhost *h)
 	return true;
 }
 
+/* The guest stopped itself. A poweroff or reset ends the VM and this
+ * host, successfully: that is what the guest asked for. A crash does not:
+ * the VM stays, paused for good, so `status` can say why. */
+static bool host_guest_end(struct vmhost *h, int fd)
+{
+	enum machine_end e = machine_ended(h->m);
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0)
+		n = 0;
+	if (e == MACHINE_RUNS || h->migrating || h->receiving)
+		return false;   /* a migration's thread still holds the VM */
+	fprintf(stderr, "%s: VM '%s': the guest %s; the VM stopped\n", PCM_PROG, h->name,
+		machine_end_name(e));
+	h->status = 0;
+	return true;
+}
+
 static void host_loop(struct vmhost *h)
 {
 	sigset_t sigs;
@@ -806,11 +831,14 @@ static void host_loop(struct vmhost *h)
 	sigaddset(&sigs, SIGTERM);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	for (bool done = false; !done;) {
-		struct pollfd p[3] = { { .fd = atomic_load(&h->ctl_fd), .events = POLLIN },
+		struct pollfd p[4] = { { .fd = atomic_load(&h->ctl_fd), .events = POLLIN },
 				       { .fd = sfd, .events = POLLIN },
-				       { .fd = h->wake_fd, .events = POLLIN } };
+				       { .fd = h->wake_fd, .events = POLLIN },
+				       { .fd = h->m ? machine_end_fd(h->m) : -1, .events = POLLIN } };
 
-		if (poll(p, 3, -1) < 0 && errno != EINTR)
+		if (poll(p, 4, -1) < 0 && errno != EINTR)
+			break;
+		if (p[3].revents && host_guest_end(h, p[3].fd))
 			break;
 		if (p[2].revents) {
 			uint64_t n;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -25,6 +26,22 @@ static int console_open(const char *path)
 	if (!strcmp(path, "-"))
 		return dup(STDOUT_FILENO);
 	return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+}
+
+/* The devices of each guest kind. Payload guests: ring 3 reaches the UART
+ * through MMIO, beside the pseudo-device's registers. */
+static int devs_add(struct kvm_vm *vm, enum machine_guest g)
+{
+	int r;
+
+	if (g == MACHINE_GUEST_PAYLOAD) {
+		if ((r = kvm_com1_add(vm, vm->console_fd, PC_MMIO_BASE + PC_MMIO_UART)))
+			return r;
+		return kvm_payload_dev_add(vm);
+	}
+	if ((r = kvm_com1_add(vm, vm->console_fd, 0)))
+		return r;
+	return kvm_power_add(vm);
 }
 
 static int vm_setup(struct kvm_vm *vm, const struct machine_config *c)
@@ -59,11 +76,7 @@ static int vm_setup(struct kvm_vm *vm, const struct machine_config *c)
 	vm->xsave_size = r > (int)sizeof(struct kvm_xsave) ? (size_t)r : sizeof(struct kvm_xsave);
 	if ((r = kvm_sys_msrs(vm)))
 		return r;
-	/* Payload guests: ring 3 reaches the UART through MMIO, beside the
-	 * pseudo-device's registers. */
-	if ((r = kvm_com1_add(vm, vm->console_fd, PC_MMIO_BASE + PC_MMIO_UART)))
-		return r;
-	return kvm_payload_dev_add(vm);
+	return devs_add(vm, c->guest);
 }
 
 static void vm_free(struct kvm_vm *vm)
@@ -74,6 +87,8 @@ static void vm_free(struct kvm_vm *vm)
 	kvm_devs_destroy(&vm->devs);
 	if (vm->console_fd >= 0)
 		close(vm->console_fd);
+	if (vm->crash.end_fd >= 0)
+		close(vm->crash.end_fd);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->sys_fd >= 0)
@@ -82,6 +97,20 @@ static void vm_free(struct kvm_vm *vm)
 	free(vm->cpuid);
 	free(vm->v);
 	free(vm);
+}
+
+static int boot(struct kvm_vm *vm, const struct machine_config *c)
+{
+	int r;
+
+	if (c->guest == MACHINE_GUEST_LINUX)
+		return kvm_linux_boot(vm, c);
+	if ((r = kvm_boot_write(vm, vm->n, &c->params)))
+		return r;
+	for (unsigned i = 0; i < vm->n; i++)
+		if ((r = kvm_boot_vcpu(vm, &vm->v[i])))
+			return r;
+	return 0;
 }
 
 static int kvm_create(struct machine *m, int incoming)
@@ -94,6 +123,7 @@ static int kvm_create(struct machine *m, int incoming)
 	memset(vm, 0, sizeof(*vm));
 	vm->n = m->cfg.vcpus;
 	vm->vm_fd = vm->memfd = vm->console_fd = -1;
+	vm->crash.end_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_init(&vm->lock, NULL);
 	vm->v = calloc(vm->n, sizeof(*vm->v));
 	if (!vm->v) {
@@ -111,11 +141,8 @@ static int kvm_create(struct machine *m, int incoming)
 	if ((r = vm_setup(vm, &m->cfg)))
 		goto fail;
 	if (!incoming) {
-		if ((r = kvm_boot_write(vm, vm->n, &m->cfg.params)))
+		if ((r = boot(vm, &m->cfg)))
 			goto fail;
-		for (unsigned i = 0; i < vm->n; i++)
-			if ((r = kvm_boot_vcpu(vm, &vm->v[i])))
-				goto fail;
 		vm->loaded = 1;
 	}
 	if ((r = kvm_vcpus_spawn(vm)))
@@ -125,6 +152,7 @@ static int kvm_create(struct machine *m, int incoming)
 	m->priv = vm;
 	return 0;
 fail:
+	snprintf(m->why, sizeof(m->why), "%s", vm->why);
 	vm_free(vm);
 	return r;
 }
@@ -247,6 +275,20 @@ static const char *kvm_crashed(const struct machine *m)
 	return vm && atomic_load(&vm->crash.crashed) ? vm->crash.why : NULL;
 }
 
+static enum machine_end kvm_ended(const struct machine *m)
+{
+	struct kvm_vm *vm = m->priv;
+
+	return vm ? (enum machine_end)atomic_load(&vm->crash.ended) : MACHINE_RUNS;
+}
+
+static int kvm_end_fd(const struct machine *m)
+{
+	struct kvm_vm *vm = m->priv;
+
+	return vm ? vm->crash.end_fd : -1;
+}
+
 /* Can this host run c on KVM at all? The reason when not. */
 static int kvm_probe(const struct machine_config *c, char *why, size_t len)
 {
@@ -337,6 +379,8 @@ const struct machine_engine machine_engine_kvm = {
 	.load_body = kvm_load_body,
 	.stats = kvm_stats,
 	.crashed = kvm_crashed,
+	.ended = kvm_ended,
+	.end_fd = kvm_end_fd,
 	.features = kvm_features,
 	.features_check = kvm_features_check,
 	.dirty_log = kvm_dirty_log,

@@ -589,8 +589,11 @@ int kvm_state_load(struct kvm_vm *vm, struct machine_config *c, const void *buf,
 	if (b.ram_bytes != c->ram_bytes)
 		return bad(vm, -ENOEXEC, "state blob is for %llu bytes of RAM, this VM has %llu",
 			   (unsigned long long)b.ram_bytes, (unsigned long long)c->ram_bytes);
-	if (b.params.workload < 1 || b.params.workload > WL_MAX)
+	if (c->guest == MACHINE_GUEST_PAYLOAD &&
+	    (b.params.workload < 1 || b.params.workload > WL_MAX))
 		return bad(vm, -EINVAL, "state blob names no known workload");
+	if (c->guest != MACHINE_GUEST_PAYLOAD && b.params.workload)
+		return bad(vm, -ENOEXEC, "state blob is of a payload guest, this VM runs Linux");
 	if (b.nsections > (vm->n + 1) * 64)
 		return bad(vm, -EINVAL, "state blob claims %u sections", b.nsections);
 	ps.vcpu = calloc((size_t)vm->n * KS_VCPU_TYPES, sizeof(*ps.vcpu));
@@ -615,7 +618,7 @@ int kvm_state_load(struct kvm_vm *vm, struct machine_config *c, const void *buf,
 		goto out;
 	if (!err)
 		err = cpuid_adopt(vm, ps.vcpu[KS_CPUID], ps.vcpu_len[KS_CPUID]);
-	if (!err && !c->params.workload)
+	if (!err && !c->params.workload && c->guest == MACHINE_GUEST_PAYLOAD)
 		c->params = b.params;
 out:
 	free(ps.vcpu);

@@ -221,7 +221,7 @@ static uint32_t vcpu_park(struct kvm_vcpu *v)
 		go = atomic_load(&vm->go);
 		if (go == VCPU_STOP)
 			return go;
-		if (go == VCPU_GO && !atomic_load(&vm->crash.crashed))
+		if (go == VCPU_GO && !kvm_stopped(vm))
 			break;
 		pcm_futex_wait(&vm->gen, gen, NULL);
 	}
@@ -241,7 +241,7 @@ static void *vcpu_main(void *arg)
 	sigaddset(&kick, kick_signal());
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 	for (;;) {
-		if (atomic_load(&vm->go) != VCPU_GO || atomic_load(&vm->crash.crashed)) {
+		if (atomic_load(&vm->go) != VCPU_GO || kvm_stopped(vm)) {
 			if (vcpu_park(v) == VCPU_STOP)
 				break;
 			continue;

@@ -10,7 +10,8 @@
  *   vcpu.c   vCPU threads: run loop, exits, pause/resume
  *   state.c  the state blob: save and restore of vCPUs and devices
  *   engine.c the machine_engine the rest of the project sees
- *   crash.c  why the guest stopped on its own
+ *   crash.c  why the guest stopped on its own (crash or chosen end)
+ *   linux.c  booting a Linux guest (kvm/x86/: boot protocol, ACPI)
  *   bus.c    port I/O and MMIO address decoding
  *   dev/     the devices: list and IRQ lines (dev.c), COM1 (com1.c over
  *            the uart.c model), the payload pseudo-device (payload.c)
@@ -31,10 +32,14 @@
 #define KVM_MAX_MSRS    256
 #define KVM_MAX_CPUID   256
 
-/* Why a VM stopped on its own (a guest crash is not a host error). */
+/* Why a VM stopped on its own: a crash (not a host error), or an end the
+ * guest chose (poweroff, reset: enum machine_end). Either parks every
+ * vCPU for good and makes end_fd readable. */
 struct kvm_crash {
 	_Atomic int crashed;
+	_Atomic int ended;
 	char why[160];
+	int end_fd;                              /* eventfd, -1 before set-up */
 };
 
 struct kvm_vcpu {
@@ -122,8 +127,24 @@ int kvm_state_load(struct kvm_vm *vm, struct machine_config *c,
 int kvm_com1_add(struct kvm_vm *vm, int out_fd, uint64_t mmio_base);
 /* The payload guest's heartbeat/ready/idle MMIO and panic port. */
 int kvm_payload_dev_add(struct kvm_vm *vm);
+/* Power control at KVM_POWER_PORT (the ACPI sleep and reset registers)
+ * and the i8042's reset line at 0x64: the guest's way to end the VM. */
+#define KVM_POWER_PORT 0x600
+int kvm_power_add(struct kvm_vm *vm);
+
+/* linux.c: load the bzImage, initrd, command line and ACPI tables of
+ * c->linux into RAM and point vCPU 0 at the kernel's 64-bit entry; the
+ * other vCPUs wait for the guest's INIT/SIPI. The reason in vm->why. */
+int kvm_linux_boot(struct kvm_vm *vm, const struct machine_config *c);
 
 void kvm_crash_set(struct kvm_vm *vm, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* The guest ended itself (how: enum machine_end); the first word wins. */
+void kvm_end_set(struct kvm_vm *vm, int how);
+/* Crashed or ended: the vCPUs must not run again. */
+static inline int kvm_stopped(struct kvm_vm *vm)
+{
+	return atomic_load(&vm->crash.crashed) || atomic_load(&vm->crash.ended);
+}
 
 #endif

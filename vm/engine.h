@@ -41,6 +41,10 @@ struct machine_engine {
 	void (*stats)(struct machine *m, struct machine_stats *s);
 	/* Optional. Why the guest stopped on its own, or NULL. */
 	const char *(*crashed)(const struct machine *m);
+	/* Optional. How the guest ended on purpose, and a descriptor that
+	 * polls readable when it ends or crashes. */
+	enum machine_end (*ended)(const struct machine *m);
+	int (*end_fd)(const struct machine *m);
 	/* Optional. The CPU features the guest was given; and whether this
 	 * host can give a guest those (0, or -ENOEXEC naming what lacks). */
 	void (*features)(const struct machine *m, uint32_t *w);

@@ -112,7 +112,8 @@ void machine_engine_pick(struct machine_config *c, char *note, size_t len)
 	}
 }
 
-static int create(const struct machine_config *c, struct machine **out, int incoming)
+static int create(const struct machine_config *c, struct machine **out, int incoming,
+		  char *why, size_t wlen)
 {
 	const struct machine_engine *eng;
 	struct machine *m;
@@ -130,6 +131,8 @@ static int create(const struct machine_config *c, struct machine **out, int inco
 		return -EINVAL;
 	if (!c->ram_bytes || c->ram_bytes % (2ull << 20))
 		return -EINVAL;
+	if (c->guest == MACHINE_GUEST_LINUX && !incoming && !c->lx.kernel)
+		return -EINVAL;
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
@@ -138,7 +141,7 @@ static int create(const struct machine_config *c, struct machine **out, int inco
 	m->incoming = incoming;
 	/* An incoming machine may not know its workload yet (it comes with
 	 * the state blob); when given, it must be valid. */
-	if (!incoming || m->cfg.params.workload) {
+	if (c->guest == MACHINE_GUEST_PAYLOAD && (!incoming || m->cfg.params.workload)) {
 		if (wl_params_fix(&m->cfg.params, c->ram_bytes, c->vcpus, NULL)) {
 			free(m);
 			return -EINVAL;
@@ -146,6 +149,8 @@ static int create(const struct machine_config *c, struct machine **out, int inco
 	}
 	r = eng->create(m, incoming);
 	if (r) {
+		if (why && wlen)
+			snprintf(why, wlen, "%s", m->why[0] ? m->why : strerror(-r));
 		free(m);
 		return r;
 	}
@@ -155,12 +160,20 @@ static int create(const struct machine_config *c, struct machine **out, int inco
 
 int machine_create(const struct machine_config *c, struct machine **out)
 {
-	return create(c, out, 0);
+	return create(c, out, 0, NULL, 0);
+}
+
+int machine_create_why(const struct machine_config *c, struct machine **out,
+		       char *why, size_t len)
+{
+	if (why && len)
+		snprintf(why, len, "%s", strerror(EINVAL));
+	return create(c, out, 0, why, len);
 }
 
 int machine_create_incoming(const struct machine_config *c, struct machine **out)
 {
-	return create(c, out, 1);
+	return create(c, out, 1, NULL, 0);
 }
 
 void machine_destroy(struct machine *m)
@@ -273,6 +286,26 @@ const char *machine_crashed(const struct machine *m)
 	return m->eng->crashed ? m->eng->crashed(m) : NULL;
 }
 
+enum machine_end machine_ended(const struct machine *m)
+{
+	return m->eng->ended ? m->eng->ended(m) : MACHINE_RUNS;
+}
+
+int machine_end_fd(const struct machine *m)
+{
+	return m->eng->end_fd ? m->eng->end_fd(m) : -1;
+}
+
+const char *machine_end_name(enum machine_end e)
+{
+	switch (e) {
+	case MACHINE_RUNS: return "running";
+	case MACHINE_POWEROFF: return "powered off";
+	case MACHINE_RESET: return "asked for a reset";
+	}
+	return "?";
+}
+
 void machine_features(const struct machine *m, uint32_t w[MACHINE_FEATURE_WORDS])
 {
 	memset(w, 0, MACHINE_FEATURE_WORDS * sizeof(w[0]));
@@ -307,9 +340,17 @@ int machine_dirty_stop(struct machine *m)
 	return m->eng->dirty_log ? m->eng->dirty_log(m, 0) : -EOPNOTSUPP;
 }
 
+/* The payload's boot page, or NULL for a guest that has none. */
+static struct guest_boot *boot_page(struct machine *m)
+{
+	if (m->cfg.guest != MACHINE_GUEST_PAYLOAD)
+		return NULL;
+	return (struct guest_boot *)machine_gpa(m, 0, GUEST_DATA_OFF);
+}
+
 void machine_stats(struct machine *m, struct machine_stats *s)
 {
-	struct guest_boot *b = (struct guest_boot *)machine_gpa(m, 0, GUEST_DATA_OFF);
+	struct guest_boot *b = boot_page(m);
 	uint64_t epoch;
 
 	memset(s, 0, sizeof(*s));
@@ -330,7 +371,7 @@ void machine_stats(struct machine *m, struct machine_stats *s)
 
 void machine_stall_reset(struct machine *m)
 {
-	struct guest_boot *b = (struct guest_boot *)machine_gpa(m, 0, GUEST_DATA_OFF);
+	struct guest_boot *b = boot_page(m);
 
 	if (b)
 		__atomic_add_fetch(&b->stall_epoch, 1, __ATOMIC_SEQ_CST);

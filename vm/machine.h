@@ -25,9 +25,27 @@
 
 struct machine;
 
+/* What runs inside the VM. Payload guests run a workload of guest/ and
+ * keep the boot page and stats area of guest/layout.h, which this module
+ * reads; a Linux guest's RAM is its own, and nothing here reads it. */
+enum machine_guest {
+	MACHINE_GUEST_PAYLOAD = 0,
+	MACHINE_GUEST_LINUX = 1,
+};
+
+/* A Linux guest: the files are read when the VM is created (not for an
+ * incoming VM, whose RAM arrives). */
+struct machine_linux {
+	const char *kernel;                /* bzImage */
+	const char *initrd;                /* NULL: none */
+	const char *cmdline;               /* NULL: empty */
+};
+
 struct machine_config {
 	char engine[MACHINE_ENGINE_LEN];   /* "thread", "kvm" ("auto": see
 					    * machine_engine_pick) */
+	enum machine_guest guest;
+	struct machine_linux lx;           /* guest linux only */
 	uint64_t ram_bytes;                /* multiple of 2 MiB */
 	unsigned vcpus;
 	struct wl_params params;
@@ -60,6 +78,10 @@ void machine_engine_pick(struct machine_config *c, char *note, size_t len);
 
 /* A new VM, booted (boot page written) but not started. */
 int machine_create(const struct machine_config *c, struct machine **out);
+/* The same, with the reason of a failure in why (e.g. "kernel FILE: No
+ * such file or directory", a bzImage the loader refuses). */
+int machine_create_why(const struct machine_config *c, struct machine **out,
+		       char *why, size_t len);
 /* An empty VM for an incoming migration: RAM allocated, never touched,
  * vCPUs not started. machine_load then machine_start bring it to life. */
 int machine_create_incoming(const struct machine_config *c, struct machine **out);
@@ -87,6 +109,19 @@ const char *machine_why(const struct machine *m);
  * while it runs. */
 const char *machine_crashed(const struct machine *m);
 
+/* How a guest ended that stopped itself on purpose: it powered off or
+ * asked to be reset (this VMM does not reboot a guest: the VM stops). */
+enum machine_end {
+	MACHINE_RUNS = 0,
+	MACHINE_POWEROFF,
+	MACHINE_RESET,
+};
+enum machine_end machine_ended(const struct machine *m);
+/* A descriptor that polls readable once the guest has ended or crashed,
+ * or -1 when the engine has none. Owned by m. */
+int machine_end_fd(const struct machine *m);
+const char *machine_end_name(enum machine_end e);
+
 /* The CPU-feature fingerprint of the guest (all 0 for engines without
  * one), and whether this host's engine can host such a guest: 0, or
  * -ENOEXEC with the missing features named in why. */
@@ -103,9 +138,11 @@ int machine_dirty_fetch(struct machine *m, uint64_t *bitmap, uint64_t npages);
 int machine_dirty_stop(struct machine *m);
 
 /* Counters; reads guest RAM (the stats area), so on a machine whose pages
- * are still arriving it may fault like a vCPU. */
+ * are still arriving it may fault like a vCPU. A Linux guest has no stats
+ * area: only the engine's own counters are filled in. */
 void machine_stats(struct machine *m, struct machine_stats *s);
-/* Start a new stall window: the guest resets its longest-gap record. */
+/* Start a new stall window: the guest resets its longest-gap record
+ * (payload guests; nothing for a Linux guest). */
 void machine_stall_reset(struct machine *m);
 
 #endif

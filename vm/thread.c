@@ -175,6 +175,8 @@ static int thread_create(struct machine *m, int incoming)
 	unsigned n = m->cfg.vcpus;
 	int r;
 
+	if (m->cfg.guest != MACHINE_GUEST_PAYLOAD)
+		return -EOPNOTSUPP;   /* thread_probe says why */
 	tm = aligned_alloc(64, (sizeof(*tm) + 63) & ~(size_t)63);
 	if (!tm)
 		return -ENOMEM;
@@ -493,9 +495,21 @@ const char *thread_dirty_mode(const struct machine *m)
 	return k;
 }
 
+/* Host threads run guest/ workloads, not a kernel. */
+static int thread_probe(const struct machine_config *c, char *why, size_t len)
+{
+	if (c && c->guest != MACHINE_GUEST_PAYLOAD) {
+		snprintf(why, len, "the thread engine runs only the project's workloads, "
+			 "not a Linux kernel (use --engine kvm)");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
 const struct machine_engine machine_engine_thread = {
 	.name = "thread",
 	.id = MACHINE_ENGINE_THREAD,
+	.probe = thread_probe,
 	.create = thread_create,
 	.destroy = thread_destroy,
 	.start = thread_start,

@@ -22,6 +22,7 @@
 enum kvm_dev_kind {
 	KVM_DEV_COM1 = 1,       /* the 16550A console UART */
 	KVM_DEV_PAYLOAD = 2,    /* the payload guest's pseudo-device */
+	KVM_DEV_POWER = 3,      /* ACPI sleep/reset port, i8042 reset */
 };
 
 struct kvm_dev_ops {

@@ -36,6 +36,21 @@ expect_error "nonsense size" "invalid --mem" "$PM" run --mem 12Q --workload kv
 expect_error "zero vCPUs" "invalid --vcpus" "$PM" run --vcpus 0
 expect_error "too small memory" "at least 16 MiB|too small" "$PM" run --mem 2M
 expect_error "unknown workload" "unknown workload" "$PM" demo --workload nosuch
+# A Linux guest's options (issue 11): each mistake named. Where KVM is
+# missing the refusal names /dev/kvm instead of the file.
+head -c 65536 /dev/zero > "$TMP/zero.img"
+expect_error "kernel that does not exist" "kernel /nonexistent: No such file|/dev/kvm" \
+	"$PM" run --name lx --kernel /nonexistent
+expect_error "kernel that is no bzImage" "kernel $TMP/zero.img: .*not a bzImage|/dev/kvm" \
+	"$PM" run --name lx --kernel "$TMP/zero.img"
+expect_error "kernel that is a directory" "not a regular file|/dev/kvm" \
+	"$PM" run --name lx --kernel "$TMP"
+expect_error "kernel with a workload" "workload runs the project.s payload" \
+	"$PM" run --kernel "$TMP/zero.img" --workload kv
+expect_error "initrd without kernel" "need --kernel" "$PM" run --initrd "$TMP/zero.img"
+expect_error "Linux guest in 128M" "at least 256M" "$PM" run --kernel "$TMP/zero.img" --mem 128M
+expect_error "Linux guest on the thread engine" "thread engine runs only" \
+	"$PM" run --kernel "$TMP/zero.img" --engine thread
 expect_error "bad address" "invalid|HOST:PORT" "$PM" migrate src --to nonsense
 expect_error "duplicate VM name" "already running" "$PM" run --name src --mem 64M --workload idle
 expect_error "unknown command" "unknown command" "$PM" frobnicate

@@ -1,5 +1,6 @@
-/* tests/unit/test_bus.c - the KVM engine's I/O bus (kvm/bus.h) and device
- * list (kvm/dev/dev.h): decoding, overlaps, the floating bus, instances. */
+/* tests/unit/test_bus.c - the KVM engine's I/O bus (kvm/bus.h), device
+ * list (kvm/dev/dev.h) and power device (kvm/dev/power.c): decoding,
+ * overlaps, the floating bus, instances, how a guest ends its VM. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,8 +9,15 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include "kvm/bus.h"
 #include "kvm/dev/dev.h"
+#include "kvm/vmm.h"
+#include "kvm/x86/acpi.h"
 
 struct rec {
 	uint64_t off;
@@ -133,12 +141,91 @@ static void test_devices(void **state)
 	assert_int_equal(destroyed[0], 3);
 }
 
+/* A VM with only what the power device touches. */
+static struct kvm_vm *power_vm(struct kvm_vcpu *v)
+{
+	struct kvm_vm *vm = aligned_alloc(64, (sizeof(*vm) + 63) & ~(size_t)63);
+
+	assert_non_null(vm);
+	memset(vm, 0, sizeof(*vm));
+	vm->vm_fd = -1;
+	vm->crash.end_fd = eventfd(0, EFD_NONBLOCK);
+	assert_true(vm->crash.end_fd >= 0);
+	assert_int_equal(kvm_power_add(vm), 0);
+	memset(v, 0, sizeof(*v));
+	v->vm = vm;
+	return vm;
+}
+
+static void power_free(struct kvm_vm *vm)
+{
+	kvm_devs_destroy(&vm->devs);
+	close(vm->crash.end_fd);
+	free(vm);
+}
+
+static int readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
+static void out8(struct kvm_vcpu *v, uint16_t port, uint8_t val)
+{
+	kvm_bus_access(&v->vm->pio, v, port, &val, 1, 1);
+}
+
+/* What Linux writes on poweroff and reboot (kvm/x86/acpi.h) ends the VM,
+ * and the first end is the one reported. */
+static void test_power(void **state)
+{
+	struct kvm_vcpu v;
+	struct kvm_vm *vm = power_vm(&v);
+	uint8_t b = 0x5a;
+
+	(void)state;
+	kvm_bus_access(&vm->pio, &v, KVM_POWER_PORT, &b, 1, 0);
+	assert_int_equal(b, 0);   /* WAK_STS clear */
+	out8(&v, KVM_POWER_PORT, KVM_ACPI_WAK_STS);
+	out8(&v, KVM_POWER_PORT, (3 << 2) | KVM_ACPI_SLP_EN);   /* S3: not an end */
+	assert_int_equal(atomic_load(&vm->crash.ended), MACHINE_RUNS);
+	assert_false(readable(vm->crash.end_fd));
+	out8(&v, KVM_POWER_PORT, KVM_ACPI_SLEEP_S5);
+	assert_int_equal(atomic_load(&vm->crash.ended), MACHINE_POWEROFF);
+	assert_true(readable(vm->crash.end_fd));
+	assert_true(kvm_stopped(vm));
+	out8(&v, KVM_POWER_PORT, KVM_ACPI_RESET_VALUE);
+	kvm_crash_set(vm, "late");
+	assert_int_equal(atomic_load(&vm->crash.ended), MACHINE_POWEROFF);
+	assert_int_equal(atomic_load(&vm->crash.crashed), 0);
+	power_free(vm);
+
+	vm = power_vm(&v);
+	out8(&v, 0x64, 0xfe);   /* the i8042 pulses the reset line */
+	assert_int_equal(atomic_load(&vm->crash.ended), MACHINE_RESET);
+	power_free(vm);
+	vm = power_vm(&v);
+	out8(&v, KVM_POWER_PORT, KVM_ACPI_RESET_VALUE);
+	assert_int_equal(atomic_load(&vm->crash.ended), MACHINE_RESET);
+	power_free(vm);
+	/* a crash first: the guest's later poweroff does not hide it */
+	vm = power_vm(&v);
+	kvm_crash_set(vm, "triple fault");
+	out8(&v, KVM_POWER_PORT, KVM_ACPI_SLEEP_S5);
+	assert_int_equal(atomic_load(&vm->crash.ended), MACHINE_RUNS);
+	assert_int_equal(atomic_load(&vm->crash.crashed), 1);
+	assert_true(readable(vm->crash.end_fd));
+	power_free(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_add_rules),
 		cmocka_unit_test(test_dispatch),
 		cmocka_unit_test(test_devices),
+		cmocka_unit_test(test_power),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
