@@ -65,7 +65,8 @@ static uint64_t meminfo_kb(const char *key)
  * every CPU feature it was given? */
 static int dst_engine_check(const struct pm_hello *h, char *why, size_t n)
 {
-	struct machine_config c = { .ram_bytes = h->ram_bytes, .vcpus = h->vcpus };
+	struct machine_config c = { .ram_bytes = h->ram_bytes, .vcpus = h->vcpus,
+				    .guest = h->guest };
 	char reason[PM_WHY_LEN - 48];
 	int err;
 
@@ -128,7 +129,8 @@ int dst_refuse(struct dst *d, int err, const char *why)
 static int dst_prepare(struct dst *d)
 {
 	struct machine_config c = { .ram_bytes = d->hello.ram_bytes, .vcpus = d->hello.vcpus,
-				    .params = d->hello.params, .console = d->o->console };
+				    .guest = d->hello.guest, .params = d->hello.params,
+				    .console = d->o->console };
 	int err;
 
 	pm_strset(c.engine, sizeof(c.engine), d->hello.engine);
@@ -254,7 +256,12 @@ static int dst_greet(struct dst *d)
 				  "for one");
 	if (m.type != PM_HELLO)
 		return pm_fail_set(d->fail, -EPROTO, "expected HELLO, got %s", pm_type_name(m.type));
-	if (pm_decode_hello(m.payload, m.len, &d->hello, &bad))
+	if ((err = pm_decode_hello(m.payload, m.len, &d->hello, &bad)) == -EPROTONOSUPPORT) {
+		snprintf(why, sizeof(why), "protocol version %u, this destination speaks %u",
+			 d->hello.proto_version, PM_PROTO_VERSION);
+		return dst_refuse(d, err, why);
+	}
+	if (err)
 		return dst_refuse(d, -EBADMSG, bad);
 	if ((err = dst_admit(d, &d->hello, why, sizeof(why))))
 		return dst_refuse(d, err, why);

@@ -1,6 +1,7 @@
 /* postcopy/proto.c - decoders for the migration's messages. */
 #include <errno.h>
 #include <string.h>
+#include "lib/codec.h"
 #include "postcopy/proto.h"
 
 static const char *const type_names[] = {
@@ -47,11 +48,6 @@ int pm_decode_fixed(const void *payload, uint32_t len, void *out, size_t size,
 	return 0;
 }
 
-static int terminated(const char *s, size_t size)
-{
-	return memchr(s, 0, size) != NULL;
-}
-
 /* A layout is possible when its regions are page-aligned, do not overlap,
  * fit the vCPU limits and add up to the RAM size. */
 static int hello_layout_check(const struct pm_hello *h, const char **why)
@@ -79,17 +75,125 @@ static int hello_layout_check(const struct pm_hello *h, const char **why)
 	return 0;
 }
 
+/* Codes on the wire; the names stay in memory and at the edges. */
+static const char *const engine_codes[] = { [1] = "thread", [2] = "kvm" };
+static const char *const mode_codes[] = { [1] = "postcopy", [2] = "precopy", [3] = "hybrid" };
+#define NCODES(a) (sizeof(a) / sizeof((a)[0]))
+
+static uint8_t code_of(const char *const *names, size_t n, const char *name)
+{
+	for (size_t i = 1; i < n; i++)
+		if (!strcmp(names[i], name))
+			return (uint8_t)i;
+	return 0;
+}
+
+static void put_params(struct pcm_enc *e, const struct wl_params *p)
+{
+	pcm_put_u32(e, p->workload);
+	pcm_put_u32(e, p->write_permille);
+	pcm_put_u64(e, p->working_set);
+	pcm_put_u64(e, p->rate_bps);
+	pcm_put_u64(e, p->kv_keys);
+	pcm_put_u32(e, p->kv_value_size);
+	pcm_put_u32(e, p->kv_put_permille);
+	pcm_put_u64(e, p->seed);
+}
+
+static void get_params(struct pcm_dec *d, struct wl_params *p)
+{
+	p->workload = pcm_get_u32(d);
+	p->write_permille = pcm_get_u32(d);
+	p->working_set = pcm_get_u64(d);
+	p->rate_bps = pcm_get_u64(d);
+	p->kv_keys = pcm_get_u64(d);
+	p->kv_value_size = pcm_get_u32(d);
+	p->kv_put_permille = pcm_get_u32(d);
+	p->seed = pcm_get_u64(d);
+}
+
+size_t pm_encode_hello(const struct pm_hello *h, uint8_t buf[PM_HELLO_WIRE_LEN])
+{
+	struct pcm_enc e = { buf, PM_HELLO_WIRE_LEN, 0, false };
+
+	pcm_put_u32(&e, h->proto_version);
+	pcm_put_u32(&e, h->guest_abi);
+	pcm_put_u64(&e, h->session);
+	pcm_put_u8(&e, code_of(engine_codes, NCODES(engine_codes), h->engine));
+	pcm_put_u8(&e, code_of(mode_codes, NCODES(mode_codes), h->mode));
+	pcm_put_u8(&e, (uint8_t)h->guest);
+	pcm_put_u8(&e, 0);
+	pcm_put_u32(&e, h->vcpus);
+	pcm_put_u64(&e, h->ram_bytes);
+	pcm_put_u32(&e, h->page_size);
+	pcm_put_u32(&e, h->nregions);
+	for (unsigned i = 0; i < MACHINE_MAX_REGIONS; i++) {
+		pcm_put_u64(&e, i < h->nregions ? h->regions[i].gpa : 0);
+		pcm_put_u64(&e, i < h->nregions ? h->regions[i].size : 0);
+	}
+	for (unsigned i = 0; i < MACHINE_FEATURE_WORDS; i++)
+		pcm_put_u32(&e, h->cpu_features[i]);
+	pcm_put_str(&e, h->name, PM_NAME_LEN);
+	put_params(&e, &h->params);
+	return e.over ? 0 : e.pos;
+}
+
+/* The codes and strings of a HELLO whose length is right. */
+static int hello_fields(struct pcm_dec *d, struct pm_hello *h, const char **why)
+{
+	uint8_t engine, mode, guest;
+
+	h->guest_abi = pcm_get_u32(d);
+	h->session = pcm_get_u64(d);
+	engine = pcm_get_u8(d);
+	mode = pcm_get_u8(d);
+	guest = pcm_get_u8(d);
+	if (pcm_get_u8(d))
+		return bad(why, "HELLO reserved byte is not zero");
+	if (!engine || engine >= NCODES(engine_codes))
+		return bad(why, "HELLO names an unknown engine");
+	if (!mode || mode >= NCODES(mode_codes))
+		return bad(why, "HELLO names an unknown migration mode");
+	if (guest != MACHINE_GUEST_PAYLOAD && guest != MACHINE_GUEST_LINUX)
+		return bad(why, "HELLO names an unknown guest kind");
+	pm_strset(h->engine, sizeof(h->engine), engine_codes[engine]);
+	pm_strset(h->mode, sizeof(h->mode), mode_codes[mode]);
+	h->guest = guest;
+	h->vcpus = pcm_get_u32(d);
+	h->ram_bytes = pcm_get_u64(d);
+	h->page_size = pcm_get_u32(d);
+	h->nregions = pcm_get_u32(d);
+	for (unsigned i = 0; i < MACHINE_MAX_REGIONS; i++) {
+		h->regions[i].gpa = pcm_get_u64(d);
+		h->regions[i].size = pcm_get_u64(d);
+	}
+	for (unsigned i = 0; i < MACHINE_FEATURE_WORDS; i++)
+		h->cpu_features[i] = pcm_get_u32(d);
+	if (!pcm_get_str(d, h->name, PM_NAME_LEN))
+		return bad(why, "unterminated string in HELLO");
+	get_params(d, &h->params);
+	return 0;
+}
+
 int pm_decode_hello(const void *payload, uint32_t len, struct pm_hello *h,
 		    const char **why)
 {
-	int err = pm_decode_fixed(payload, len, h, sizeof(*h), why);
+	struct pcm_dec d = { payload, len, 0, false };
+	int err;
 
-	if (err)
+	memset(h, 0, sizeof(*h));
+	h->proto_version = pcm_get_u32(&d);
+	if (d.over)
+		return bad(why, "HELLO shorter than its version");
+	if (h->proto_version != PM_PROTO_VERSION) {
+		if (why)
+			*why = "another protocol version";
+		return -EPROTONOSUPPORT;
+	}
+	if (len != PM_HELLO_WIRE_LEN)
+		return bad(why, "message has the wrong length for its type");
+	if ((err = hello_fields(&d, h, why)))
 		return err;
-	if (!terminated(h->engine, sizeof(h->engine)) ||
-	    !terminated(h->name, sizeof(h->name)) ||
-	    !terminated(h->mode, sizeof(h->mode)))
-		return bad(why, "unterminated string in HELLO");
 	return hello_layout_check(h, why);
 }
 

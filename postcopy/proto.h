@@ -15,7 +15,7 @@
 #include "lib/hist.h"
 #include "vm/machine.h"
 
-#define PM_PROTO_VERSION   7
+#define PM_PROTO_VERSION   8   /* 8: HELLO field by field, with the guest kind */
 #define PM_PAGE            4096u
 #define PM_RUN_MAX         64u         /* pages per PAGES message */
 #define PM_ZERO_MAX        256u        /* ranges per ZERO message */
@@ -57,9 +57,11 @@ enum pm_channel { PM_CH_CONTROL, PM_CH_URGENT, PM_CH_BULK, PM_CH_COUNT };
 
 struct pm_region { uint64_t gpa, size; };
 
+/* HELLO in memory; on the wire it is encoded field by field
+ * (pm_encode_hello: docs/protocol.md), the engine and mode as codes. */
 struct pm_hello {
 	uint32_t proto_version;
-	uint32_t features;
+	uint32_t guest;                               /* enum machine_guest */
 	uint64_t session;
 	char engine[MACHINE_ENGINE_LEN];
 	char name[PM_NAME_LEN];
@@ -155,7 +157,13 @@ struct pm_answer { uint32_t state; uint32_t pad; };
 /* Fixed-size payloads: exact length or -EBADMSG. */
 int pm_decode_fixed(const void *payload, uint32_t len, void *out, size_t size,
 		    const char **why);
-/* HELLO: also checks the layout is possible. */
+/* HELLO's wire form: the protocol version first, so that a peer of
+ * another version is told so whatever else changed. */
+#define PM_HELLO_WIRE_LEN 280
+size_t pm_encode_hello(const struct pm_hello *h, uint8_t buf[PM_HELLO_WIRE_LEN]);
+/* HELLO: -EPROTONOSUPPORT (h->proto_version set, nothing else) for
+ * another protocol version; -EBADMSG for a wrong length, an unknown
+ * engine, mode or guest kind, or an impossible layout. */
 int pm_decode_hello(const void *payload, uint32_t len, struct pm_hello *h,
 		    const char **why);
 /* PAGES: header plus count pages; the run must lie inside npages. */

@@ -86,6 +86,7 @@ static void src_hello_fill(struct src *s, struct pm_hello *h)
 		h->regions[i].size = s->ram.r[i].size;
 	}
 	h->params = c->params;
+	h->guest = c->guest;
 }
 
 /* Round trip on the control channel, for the one-way latency estimate. */
@@ -219,14 +220,17 @@ int src_auth(struct src *s)
 /* Stage 1: nothing on the source changes here. */
 static int src_reserve(struct src *s)
 {
+	uint8_t wire[PM_HELLO_WIRE_LEN];
 	struct pm_hello h;
+	size_t len;
 	struct net_msg m;
 	int err;
 
 	if ((err = src_connect(s, PM_CH_CONTROL)) || (err = src_auth(s)))
 		return err;
 	src_hello_fill(s, &h);
-	err = net_send(s->ch[PM_CH_CONTROL], PM_HELLO, &h, sizeof(h));
+	len = pm_encode_hello(&h, wire);
+	err = net_send(s->ch[PM_CH_CONTROL], PM_HELLO, wire, len);
 	if (err)
 		return pm_fail_set(s->fail, err, "sending HELLO: %s", wire_strerror(err));
 	err = src_recv(s, &m, s->o->reply_timeout_ms, "READY");

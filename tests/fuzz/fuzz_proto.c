@@ -50,7 +50,7 @@ static size_t fzp_align = 1;
 /* A refusal is -EBADMSG with a reason a person can read. */
 static void fzp_refused(int r, const char *why)
 {
-	FZ_CHECK(r == -EBADMSG);
+	FZ_CHECK(r == -EBADMSG || r == -EPROTONOSUPPORT);
 	FZ_CHECK(why && strlen(why) > 0);
 }
 
@@ -65,7 +65,7 @@ static void fzp_hello(const void *p, uint32_t len)
 		fzp_refused(r, why);
 		return;
 	}
-	FZ_CHECK(len == sizeof(h));
+	FZ_CHECK(len == PM_HELLO_WIRE_LEN);
 	FZ_CHECK(memchr(h.engine, 0, sizeof(h.engine)) && memchr(h.name, 0, sizeof(h.name)) &&
 		 memchr(h.mode, 0, sizeof(h.mode)));
 	FZ_CHECK(h.page_size == PM_PAGE);

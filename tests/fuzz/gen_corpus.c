@@ -92,7 +92,12 @@ static void put_hello(const char *name, struct machine *m)
 		h.regions[i].size = r[i].size;
 	}
 	h.params = c->params;
-	put_frame(name, PM_HELLO, &h, sizeof(h));
+	h.guest = c->guest;
+	{
+		uint8_t wire[PM_HELLO_WIRE_LEN];
+
+		put_frame(name, PM_HELLO, wire, pm_encode_hello(&h, wire));
+	}
 }
 
 /* Run a small machine for a moment, pause it and save its blob. */

@@ -332,7 +332,12 @@ static int as_source(const char *mode, const char *host, const char *portstr)
 		fprintf(stderr, "fakepeer: connecting to %s:%lu: %s\n", host, port, wire_strerror(err));
 		return 1;
 	}
-	if ((err = net_send(ch, PM_HELLO, &h, sizeof(h)))) {
+	{
+		uint8_t wire[PM_HELLO_WIRE_LEN];
+
+		err = net_send(ch, PM_HELLO, wire, pm_encode_hello(&h, wire));
+	}
+	if (err) {
 		fprintf(stderr, "fakepeer: sending HELLO: %s\n", wire_strerror(err));
 		return 1;
 	}

@@ -336,7 +336,10 @@ static void hello_is(const struct pm_hello *h, int err, const char *word)
 	struct pm_hello out;
 	const char *why = NULL;
 
-	assert_int_equal(pm_decode_hello(h, sizeof(*h), &out, &why), err);
+	uint8_t wire[PM_HELLO_WIRE_LEN];
+
+	assert_int_equal(pm_encode_hello(h, wire), PM_HELLO_WIRE_LEN);
+	assert_int_equal(pm_decode_hello(wire, sizeof(wire), &out, &why), err);
 	if (word) {
 		assert_non_null(why);
 		if (!strstr(why, word))
@@ -398,14 +401,43 @@ static void test_hello_layout(void **state)
 	h.page_size = 0;
 	hello_is(&h, -EBADMSG, "page size");
 	hello_ok(&h);
-	memset(h.mode, 'p', sizeof(h.mode));            /* unterminated mode */
-	hello_is(&h, -EBADMSG, "unterminated");
+	memset(h.mode, 'p', sizeof(h.mode) - 1);        /* a mode nobody has */
+	hello_is(&h, -EBADMSG, "mode");
 	hello_ok(&h);
-	memset(h.name, 'n', sizeof(h.name));
-	hello_is(&h, -EBADMSG, "unterminated");
-	hello_ok(&h);                                   /* longer than a HELLO */
-	assert_int_equal(pm_decode_hello(&h, sizeof(h) + 8, &out, &why), -EBADMSG);
-	assert_int_equal(pm_decode_hello(&h, 0, &out, &why), -EBADMSG);
+	strcpy(h.engine, "qemu");
+	hello_is(&h, -EBADMSG, "engine");
+	hello_ok(&h);
+	h.guest = 7;
+	hello_is(&h, -EBADMSG, "guest kind");
+	hello_ok(&h);
+	{
+		uint8_t wire[PM_HELLO_WIRE_LEN + 8] = { 0 };
+		uint32_t v;
+
+		/* the name's field (at 168) without its NUL: only a peer that
+		 * does not use pm_encode_hello sends it */
+		assert_int_equal(pm_encode_hello(&h, wire), PM_HELLO_WIRE_LEN);
+		memset(wire + 168, 'n', PM_NAME_LEN);
+		assert_int_equal(pm_decode_hello(wire, PM_HELLO_WIRE_LEN, &out, &why), -EBADMSG);
+		assert_non_null(strstr(why, "unterminated"));
+		/* the reserved byte after the codes */
+		assert_int_equal(pm_encode_hello(&h, wire), PM_HELLO_WIRE_LEN);
+		wire[19] = 1;
+		assert_int_equal(pm_decode_hello(wire, PM_HELLO_WIRE_LEN, &out, &why), -EBADMSG);
+		/* longer or shorter than a HELLO, or nothing at all */
+		assert_int_equal(pm_encode_hello(&h, wire), PM_HELLO_WIRE_LEN);
+		assert_int_equal(pm_decode_hello(wire, PM_HELLO_WIRE_LEN + 8, &out, &why), -EBADMSG);
+		assert_int_equal(pm_decode_hello(wire, PM_HELLO_WIRE_LEN - 8, &out, &why), -EBADMSG);
+		assert_int_equal(pm_decode_hello(wire, 0, &out, &why), -EBADMSG);
+		/* another version is named as such whatever its length: the
+		 * version comes first */
+		v = PM_PROTO_VERSION + 1;
+		memcpy(wire, &v, 4);
+		assert_int_equal(pm_decode_hello(wire, 4, &out, &why), -EPROTONOSUPPORT);
+		assert_int_equal(out.proto_version, PM_PROTO_VERSION + 1);
+		assert_int_equal(pm_decode_hello(wire, PM_HELLO_WIRE_LEN, &out, &why),
+				 -EPROTONOSUPPORT);
+	}
 }
 
 /* ---- state blobs ---- */

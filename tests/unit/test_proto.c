@@ -22,6 +22,16 @@ static void hello_good(struct pm_hello *h)
 	h->regions[0].size = h->ram_bytes;
 }
 
+/* Encode h and decode it as a peer would receive it, len bytes long. */
+static int round_trip(const struct pm_hello *h, int len_delta, struct pm_hello *out,
+		      const char **why)
+{
+	uint8_t wire[PM_HELLO_WIRE_LEN + 16] = { 0 };
+
+	assert_int_equal(pm_encode_hello(h, wire), PM_HELLO_WIRE_LEN);
+	return pm_decode_hello(wire, (uint32_t)(PM_HELLO_WIRE_LEN + len_delta), out, why);
+}
+
 static void test_hello(void **state)
 {
 	struct pm_hello h, out;
@@ -29,26 +39,39 @@ static void test_hello(void **state)
 
 	(void)state;
 	hello_good(&h);
-	assert_int_equal(pm_decode_hello(&h, sizeof(h), &out, &why), 0);
-	assert_int_equal(pm_decode_hello(&h, sizeof(h) - 8, &out, &why), -EBADMSG);
+	h.session = 0x0123456789abcdefull;
+	h.guest = MACHINE_GUEST_LINUX;
+	h.guest_abi = 2;
+	h.cpu_features[3] = 0xdeadbeef;
+	h.params.workload = 3;
+	h.params.seed = 99;
+	strcpy(h.name, "web-1");
+	assert_int_equal(round_trip(&h, 0, &out, &why), 0);
+	/* every field comes back, none by accident of layout */
+	assert_memory_equal(&out, &h, sizeof(h));
+	assert_int_equal(round_trip(&h, -8, &out, &why), -EBADMSG);
 	h.vcpus = 0;
-	assert_int_equal(pm_decode_hello(&h, sizeof(h), &out, &why), -EBADMSG);
+	assert_int_equal(round_trip(&h, 0, &out, &why), -EBADMSG);
 	assert_non_null(strstr(why, "vCPU"));
 	hello_good(&h);
 	h.regions[0].size -= PM_PAGE;                  /* does not add up */
-	assert_int_equal(pm_decode_hello(&h, sizeof(h), &out, &why), -EBADMSG);
+	assert_int_equal(round_trip(&h, 0, &out, &why), -EBADMSG);
 	hello_good(&h);
 	h.nregions = 2;                                 /* overlapping regions */
 	h.regions[0].size = h.regions[1].size = 32ull << 20;
 	h.regions[1].gpa = 16ull << 20;
-	assert_int_equal(pm_decode_hello(&h, sizeof(h), &out, &why), -EBADMSG);
+	assert_int_equal(round_trip(&h, 0, &out, &why), -EBADMSG);
 	assert_non_null(strstr(why, "overlap"));
 	hello_good(&h);
-	memset(h.engine, 'x', sizeof(h.engine));       /* unterminated */
-	assert_int_equal(pm_decode_hello(&h, sizeof(h), &out, &why), -EBADMSG);
+	strcpy(h.engine, "xen");                        /* no such engine */
+	assert_int_equal(round_trip(&h, 0, &out, &why), -EBADMSG);
+	assert_non_null(strstr(why, "engine"));
 	hello_good(&h);
 	h.page_size = 8192;
-	assert_int_equal(pm_decode_hello(&h, sizeof(h), &out, &why), -EBADMSG);
+	assert_int_equal(round_trip(&h, 0, &out, &why), -EBADMSG);
+	hello_good(&h);
+	h.proto_version = PM_PROTO_VERSION - 1;
+	assert_int_equal(round_trip(&h, 0, &out, &why), -EPROTONOSUPPORT);
 }
 
 static void test_pages(void **state)
@@ -150,7 +173,7 @@ static void test_fixed_and_names(void **state)
 	/* payloads stay 8-byte multiples so they stay aligned in a buffer */
 	assert_int_equal(sizeof(struct pm_refuse) % 8, 0);
 	assert_int_equal(sizeof(struct pm_error) % 8, 0);
-	assert_int_equal(sizeof(struct pm_hello) % 8, 0);
+	assert_int_equal(PM_HELLO_WIRE_LEN % 8, 0);
 	assert_int_equal(sizeof(struct pm_done) % 8, 0);
 }
 
