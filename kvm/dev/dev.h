@@ -23,6 +23,9 @@ enum kvm_dev_kind {
 	KVM_DEV_COM1 = 1,       /* the 16550A console UART */
 	KVM_DEV_PAYLOAD = 2,    /* the payload guest's pseudo-device */
 	KVM_DEV_POWER = 3,      /* ACPI sleep/reset port, i8042 reset */
+	KVM_DEV_VIRTIO_RNG = 4, /* virtio-mmio entropy device (virtio.h) */
+	KVM_DEV_VIRTIO_BLK = 5, /* virtio-mmio block device */
+	KVM_DEV_VIRTIO_NET = 6, /* virtio-mmio network device */
 };
 
 struct kvm_dev_ops {
