@@ -21,6 +21,12 @@
 #   KVM_NESTED_EXTRA_FILES project files copied in at the same relative path
 #   KVM_NESTED_ONLY       only run tests whose name contains this string
 #   KVM_NESTED_BENCH      1: also run tests/kvm-nested/bench.sh (bench-kvm-nested)
+#   KVM_NESTED_MODPARAMS  module parameters, e.g. "kvm_amd.npt=0 kvm.foo=1"
+#   KVM_NESTED_APPEND     more kernel command line for the nested guest
+#   KVM_NESTED_ACCEL      QEMU -accel                 (tcg,thread=multi)
+#   KVM_NESTED_QEMU_ARGS  more QEMU options, split at spaces (e.g. -icount shift=0)
+#   KVM_NESTED_LOCK       machine-wide lock file for one run at a time
+#                         (/tmp/postcopy-move-test-kvm.lock)
 set -euo pipefail
 
 say() { printf 'test-kvm: %s\n' "$*"; }
@@ -42,6 +48,10 @@ CPU=${KVM_NESTED_CPU:-EPYC-Rome,+svm}
 EXTRA_BINS=${KVM_NESTED_EXTRA_BINS-bash}
 EXTRA_FILES=${KVM_NESTED_EXTRA_FILES-}
 ONLY=${KVM_NESTED_ONLY-}
+MODPARAMS=${KVM_NESTED_MODPARAMS-}
+APPEND=${KVM_NESTED_APPEND-}
+ACCEL=${KVM_NESTED_ACCEL:-tcg,thread=multi}
+read -r -a QEMU_ARGS <<< "${KVM_NESTED_QEMU_ARGS-}"
 
 for tool in qemu-system-x86_64 cpio xz dpkg apt-get apt-cache ldd timeout; do
 	command -v "$tool" >/dev/null || die "$tool not found (run: make nested-deps)"
@@ -185,6 +195,14 @@ cp tests/kvm-nested/init "$IR/init"
 chmod 755 "$IR/init"
 cp "$KDIR"/modules/*.ko "$IR/lib/modules/"
 cp "$KDIR/modules.load" "$IR/lib/modules/modules.load"
+# module.param=value words, one per line, for /init's insmod.
+: > "$IR/lib/modules/modules.params"
+for mp in $MODPARAMS; do
+	case "$mp" in
+		*.*=*) echo "${mp%%.*} ${mp#*.}" >> "$IR/lib/modules/modules.params" ;;
+		*) die "KVM_NESTED_MODPARAMS: '$mp' is not module.param=value" ;;
+	esac
+done
 printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n' > "$IR/etc/hosts"
 printf 'hosts: files\npasswd: files\ngroup: files\n' > "$IR/etc/nsswitch.conf"
 printf 'root:x:0:0:root:/root:/bin/sh\n' > "$IR/etc/passwd"
@@ -272,18 +290,37 @@ QERR=$DIR/qemu.stderr
 # state here.
 QDBG=$DIR/qemu-debug.log
 rm -f "$QDBG"
-say "boot: kernel $KVER under QEMU TCG, -cpu $CPU, -m $MEM, -smp $SMP (bound: ${TIMEOUT}s; console log in ${LOG#"$ROOT"/})"
+# The QEMU monitor, for a look at a guest that hangs (info registers -a;
+# nmi): a unix socket with a short path (socket paths are limited to 107
+# bytes).
+MON=${TMPDIR:-/tmp}/pcm-test-kvm.$$.monitor
+trap 'rm -f "$MON"' EXIT
+# One nested run at a time on this machine: two TCG guests on a 2-core host
+# each get half the CPU, and the tests inside measure time (vCPUs ready
+# within 5 s, the guest timer at >= 600 Hz, console lines a second apart).
+# Every worktree's run takes the same machine-wide lock.
+LOCK=${KVM_NESTED_LOCK:-/tmp/postcopy-move-test-kvm.lock}
+if command -v flock >/dev/null; then
+	exec 9>>"$LOCK"
+	if ! flock -n 9; then
+		say "waiting for another nested run on this machine (lock $LOCK)"
+		tw=$(date +%s)
+		flock 9
+		say "lock taken after $(( $(date +%s) - tw ))s"
+	fi
+fi
+say "boot: kernel $KVER under QEMU -accel $ACCEL, -cpu $CPU, -m $MEM, -smp $SMP (bound: ${TIMEOUT}s; console log in ${LOG#"$ROOT"/}; monitor $MON)"
 TB=$(date +%s.%N)
 set +e
 timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
-	-accel tcg,thread=multi -cpu "$CPU" -m "$MEM" -smp "$SMP" \
+	-accel "$ACCEL" -cpu "$CPU" -m "$MEM" -smp "$SMP" "${QEMU_ARGS[@]}" \
 	-machine q35 -display none -vga none -nodefaults -no-reboot \
 	-d cpu_reset,guest_errors -D "$QDBG" \
-	-serial stdio -monitor none \
+	-serial stdio -monitor "unix:$MON,server,nowait" \
 	-kernel "$KDIR/vmlinuz" -initrd "$DIR/initramfs.cpio.gz" \
-	-append "console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init pcm.test_timeout=$TEST_TIMEOUT" \
+	-append "console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init softlockup_panic=1 softlockup_all_cpu_backtrace=1 pcm.test_timeout=$TEST_TIMEOUT${APPEND:+ $APPEND}" \
 	< /dev/null 2> >(tee "$QERR" | grep --line-buffered -v "TCG doesn't support requested feature" >&2) |
-	tr -d '\r' | tee "$LOG"
+	stdbuf -oL tr -d '\r' | tee "$LOG"
 rcs=("${PIPESTATUS[@]}")
 set -e
 qrc=${rcs[0]}
@@ -300,6 +337,10 @@ fi
 result=$(grep -a '^NESTED-RESULT: ' "$LOG" | tail -n 1 || true)
 if [ -z "$result" ]; then
 	say "FAIL: the guest printed no NESTED-RESULT line (QEMU exit $qrc after ${boot_s}s); see ${LOG#"$ROOT"/}"
+	# The nested kernel's own last words, when it had any (a panic, or a
+	# soft lockup, which softlockup_panic turns into one).
+	grep -a -m 3 -E 'Kernel panic|BUG: |soft lockup|general protection|Oops' "$LOG" 2>/dev/null |
+		sed 's/^/test-kvm:   guest kernel: /' || true
 	# A guest that ends without a word reset itself (a triple fault, or
 	# a reboot: -no-reboot makes either a clean exit). QEMU logged the
 	# registers of every CPU reset; the last one is where it died (a
