@@ -34,9 +34,9 @@
  * completes each request inside the QueueNotify access; a back-end with
  * its own thread must have drained (completed and pushed) its requests
  * before save: the section's save refuses with -EBUSY while any queue has
- * a request taken (last_avail) but not returned (used_idx). A request the guest
- * made available but the device had not taken is simply still in the
- * avail ring after load (last_avail is saved), and the next notify takes
+ * a request taken (last_avail) but not returned (used_idx). A request the
+ * guest made available but the device had not taken is simply still in
+ * the avail ring after load (last_avail is saved); the next notify takes
  * it.
  */
 #ifndef KVM_DEV_VIRTIO_H
@@ -204,7 +204,8 @@ const struct kvm_guest_mem *kvm_virtio_mem(const struct kvm_virtio *d);
 /* Buffers were pushed on queue q since used index old: interrupt the
  * driver if it wants one. */
 void kvm_virtio_used(struct kvm_virtio *d, unsigned q, uint16_t old);
-/* Set DEVICE_NEEDS_RESET and send a configuration change interrupt. */
+/* Set DEVICE_NEEDS_RESET and, once DRIVER_OK is set (2.1.2), send a
+ * configuration change interrupt. */
 void kvm_virtio_needs_reset(struct kvm_virtio *d);
 /* The state section's operations (what kvm_devs holds for d). */
 const struct kvm_dev_ops *kvm_virtio_ops(const struct kvm_virtio *d);
