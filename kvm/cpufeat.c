@@ -8,6 +8,7 @@
  * the invariant TSC: constant_tsc.
  */
 #include "kvm/cpufeat.h"
+#include "kvm/vmm.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -187,22 +188,14 @@ void cpufeat_mask_volatile(struct cpufeat *f)
 int cpufeat_host(int kvm_fd, struct cpufeat *f)
 {
 	struct kvm_cpuid2 *c;
-	int err = -E2BIG;
+	int err;
 
 	memset(f, 0, sizeof(*f));
-	/* KVM answers E2BIG until the table is big enough for every leaf it
-	 * knows; it is 256 entries at most today, so the cap is generous. */
-	for (uint32_t nent = 64; nent <= 4096 && err == -E2BIG; nent *= 2) {
-		c = calloc(1, sizeof(*c) + nent * sizeof(c->entries[0]));
-		if (!c)
-			return -ENOMEM;
-		c->nent = nent;
-		err = ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0 ? -errno : 0;
-		if (!err)
-			cpufeat_from_cpuid(c, f);
-		free(c);
-	}
-	return err;
+	if ((err = kvm_sys_cpuid(kvm_fd, &c)))
+		return err;
+	cpufeat_from_cpuid(c, f);
+	free(c);
+	return 0;
 }
 
 /* A comma-separated list that ends in "..." rather than in half a name. */

@@ -64,7 +64,22 @@ int kvm_sys_open(char *why, size_t len)
 	return fd;
 }
 
-/* KVM_GET_SUPPORTED_CPUID into a table sized to fit. */
+/* Leaf 1 ECX bit 31: "running under a hypervisor". KVM's supported table
+ * leaves it to the VMM; without it Linux never looks at KVM's leaves at
+ * 0x40000000, so it finds no kvmclock and, on a machine without PIT, HPET
+ * or PM timer, cannot calibrate its TSC. QEMU, Firecracker and kvmtool
+ * set it too. */
+#define CPUID_1_ECX_HYPERVISOR (1u << 31)
+
+static void cpuid_hypervisor(struct kvm_cpuid2 *c)
+{
+	for (uint32_t i = 0; i < c->nent; i++)
+		if (c->entries[i].function == 1)
+			c->entries[i].ecx |= CPUID_1_ECX_HYPERVISOR;
+}
+
+/* What a guest may be given: KVM_GET_SUPPORTED_CPUID, into a table sized
+ * to fit (KVM answers E2BIG until it is), with the hypervisor bit. */
 int kvm_sys_cpuid(int sys_fd, struct kvm_cpuid2 **out)
 {
 	for (unsigned n = 64; n <= 4096; n *= 2) {
@@ -74,6 +89,7 @@ int kvm_sys_cpuid(int sys_fd, struct kvm_cpuid2 **out)
 			return -ENOMEM;
 		c->nent = n;
 		if (ioctl(sys_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+			cpuid_hypervisor(c);
 			*out = c;
 			return 0;
 		}
