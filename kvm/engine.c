@@ -39,9 +39,7 @@ static int devs_add(struct kvm_vm *vm, enum machine_guest g)
 			return r;
 		return kvm_payload_dev_add(vm);
 	}
-	if ((r = kvm_com1_add(vm, vm->console_fd, 0)))
-		return r;
-	return kvm_power_add(vm);
+	return kvm_linux_devs_add(vm);
 }
 
 static int vm_setup(struct kvm_vm *vm, const struct machine_config *c)

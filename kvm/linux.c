@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kvm/dev/virtio.h"
 #include "kvm/vmm.h"
 #include "kvm/x86/acpi.h"
 #include "kvm/x86/linux.h"
@@ -25,6 +26,17 @@
 #define APIC_LVT_LINT1 0x360
 #define APIC_MODE_EXTINT (7u << 8)
 #define APIC_MODE_NMI    (4u << 8)
+
+/* The virtio-mmio devices of a Linux guest: in the hole below 4 GiB (RAM
+ * below 3 GiB ends by 0xc0000000; PC_MMIO_BASE, the IOAPIC and LAPIC are
+ * higher up), one 4 KiB step each, level-triggered on IOAPIC pins 16 and
+ * up, which under KVM's default routing reach the IOAPIC only. The DSDT
+ * declares exactly these, so the guest finds them as LNRO0005. */
+#define LINUX_VIRTIO_BASE 0xd0000000ull
+#define LINUX_VIRTIO_GSI  16
+static const struct kvm_acpi_mmio_dev linux_virtio[] = {
+	{ LINUX_VIRTIO_BASE, KVM_VIRTIO_MMIO_SIZE, LINUX_VIRTIO_GSI, 1 },   /* entropy */
+};
 
 static int fail(struct kvm_vm *vm, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -83,6 +95,8 @@ static int acpi_write(struct kvm_vm *vm, uint64_t *rsdp)
 	struct kvm_acpi_config a = {
 		.ncpus = vm->n,
 		.com1 = 1,
+		.devs = linux_virtio,
+		.ndevs = sizeof(linux_virtio) / sizeof(linux_virtio[0]),
 		.sleep_port = KVM_POWER_PORT,
 		.reset_port = KVM_POWER_PORT,
 	};
@@ -139,6 +153,17 @@ static int pic_mask(struct kvm_vm *vm)
 			return -errno;
 	}
 	return 0;
+}
+
+/* The same on a booting and on an incoming VM: a state blob's device
+ * sections must find their devices. */
+int kvm_linux_devs_add(struct kvm_vm *vm)
+{
+	int r;
+
+	if ((r = kvm_com1_add(vm, vm->console_fd, 0)) || (r = kvm_power_add(vm)))
+		return r;
+	return kvm_virtio_rng_add(vm, linux_virtio[0].base, linux_virtio[0].gsi);
 }
 
 int kvm_linux_boot(struct kvm_vm *vm, const struct machine_config *c)

@@ -40,6 +40,8 @@ elapsed() { awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }
 DIR=${KVM_NESTED_DIR:-build/kvm-nested}
 STATIC=${KVM_NESTED_STATIC:-build/static}
 MODULES=${KVM_NESTED_MODULES:-irqbypass ccp kvm kvm-amd}
+# What the Linux guest of linux.sh loads (dependencies resolved the same way).
+L2_MODULES="virtio_mmio virtio_rng"
 TIMEOUT=${KVM_NESTED_TIMEOUT:-900}
 TEST_TIMEOUT=${KVM_NESTED_TEST_TIMEOUT:-600}
 MEM=${KVM_NESTED_MEM:-3G}
@@ -95,7 +97,7 @@ fi
 
 KDIR=$DIR/kernel-$PKG
 # A cache is valid for one package and one module list.
-if [ -f "$KDIR/.complete" ] && [ "$(cat "$KDIR/.complete")" = "$MODULES" ]; then
+if [ -f "$KDIR/.complete" ] && [ "$(cat "$KDIR/.complete")" = "$MODULES|$L2_MODULES" ]; then
 	say "kernel: $PKG (cached in ${KDIR#"$ROOT"/})"
 else
 	rm -rf "$KDIR" "$DIR/unpack"
@@ -140,7 +142,8 @@ else
 	# Module dependencies, read from each module's .modinfo (depends=...),
 	# so that neither kmod nor modules.dep is needed. Modules are stored
 	# decompressed: busybox insmod may not read .ko.xz/.ko.zst.
-	: > "$KDIR/modules.load"
+	LOADLIST=$KDIR/modules.load
+	: > "$LOADLIST"
 	find_module() {
 		# The file for a module name; '-' and '_' are the same in names.
 		local pat=${1//[-_]/[-_]}
@@ -149,7 +152,7 @@ else
 	add_module() {
 		local name=$1 file plain deps d
 		name=${name//-/_}
-		grep -qx "$name" "$KDIR/modules.load" && return 0
+		grep -qx "$name" "$LOADLIST" && return 0
 		file=$(find_module "$name")
 		if [ -z "$file" ]; then
 			# Built into the kernel: nothing to load.
@@ -171,11 +174,14 @@ else
 		for d in ${deps//,/ }; do
 			add_module "$d"
 		done
-		echo "$name" >> "$KDIR/modules.load"
+		echo "$name" >> "$LOADLIST"
 	}
 	for m in $MODULES; do add_module "$m"; done
+	LOADLIST=$KDIR/l2-modules.load
+	: > "$LOADLIST"
+	for m in $L2_MODULES; do add_module "$m"; done
 	rm -rf "$DIR/unpack"
-	printf '%s' "$MODULES" > "$KDIR/.complete"
+	printf '%s' "$MODULES|$L2_MODULES" > "$KDIR/.complete"
 	say "kernel: $kver, modules in load order: $(paste -sd' ' "$KDIR/modules.load")"
 fi
 KVER=$(cat "$KDIR/kernel-version")
@@ -256,6 +262,25 @@ for t in "$STATIC"/tests/test_kvm*; do
 	[ -f "$t" ] && [ -x "$t" ] && add_test "$t"
 done
 [ -f tests/kvm-nested/migrate.sh ] && add_test tests/kvm-nested/migrate.sh
+# The Linux guest (linux.sh): the harness's own kernel again, with a
+# busybox initramfs whose /init reports and powers off.
+if [ -f tests/kvm-nested/linux.sh ] && { [ -z "$ONLY" ] || [[ linux.sh == *"$ONLY"* ]]; }; then
+	L2=$IR/pcm/build/kvm-nested/l2
+	rm -rf "$DIR/l2-initramfs"
+	mkdir -p "$L2" "$DIR/l2-initramfs"/{bin,dev,proc,sys,lib/modules}
+	for m in $(cat "$KDIR/l2-modules.load"); do
+		cp "$KDIR/modules/$m.ko" "$DIR/l2-initramfs/lib/modules/"
+	done
+	cp "$KDIR/l2-modules.load" "$DIR/l2-initramfs/lib/modules/modules.load"
+	cp "$BUSYBOX" "$DIR/l2-initramfs/bin/busybox"
+	ln -s busybox "$DIR/l2-initramfs/bin/sh"
+	cp tests/kvm-nested/l2-init "$DIR/l2-initramfs/init"
+	chmod 755 "$DIR/l2-initramfs/init"
+	mknod -m 600 "$DIR/l2-initramfs/dev/console" c 5 1 2>/dev/null || true
+	(cd "$DIR/l2-initramfs" && find . | cpio -o -H newc --quiet | gzip -1) > "$L2/initrd.gz"
+	cp "$KDIR/vmlinuz" "$L2/vmlinuz"
+	add_test tests/kvm-nested/linux.sh
+fi
 if [ "${KVM_NESTED_BENCH:-0}" = 1 ]; then
 	copy_project "$STATIC/bench/kvm_state"
 	add_test tests/kvm-nested/bench.sh
