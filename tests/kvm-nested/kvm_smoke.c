@@ -5,7 +5,20 @@
  *     mov dx, 0x3f8 ; mov al, 'K' ; out dx, al ; hlt
  * and checks that the vCPU exits first with KVM_EXIT_IO (port 0x3f8, one
  * byte, 'K') and then with KVM_EXIT_HLT. Prints one PASS or FAIL line;
- * exit status 0 on PASS, 1 on FAIL. Built with `cc -static`. */
+ * exit status 0 on PASS, 1 on FAIL. Built with `cc -static`.
+ *
+ * kvm_smoke --hold: create a VM with an in-kernel irqchip and one vCPU
+ * that never runs, and keep it until killed. /init starts one before the
+ * tests, so that KVM's kernel-wide switches stay on for the whole run: KVM
+ * flips static keys when the first VM or LAPIC appears and when the last
+ * goes away (preempt_notifier_key in the scheduler on every VM create and
+ * destroy), and Linux flips a static key by rewriting kernel code with
+ * text_poke_bp while the other CPU may be running it. Under QEMU's
+ * multi-threaded TCG the other CPU can go on executing a stale translation
+ * of the old code: seen as CPU 0 looping forever on an int3 at a jump
+ * label in __schedule that memory no longer holds (IRQs off), while CPU 1
+ * waited in kvm_destroy_vm for it to answer an IPI. With one VM held, no
+ * such key changes while the tests run. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -67,7 +80,27 @@ static const char *exit_name(uint32_t r)
 	}
 }
 
-int main(void)
+static int hold(void)
+{
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm, vcpu;
+
+	if (kvm < 0)
+		return fail_sys("--hold: open /dev/kvm");
+	vm = ioctl(kvm, KVM_CREATE_VM, 0UL);
+	if (vm < 0)
+		return fail_sys("--hold: KVM_CREATE_VM");
+	if (ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0)
+		return fail_sys("--hold: KVM_CREATE_IRQCHIP");
+	vcpu = ioctl(vm, KVM_CREATE_VCPU, 0UL);
+	if (vcpu < 0)
+		return fail_sys("--hold: KVM_CREATE_VCPU");
+	printf("kvm_smoke: holding a VM with one vCPU (pid %d)\n", (int)getpid());
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
+int main(int argc, char **argv)
 {
 	static const uint8_t code[] = {
 		0xba, 0xf8, 0x03, /* mov dx, 0x3f8 */
@@ -82,6 +115,10 @@ int main(void)
 	int kvm, vm, vcpu, api, run_size;
 	uint8_t *mem;
 
+	if (argc == 2 && !strcmp(argv[1], "--hold"))
+		return hold();
+	if (argc != 1)
+		return fail("usage: kvm_smoke [--hold]");
 	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm < 0)
 		return fail_sys("open /dev/kvm");
