@@ -93,7 +93,7 @@ static const char *host_state(struct vmhost *h)
 /* While a VM is received it has no machine here yet: what HELLO said. */
 static void host_status_incoming(struct vmhost *h, struct pcm_jw *w)
 {
-	const char *wl = wl_name(h->hello.params.workload);
+	const char *wl = machine_guest_label(h->hello.guest, h->hello.params.workload);
 
 	pcm_jw_str(w, "engine", h->hello.engine);
 	pcm_jw_u64(w, "mem_bytes", h->hello.ram_bytes);
@@ -130,7 +130,7 @@ static void host_status(struct vmhost *h, FILE *f)
 		pcm_jw_str(&w, "engine", c->engine);
 		pcm_jw_u64(&w, "mem_bytes", c->ram_bytes);
 		pcm_jw_u64(&w, "vcpus", c->vcpus);
-		pcm_jw_str(&w, "workload", wl_name(c->params.workload));
+		pcm_jw_str(&w, "workload", machine_guest_label(c->guest, c->params.workload));
 		pcm_jw_u64(&w, "ops", st.ops);
 		pcm_jw_u64(&w, "heartbeats", st.heartbeats);
 	} else {
@@ -160,6 +160,8 @@ static int host_latency_text(struct vmhost *h, FILE *f)
 	struct timespec ts;
 	uint8_t *ram = NULL;
 
+	if (c->guest != MACHINE_GUEST_PAYLOAD)
+		return -EOPNOTSUPP;   /* a Linux guest keeps no stats area */
 	for (unsigned i = 0; i < n; i++)
 		if (r[i].gpa == 0 && r[i].size >= GUEST_DATA_OFF)
 			ram = r[i].host;
@@ -217,7 +219,9 @@ static void host_latency(struct vmhost *h, FILE *f)
 	}
 	err = host_latency_text(h, mem);
 	fclose(mem);
-	if (err) {
+	if (err == -EOPNOTSUPP) {
+		ctl_err(f, "a Linux guest keeps no latency record (only payload workloads do)");
+	} else if (err) {
 		ctl_err(f, "guest RAM at address 0 is not mapped here");
 	} else {
 		ctl_event_lines(f, "output", text);
@@ -372,13 +376,6 @@ static bool host_migrate(struct vmhost *h, FILE *f, const struct pcm_json_doc *d
 	}
 	if (h->paused) {
 		ctl_err(f, "the VM is paused after a failed migration; it cannot move again");
-		return false;
-	}
-	/* HELLO does not carry the guest kind yet, so a destination would
-	 * build a payload VM and refuse the state only after the pause. */
-	if (machine_config_of(h->m)->guest != MACHINE_GUEST_PAYLOAD) {
-		ctl_err(f, "a Linux guest cannot migrate with this version: the protocol "
-			   "does not carry its devices yet; the VM keeps running here");
 		return false;
 	}
 	pm_strset(o->name, sizeof(o->name), h->name);
@@ -925,8 +922,8 @@ static int host_on_hello(void *arg, const struct pm_hello *hello, char *why)
 
 	printf("incoming VM '%s': engine %s, %llu MiB, %u vCPUs, workload %s, mode %s\n",
 	       hello->name, hello->engine, (unsigned long long)(hello->ram_bytes >> 20),
-	       hello->vcpus, wl_name(hello->params.workload) ? wl_name(hello->params.workload)
-							     : "?", hello->mode);
+	       hello->vcpus, machine_guest_label(hello->guest, hello->params.workload),
+	       hello->mode);
 	fflush(stdout);
 	if (ctl_name_check(name)) {
 		snprintf(why, PM_WHY_LEN, "the VM's name '%s' is not valid here", name);

@@ -35,6 +35,9 @@ int kvm_mem_create(struct kvm_vm *vm, uint64_t ram_size)
 	int err;
 
 	vm->ram_size = ram_size;
+	vm->dev_dirty = calloc((ram_size / 4096 + 63) / 64, sizeof(*vm->dev_dirty));
+	if (!vm->dev_dirty)
+		return -ENOMEM;
 	vm->memfd = memfd_create("guest-ram", MFD_CLOEXEC);
 	if (vm->memfd < 0)
 		return -errno;
@@ -62,6 +65,8 @@ void kvm_mem_destroy(struct kvm_vm *vm)
 		close(vm->memfd);
 	vm->ram = NULL;
 	vm->memfd = -1;
+	free(vm->dev_dirty);
+	vm->dev_dirty = NULL;
 }
 
 unsigned kvm_mem_regions(const struct kvm_vm *vm, struct machine_region *r)
@@ -105,9 +110,11 @@ int kvm_mem_dirty_get(struct kvm_vm *vm, uint64_t *bitmap, uint64_t npages)
 	if (!tmp)
 		return -ENOMEM;
 	/* KVM's log sees the guest's writes only; the VMM's own (the boot
-	 * page's stall epoch) are added here. */
+	 * page's stall epoch, what devices put in guest RAM) are added here. */
 	if (atomic_exchange(&vm->host_dirty0, 0))
 		bitmap[0] |= 1;
+	for (uint64_t w = 0; w < (npages + 63) / 64; w++)
+		bitmap[w] |= atomic_exchange_explicit(&vm->dev_dirty[w], 0, memory_order_relaxed);
 	for (unsigned s = 0; s < vm->nslots && !err; s++) {
 		uint64_t first = s ? low_pages : 0;
 		uint64_t words = ((s ? npages - low_pages : low_pages) + 63) / 64;

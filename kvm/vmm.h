@@ -84,6 +84,7 @@ struct kvm_vm {
 	int ran;                                 /* vCPUs were started once */
 	char why[160];                           /* reason for the last failure */
 	_Atomic uint64_t host_dirty0;            /* VMM wrote page 0 (boot page) */
+	_Atomic uint64_t *dev_dirty;             /* pages devices wrote (kvm_gpa_wrote) */
 };
 
 enum { VCPU_GO = 0, VCPU_PAUSE = 1, VCPU_STOP = 2 };

@@ -296,6 +296,13 @@ int machine_end_fd(const struct machine *m)
 	return m->eng->end_fd ? m->eng->end_fd(m) : -1;
 }
 
+const char *machine_guest_label(uint32_t guest, uint32_t workload)
+{
+	if (guest == MACHINE_GUEST_LINUX)
+		return "linux";
+	return wl_name(workload) ? wl_name(workload) : "?";
+}
+
 const char *machine_end_name(enum machine_end e)
 {
 	switch (e) {

@@ -122,6 +122,10 @@ enum machine_end machine_ended(const struct machine *m);
 int machine_end_fd(const struct machine *m);
 const char *machine_end_name(enum machine_end e);
 
+/* What runs in the guest, for reports: "linux", or the payload's
+ * workload name ("?" for none). */
+const char *machine_guest_label(uint32_t guest, uint32_t workload);
+
 /* The CPU-feature fingerprint of the guest (all 0 for engines without
  * one), and whether this host's engine can host such a guest: 0, or
  * -ENOEXEC with the missing features named in why. */

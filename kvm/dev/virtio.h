@@ -43,6 +43,7 @@
 #define KVM_DEV_VIRTIO_H
 
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -60,7 +61,14 @@ struct kvm_vm;
 struct kvm_guest_mem {
 	uint8_t *ram;
 	uint64_t size;
+	/* One bit per RAM page, RAM order, set for every page a device
+	 * writes: KVM's dirty log sees only the vCPUs' writes, and pre-copy
+	 * must resend what a device put into guest RAM. NULL: not tracked. */
+	_Atomic uint64_t *dirty;
 };
+
+/* A device wrote [host, host + len) of guest RAM (host from kvm_gpa). */
+void kvm_gpa_wrote(const struct kvm_guest_mem *m, const void *host, uint64_t len);
 
 /* Host address of [gpa, gpa + len) when all of it is RAM, else NULL: a
  * range past RAM's end, crossing the hole at 3..4 GiB or wrapping is

@@ -572,7 +572,7 @@ int kvm_virtio_mmio_add(struct kvm_vm *vm, uint64_t base, unsigned gsi,
 			const struct kvm_virtio_backend *be, void *be_ctx)
 {
 	struct kvm_virtio_mmio_config c = {
-		.mem = { vm->ram, vm->ram_size },
+		.mem = { vm->ram, vm->ram_size, vm->dev_dirty },
 		.base = base,
 		.gsi = gsi,
 		.irq = vm_irq,

@@ -26,7 +26,7 @@ static ssize_t fill(void *p, size_t len)
 
 /* One request: its writable buffers in order, KVM_VIRTIO_RNG_MAX bytes at
  * most. A readable buffer means the driver is not an rng driver. */
-static int serve(const struct kvm_virtq_req *r, uint32_t *used)
+static int serve(const struct kvm_guest_mem *m, const struct kvm_virtq_req *r, uint32_t *used)
 {
 	size_t left = KVM_VIRTIO_RNG_MAX;
 
@@ -39,6 +39,7 @@ static int serve(const struct kvm_virtq_req *r, uint32_t *used)
 
 		if (got < 0)
 			return (int)got;
+		kvm_gpa_wrote(m, r->iov[i].iov_base, (uint64_t)got);
 		*used += (uint32_t)got;
 		left -= (size_t)got;
 	}
@@ -56,7 +57,7 @@ static int rng_notify(void *ctx, struct kvm_virtio *d, unsigned qi)
 
 	(void)ctx;
 	while ((err = kvm_virtq_pop(q, m, &r)) > 0) {
-		if ((err = serve(&r, &used)) ||
+		if ((err = serve(m, &r, &used)) ||
 		    (err = kvm_virtq_push(q, m, r.head, used)))
 			break;
 	}

@@ -29,6 +29,17 @@ void *kvm_gpa(const struct kvm_guest_mem *m, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
+void kvm_gpa_wrote(const struct kvm_guest_mem *m, const void *host, uint64_t len)
+{
+	uint64_t off = (uint64_t)((const uint8_t *)host - m->ram);
+
+	if (!m->dirty || !len)
+		return;
+	for (uint64_t p = off / 4096; p <= (off + len - 1) / 4096; p++)
+		atomic_fetch_or_explicit(&m->dirty[p / 64], 1ull << (p % 64),
+					 memory_order_relaxed);
+}
+
 /* Ring layout (2.7.6, 2.7.8): flags, idx, ring[size], then the event
  * field; the areas are 6 + 2 * size and 6 + 8 * size bytes. */
 static uint64_t avail_bytes(uint16_t size) { return 6 + 2ull * size; }
@@ -144,12 +155,13 @@ static int walk(const struct kvm_guest_mem *m, const uint8_t *table, uint32_t n,
 
 /* Is an entry available? With EVENT_IDX, an empty ring first asks the
  * driver to notify at the next one (avail_event), then looks again. */
-static int avail_pending(const struct kvm_virtq *q, const uint8_t *av, uint8_t *used,
-			 uint16_t *idx)
+static int avail_pending(const struct kvm_virtq *q, const struct kvm_guest_mem *m,
+			 const uint8_t *av, uint8_t *used, uint16_t *idx)
 {
 	*idx = ld16(av + 2);
 	if (*idx == q->last_avail && q->event_idx) {
 		st16(used + 4 + 8ull * q->size, q->last_avail);
+		kvm_gpa_wrote(m, used + 4 + 8ull * q->size, 2);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		*idx = ld16(av + 2);
 	}
@@ -169,7 +181,7 @@ int kvm_virtq_pop(struct kvm_virtq *q, const struct kvm_guest_mem *m, struct kvm
 	av = kvm_gpa(m, q->avail, avail_bytes(q->size));
 	used = kvm_gpa(m, q->used, used_bytes(q->size));
 	table = kvm_gpa(m, q->desc, 16ull * q->size);
-	if ((err = avail_pending(q, av, used, &idx)) <= 0)
+	if ((err = avail_pending(q, m, av, used, &idx)) <= 0)
 		return err;
 	memcpy(&head, av + 4 + 2ull * (q->last_avail & (q->size - 1)), 2);
 	r->head = head;
@@ -194,6 +206,8 @@ int kvm_virtq_push(struct kvm_virtq *q, const struct kvm_guest_mem *m, uint16_t 
 	memcpy(e + 4, &len, 4);
 	q->used_idx++;
 	st16(u + 2, q->used_idx);    /* release: the element is seen first */
+	kvm_gpa_wrote(m, u + 2, 2);
+	kvm_gpa_wrote(m, e, 8);
 	return 0;
 }
 

@@ -9,7 +9,8 @@ start_vm src --engine thread --mem 256M --vcpus 2 --workload sweep --write-fract
 check "source VM runs" vm_alive src
 "$PM" receive --listen "127.0.0.1:$port" --name dst >"$TMP/dst.log" 2>&1 &
 PIDS+=($!)
-sleep 0.3
+# listening once it says so (a fixed sleep lost the race on a busy machine)
+wait_for "$TMP/dst.log" 'waiting for a VM' 200 || fail "receive did not start listening"
 if "$PM" migrate src --to "127.0.0.1:$port" --json >"$TMP/report.json" 2>"$TMP/migrate.err"; then
 	pass "migrate exits 0"
 else

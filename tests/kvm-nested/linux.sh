@@ -62,5 +62,78 @@ grep -q "PCM-L2: read 256 bytes from /dev/hwrng" "$T/console" && pass "the guest
 	fail "the guest could not read /dev/hwrng"
 grep -q "PCM-L2: powering off" "$T/console" && ! grep -q "poweroff returned" "$T/console" &&
 	pass "poweroff ended the guest" || fail "poweroff did not end the guest"
+# ---- the same guest migrated in the middle of its ticks, in each mode ----
+# run, receive and migrate as three processes; the destination's console
+# must go on counting from where the source's stopped, and the guest's
+# poweroff must end receive. (Console lines end in CR LF: the guest's
+# serial driver writes both.)
+wait_for() {   # SECONDS FILE PATTERN
+	n=$1
+	while [ "$n" -gt 0 ]; do
+		grep -q "$3" "$2" 2>/dev/null && return 0
+		sleep 1
+		n=$((n - 1))
+	done
+	return 1
+}
+TICKS=${PCM_L2_TICKS:-150}
+
+# migrate_once MODE [MIGRATE OPTIONS]: boot, migrate at tick 5, check.
+migrate_once() {
+	mode=$1; shift
+	port=$((20000 + ($$ + ${#mode}) % 20000))
+	rm -f "$T/src.con" "$T/dst.con" "$T/src.out" "$T/dst.out" "$T/mig.out"
+	"$PM" receive --listen "127.0.0.1:$port" --name l2dst --timeout "$LIMIT" \
+		--console "$T/dst.con" > "$T/dst.out" 2>&1 &
+	rpid=$!
+	timeout "$LIMIT" "$PM" run --engine kvm --mem 256M --vcpus 2 --name l2src \
+		--kernel "$L2/vmlinuz" --initrd "$L2/initrd.gz" \
+		--cmdline "console=ttyS0 pci=off quiet pcm.ticks=$TICKS" \
+		--console "$T/src.con" > "$T/src.out" 2>&1 &
+	spid=$!
+	if ! wait_for 300 "$T/src.con" "PCM-L2: tick 5[^0-9]"; then
+		fail "$mode: the source guest did not reach tick 5"
+	else
+		t1=$(now)
+		"$PM" migrate l2src --to "127.0.0.1:$port" --mode "$mode" "$@" > "$T/mig.out" 2>&1
+		mrc=$?
+		msecs=$(awk -v a="$t1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
+		echo "---- $mode: migrate said (exit $mrc after ${msecs}s):"
+		sed 's/^/    /' "$T/mig.out"
+		[ "$mrc" = 0 ] && pass "$mode: migrate exited 0" || fail "$mode: migrate exited $mrc"
+		last_src=$(sed -n 's/^PCM-L2: tick \([0-9]*\).*/\1/p' "$T/src.con" | tail -n 1)
+		if wait_for 120 "$T/dst.con" "PCM-L2: ticks done"; then
+			first_dst=$(sed -n 's/^PCM-L2: tick \([0-9]*\).*/\1/p' "$T/dst.con" | head -n 1)
+			last_dst=$(sed -n 's/^PCM-L2: tick \([0-9]*\).*/\1/p' "$T/dst.con" | tail -n 1)
+			[ -n "$first_dst" ] && [ "$first_dst" = "$((last_src + 1))" ] &&
+				[ "$last_dst" = "$TICKS" ] &&
+				pass "$mode: the guest counted on across the move (source ..$last_src, destination $first_dst..$last_dst)" ||
+				fail "$mode: the count did not carry on (source ..${last_src:-?}, destination ${first_dst:-?}..${last_dst:-?})"
+			grep -q "ticks done, read 256 bytes" "$T/dst.con" &&
+				pass "$mode: virtio-rng answers on the destination" ||
+				fail "$mode: virtio-rng did not answer on the destination"
+		else
+			fail "$mode: the guest did not finish its ticks on the destination"
+		fi
+		wait_for 60 "$T/dst.out" "the guest powered off" &&
+			pass "$mode: the guest's poweroff ended receive" ||
+			fail "$mode: receive does not say the guest powered off"
+	fi
+	wait "$spid" 2>/dev/null
+	kill "$rpid" 2>/dev/null
+	wait "$rpid" 2>/dev/null
+	for f in src.out dst.out; do
+		echo "---- $mode: $f:"
+		sed 's/^/    /' "$T/$f"
+	done
+}
+
+migrate_once postcopy
+# --verify-ram: all of RAM is compared with the source's before it runs
+migrate_once precopy --verify-ram
+grep -q "verified  *yes" "$T/mig.out" && pass "precopy: the destination's RAM equalled the source's" ||
+	fail "precopy: RAM not verified"
+migrate_once hybrid
+
 [ "$FAILS" = 0 ] && echo "linux: all checks passed" || echo "linux: $FAILS check(s) failed"
 [ "$FAILS" = 0 ]
