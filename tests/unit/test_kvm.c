@@ -351,7 +351,8 @@ static void test_console(void **state)
 {
 	struct machine_config c = cfg(32, 2, WL_KV);
 	struct machine *m;
-	struct console con;
+	struct console con0, con;
+	unsigned first, n;
 	char path[64];
 
 	(void)state;
@@ -360,19 +361,28 @@ static void test_console(void **state)
 	c.console = path;
 	assert_int_equal(machine_create(&c, &m), 0);
 	assert_int_equal(machine_start(m), 0);
+	/* The 2.5 s window starts once the workload runs: kv's set-up takes
+	 * 0.1 s on hardware and 1 to 3 s nested under software emulation,
+	 * and prints status lines of its own while it lasts. */
+	wait_ready(m, 5000);
+	console_parse(path, &con0);
 	sleep_ms(2500);
 	assert_int_equal(machine_pause(m), 0);
 	console_parse(path, &con);
 	machine_destroy(m);
 	unlink(path);
 
-	print_message("      banner \"%s\", %u status lines in 2.5 s\n", con.banner, con.nstatus);
+	first = con0.nstatus;
+	n = con.nstatus - first;
+	print_message("      banner \"%s\", %u status lines in 2.5 s (%u during set-up)\n",
+		      con.banner, n, first);
 	assert_int_equal(con.banners, 1);
 	assert_string_equal(con.banner, "postcopy-move payload: 2 vCPUs, workload kv, RAM 32 MiB");
 	assert_int_equal(con.other, 0);
-	/* One line at start, then one a second: 3 in 2.5 s, give or take. */
-	assert_in_range(con.nstatus, 2, 4);
-	for (unsigned i = 1; i < con.nstatus; i++) {
+	assert_true(con.nstatus <= 64);
+	/* One a second: 2 or 3 in 2.5 s, give or take. */
+	assert_in_range(n, 2, 4);
+	for (unsigned i = first + 1; i < con.nstatus; i++) {
 		assert_in_range(con.sec[i] - con.sec[i - 1], 1, 2);
 		assert_true(con.ops[i] > con.ops[i - 1]);
 		/* The rate is test_boot's; a busy host merges ticks. */
