@@ -5,7 +5,9 @@
  * transport's irq callback. Also the gpa helper over a layout with the
  * 3-4 GiB hole, and the state section's save, load and refusals.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +22,8 @@
 #include "kvm/bus.h"
 #include "kvm/dev/dev.h"
 #include "kvm/dev/virtio.h"
+#define FUZZ_NO_MAIN
+#include "tests/fuzz/fuzz_virtq.c"
 
 #define RAM_SIZE (1u << 20)
 #define BASE     0xd0000000ull
@@ -1009,6 +1013,42 @@ static void test_attach(void **state)
 	free(ram);
 }
 
+/* The fuzz target's kept inputs (tests/fuzz/corpus/virtq) again, so a
+ * regression shows in make test, not only under make fuzz. */
+static int not_dot(const struct dirent *e)
+{
+	return e->d_name[0] != '.';
+}
+
+static void test_fuzz_inputs(void **state)
+{
+	const char *d = getenv("PCM_FUZZ_DIR");
+	struct dirent **names;
+	char dir[4096];
+	int n;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/corpus/virtq", d && *d ? d : "tests/fuzz");
+	n = scandir(dir, &names, not_dot, alphasort);
+	if (n <= 0)
+		fail_msg("no inputs in %s (run from the project root)", dir);
+	for (int i = 0; i < n; i++) {
+		static uint8_t in[1 << 20];
+		char path[4400];
+		size_t len;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
+		free(names[i]);
+		assert_non_null(f = fopen(path, "rb"));
+		len = fread(in, 1, sizeof(in), f);
+		fclose(f);
+		assert_int_equal(fuzz_virtq_one(in, len), 0);
+	}
+	free(names);
+	print_message("      virtq: %d fuzz inputs replayed\n", n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1029,6 +1069,7 @@ int main(void)
 		cmocka_unit_test(test_load_refusals),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_attach),
+		cmocka_unit_test(test_fuzz_inputs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
