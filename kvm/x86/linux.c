@@ -12,22 +12,9 @@
 
 #include "guest/pc/pc.h"
 #include "kvm/x86/linux.h"
+#include "kvm/x86/cpu.h"
 
-#define PTE_P     0x001ull
-#define PTE_RW    0x002ull
-#define PTE_PWT   0x008ull
-#define PTE_PCD   0x010ull
-#define PTE_PS    0x080ull
-
-#define CR0_PE    (1ull << 0)
-#define CR0_MP    (1ull << 1)
-#define CR0_ET    (1ull << 4)
-#define CR0_NE    (1ull << 5)
-#define CR0_WP    (1ull << 16)
-#define CR0_PG    (1ull << 31)
-#define CR4_PAE   (1ull << 5)
-#define EFER_LME  (1ull << 8)
-#define EFER_LMA  (1ull << 10)
+/* PTE_*, CR0_*, CR4_*, EFER_*: kvm/x86/cpu.h */
 
 #define HDR_OFF        0x1f1        /* the setup header in the image and the zero page */
 #define HDR_ROOM       0x290        /* the zero page's room for it ends here */
