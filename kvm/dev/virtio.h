@@ -33,7 +33,8 @@
  * describes no request in flight: rng has none at a pause, because it
  * completes each request inside the QueueNotify access; a back-end with
  * its own thread must have drained (completed and pushed) its requests
- * before save: the section's save refuses with -EBUSY while any queue has
+ * before save (kvm_virtio_quiesce, by its quiesce callback): the
+ * section's save refuses with -EBUSY while any queue has
  * a request taken (last_avail) but not returned (used_idx). A request the
  * guest made available but the device had not taken is simply still in
  * the avail ring after load (last_avail is saved); the next notify takes
@@ -171,6 +172,11 @@ struct kvm_virtio_backend {
 	/* Refuse (-EINVAL, reason in why, back-end unchanged) or take. */
 	int (*load)(void *ctx, const uint8_t *buf, size_t len, char *why, size_t wlen);
 	void (*destroy)(void *ctx);
+	/* Optional, for a back-end with its own thread; unlike the others it
+	 * runs WITHOUT the device's lock (kvm_virtio_quiesce). on: wait until
+	 * no request is in flight and take none until called with on 0;
+	 * then serve what is pending. 0 or negative errno. */
+	int (*quiesce)(void *ctx, int on);
 };
 
 /* Where the device sits and how it signals. */
@@ -217,6 +223,13 @@ void kvm_virtio_used(struct kvm_virtio *d, unsigned q, uint16_t old);
 void kvm_virtio_needs_reset(struct kvm_virtio *d);
 /* The state section's operations (what kvm_devs holds for d). */
 const struct kvm_dev_ops *kvm_virtio_ops(const struct kvm_virtio *d);
+/* Drain before a save (on 1: returns once no request is in flight; the
+ * device takes no new one) and resume after (on 0), by the back-end's
+ * quiesce (0 without one). Call without the lock, vCPUs paused. The
+ * devs form does it for every virtio device on ds (others are skipped);
+ * on a failure of on 1 the ones already quiesced are resumed. */
+int kvm_virtio_quiesce(struct kvm_virtio *d, int on);
+int kvm_virtio_devs_quiesce(struct kvm_devs *ds, int on);
 
 /* ---- devices ---- */
 
@@ -228,5 +241,60 @@ const struct kvm_dev_ops *kvm_virtio_ops(const struct kvm_virtio *d);
 #define KVM_VIRTIO_RNG_MAX       4096
 extern const struct kvm_virtio_backend kvm_virtio_rng;
 int kvm_virtio_rng_add(struct kvm_vm *vm, uint64_t base, unsigned gsi);
+
+/* ==== virtio-blk (virtio_blk.c; virtio 1.2, 5.2) ====
+ * Device ID 2, one request queue, a raw image file (regular, a multiple
+ * of 512 bytes) read and written with preadv/pwritev (buffered, no
+ * O_DIRECT; VIRTIO_BLK_T_FLUSH is fdatasync). Offers SEG_MAX, BLK_SIZE
+ * (512), FLUSH and, read-only, RO. Requests: IN, OUT, FLUSH, GET_ID;
+ * other types get UNSUPP; one past the disk's end, with a length not a
+ * multiple of 512, or a write to a read-only disk gets IOERR. Framing is
+ * free (2.6.4): the header is the first 16 readable bytes, the status the
+ * last writable byte; a chain with fewer is malformed (DEVICE_NEEDS_RESET).
+ * Requests are served one at a time by the device's own I/O thread
+ * (notify only wakes it). Reset drops a request in flight: its status
+ * and used entry are never written (IN data may still land in the
+ * driver's buffers). quiesce drains it for a save. State: the disk's
+ * identity (size, read-only, serial, XXH3-64 over its first and last MiB
+ * as at save); load refuses another disk, and kicks the queue so that
+ * requests made available before the pause are served. */
+#define KVM_VIRTIO_BLK_ID_BYTES   20
+#define KVM_VIRTIO_BLK_QUEUE_MAX  256
+#define KVM_VIRTIO_BLK_SEG_MAX    (KVM_VIRTQ_MAX_SEGS - 2)  /* plus header, status */
+#define KVM_VIRTIO_BLK_CONFIG_SIZE 24       /* capacity .. blk_size */
+#define KVM_VIRTIO_BLK_STATE_SIZE  37       /* the back-end's own bytes */
+
+#define KVM_VIRTIO_BLK_F_SEG_MAX  2
+#define KVM_VIRTIO_BLK_F_RO       5
+#define KVM_VIRTIO_BLK_F_BLK_SIZE 6
+#define KVM_VIRTIO_BLK_F_FLUSH    9
+
+#define KVM_VIRTIO_BLK_T_IN     0
+#define KVM_VIRTIO_BLK_T_OUT    1
+#define KVM_VIRTIO_BLK_T_FLUSH  4
+#define KVM_VIRTIO_BLK_T_GET_ID 8
+#define KVM_VIRTIO_BLK_S_OK     0
+#define KVM_VIRTIO_BLK_S_IOERR  1
+#define KVM_VIRTIO_BLK_S_UNSUPP 2
+
+struct kvm_virtio_blk_config {
+	const char *path;         /* the raw image */
+	int read_only;            /* open O_RDONLY, offer VIRTIO_BLK_F_RO */
+	const char *serial;       /* GET_ID's answer, up to 20 bytes; NULL: "" */
+};
+
+/* Open the image and register the device as kvm_virtio_mmio_attach does
+ * (mc gives RAM, base, gsi, irq). Negative errno with the reason in why:
+ * -ENOENT/-EACCES/... from open, -EISDIR, -EINVAL (not a regular file,
+ * size not a multiple of 512 or 0, serial too long), -EACCES for a
+ * writable open of an image without write permission bits (root too). */
+int kvm_virtio_blk_attach(struct kvm_bus *mmio, struct kvm_devs *devs,
+			  const struct kvm_virtio_mmio_config *mc,
+			  const struct kvm_virtio_blk_config *c, char *why, size_t wlen,
+			  struct kvm_virtio **out);
+/* The same on a VM (its RAM, vm->mmio, vm->devs, KVM_IRQ_LINE); the
+ * reason goes to vm->why. */
+int kvm_virtio_blk_add(struct kvm_vm *vm, uint64_t base, unsigned gsi,
+		       const struct kvm_virtio_blk_config *c);
 
 #endif

@@ -305,6 +305,32 @@ const struct kvm_dev_ops *kvm_virtio_ops(const struct kvm_virtio *d)
 	return &d->ops;
 }
 
+/* ---- draining a back-end with its own thread ---- */
+
+static int virtio_save(void *dev, void *buf, size_t len);
+
+int kvm_virtio_quiesce(struct kvm_virtio *d, int on)
+{
+	return d->be->quiesce ? d->be->quiesce(d->be_ctx, on) : 0;
+}
+
+int kvm_virtio_devs_quiesce(struct kvm_devs *ds, int on)
+{
+	int err;
+
+	for (unsigned i = 0; i < ds->n; i++) {
+		if (ds->d[i].ops->save != virtio_save)
+			continue;                  /* not a virtio device */
+		if ((err = kvm_virtio_quiesce(ds->d[i].priv, on)) && on) {
+			while (i--)
+				if (ds->d[i].ops->save == virtio_save)
+					kvm_virtio_quiesce(ds->d[i].priv, 0);
+			return err;
+		}
+	}
+	return 0;
+}
+
 /* ---- the state section: fixed-width little-endian fields ---- */
 
 #define HDR_BYTES   40
