@@ -95,6 +95,44 @@ if [ -z "$PKG" ]; then
 fi
 [ -n "$PKG" ] || die "cannot resolve the kernel package: 'apt-cache depends linux-image-amd64' names no linux-image-*-amd64 package (is Debian's main archive in the apt sources?)"
 
+# Module dependencies, read from each module's .modinfo (depends=...),
+# so that neither kmod nor modules.dep is needed. Modules are stored
+# decompressed in $KDIR/modules (busybox insmod may not read .ko.xz or
+# .ko.zst) and listed in load order in $LOADLIST; $mdir is the unpacked
+# package's module tree.
+find_module() {
+	# The file for a module name; '-' and '_' are the same in names.
+	local pat=${1//[-_]/[-_]}
+	find "$mdir" -name "$pat.ko" -o -name "$pat.ko.xz" -o -name "$pat.ko.zst" -o -name "$pat.ko.gz" | head -n 1
+}
+add_module() {
+	local name=$1 file plain deps d
+	name=${name//-/_}
+	grep -qx "$name" "$LOADLIST" && return 0
+	file=$(find_module "$name")
+	if [ -z "$file" ]; then
+		# Built into the kernel: nothing to load.
+		if grep -q "/${name//_/[-_]}\.ko\$" "$mdir/modules.builtin" 2>/dev/null; then
+			say "kernel: module $name is built in"
+			return 0
+		fi
+		die "module $name not found in $PKG"
+	fi
+	plain=$KDIR/modules/$name.ko
+	case "$file" in
+		*.xz)  xz -dc "$file" > "$plain" ;;
+		*.zst) command -v zstd >/dev/null || die "$file is zstd-compressed and zstd is not installed"
+		       zstd -dcq "$file" > "$plain" ;;
+		*.gz)  gzip -dc "$file" > "$plain" ;;
+		*)     cp "$file" "$plain" ;;
+	esac
+	deps=$(tr '\0' '\n' < "$plain" | sed -n 's/^depends=//p' | head -n 1)
+	for d in ${deps//,/ }; do
+		add_module "$d"
+	done
+	echo "$name" >> "$LOADLIST"
+}
+
 KDIR=$DIR/kernel-$PKG
 # A cache is valid for one package and one module list.
 if [ -f "$KDIR/.complete" ] && [ "$(cat "$KDIR/.complete")" = "$MODULES|$L2_MODULES" ]; then
@@ -139,43 +177,8 @@ else
 	cp "$vmlinuz" "$KDIR/vmlinuz"
 	echo "$kver" > "$KDIR/kernel-version"
 
-	# Module dependencies, read from each module's .modinfo (depends=...),
-	# so that neither kmod nor modules.dep is needed. Modules are stored
-	# decompressed: busybox insmod may not read .ko.xz/.ko.zst.
 	LOADLIST=$KDIR/modules.load
 	: > "$LOADLIST"
-	find_module() {
-		# The file for a module name; '-' and '_' are the same in names.
-		local pat=${1//[-_]/[-_]}
-		find "$mdir" -name "$pat.ko" -o -name "$pat.ko.xz" -o -name "$pat.ko.zst" -o -name "$pat.ko.gz" | head -n 1
-	}
-	add_module() {
-		local name=$1 file plain deps d
-		name=${name//-/_}
-		grep -qx "$name" "$LOADLIST" && return 0
-		file=$(find_module "$name")
-		if [ -z "$file" ]; then
-			# Built into the kernel: nothing to load.
-			if grep -q "/${name//_/[-_]}\.ko\$" "$mdir/modules.builtin" 2>/dev/null; then
-				say "kernel: module $name is built in"
-				return 0
-			fi
-			die "module $name not found in $PKG"
-		fi
-		plain=$KDIR/modules/$name.ko
-		case "$file" in
-			*.xz)  xz -dc "$file" > "$plain" ;;
-			*.zst) command -v zstd >/dev/null || die "$file is zstd-compressed and zstd is not installed"
-			       zstd -dcq "$file" > "$plain" ;;
-			*.gz)  gzip -dc "$file" > "$plain" ;;
-			*)     cp "$file" "$plain" ;;
-		esac
-		deps=$(tr '\0' '\n' < "$plain" | sed -n 's/^depends=//p' | head -n 1)
-		for d in ${deps//,/ }; do
-			add_module "$d"
-		done
-		echo "$name" >> "$LOADLIST"
-	}
 	for m in $MODULES; do add_module "$m"; done
 	LOADLIST=$KDIR/l2-modules.load
 	: > "$LOADLIST"
@@ -264,21 +267,46 @@ done
 [ -f tests/kvm-nested/migrate.sh ] && add_test tests/kvm-nested/migrate.sh
 # The Linux guest (linux.sh): the harness's own kernel again, with a
 # busybox initramfs whose /init reports and powers off.
+# l2_initramfs MODDIR LOADLIST OUT: busybox, l2-init and the modules.
+l2_initramfs() {
+	local work=$DIR/l2-initramfs
+	rm -rf "$work"
+	mkdir -p "$work"/{bin,dev,proc,sys,lib/modules}
+	for m in $(cat "$2"); do
+		cp "$1/$m.ko" "$work/lib/modules/"
+	done
+	cp "$2" "$work/lib/modules/modules.load"
+	cp "$BUSYBOX" "$work/bin/busybox"
+	ln -s busybox "$work/bin/sh"
+	cp tests/kvm-nested/l2-init "$work/init"
+	chmod 755 "$work/init"
+	mknod -m 600 "$work/dev/console" c 5 1 2>/dev/null || true
+	(cd "$work" && find . | cpio -o -H newc --quiet | gzip -1) > "$3"
+}
 if [ -f tests/kvm-nested/linux.sh ] && { [ -z "$ONLY" ] || [[ linux.sh == *"$ONLY"* ]]; }; then
 	L2=$IR/pcm/build/kvm-nested/l2
-	rm -rf "$DIR/l2-initramfs"
-	mkdir -p "$L2" "$DIR/l2-initramfs"/{bin,dev,proc,sys,lib/modules}
-	for m in $(cat "$KDIR/l2-modules.load"); do
-		cp "$KDIR/modules/$m.ko" "$DIR/l2-initramfs/lib/modules/"
-	done
-	cp "$KDIR/l2-modules.load" "$DIR/l2-initramfs/lib/modules/modules.load"
-	cp "$BUSYBOX" "$DIR/l2-initramfs/bin/busybox"
-	ln -s busybox "$DIR/l2-initramfs/bin/sh"
-	cp tests/kvm-nested/l2-init "$DIR/l2-initramfs/init"
-	chmod 755 "$DIR/l2-initramfs/init"
-	mknod -m 600 "$DIR/l2-initramfs/dev/console" c 5 1 2>/dev/null || true
-	(cd "$DIR/l2-initramfs" && find . | cpio -o -H newc --quiet | gzip -1) > "$L2/initrd.gz"
+	mkdir -p "$L2/cloud"
+	l2_initramfs "$KDIR/modules" "$KDIR/l2-modules.load" "$L2/initrd.gz"
 	cp "$KDIR/vmlinuz" "$L2/vmlinuz"
+	# Debian's cloud kernel too (no MP-table parser: ACPI alone must
+	# give it its CPUs), with its own modules.
+	CDIR=$DIR/kernel-cloud
+	DEBIAN_KERNEL_TREE=1 bash tests/tools/debian-kernel.sh linux-image-cloud-amd64 "$CDIR" \
+		> /dev/null || die "cannot fetch linux-image-cloud-amd64"
+	ckver=$(cat "$CDIR/kernel-version")
+	if [ "$(cat "$CDIR/l2/.complete" 2>/dev/null)" != "$L2_MODULES" ]; then
+		(
+			KDIR=$CDIR/l2 PKG=linux-image-cloud-amd64 LOADLIST=$CDIR/l2/modules.load
+			mdir=$CDIR/root/lib/modules/$ckver
+			[ -d "$mdir" ] || mdir=$CDIR/root/usr/lib/modules/$ckver
+			rm -rf "$KDIR" && mkdir -p "$KDIR/modules" && : > "$LOADLIST"
+			for m in $L2_MODULES; do add_module "$m"; done
+			printf '%s' "$L2_MODULES" > "$KDIR/.complete"
+		) || die "cannot resolve the cloud kernel's modules"
+	fi
+	l2_initramfs "$CDIR/l2/modules" "$CDIR/l2/modules.load" "$L2/cloud/initrd.gz"
+	cp "$CDIR/vmlinuz" "$L2/cloud/vmlinuz"
+	say "L2 kernels: $KVER and $ckver (cloud), modules $(paste -sd' ' "$KDIR/l2-modules.load")"
 	add_test tests/kvm-nested/linux.sh
 fi
 if [ "${KVM_NESTED_BENCH:-0}" = 1 ]; then
