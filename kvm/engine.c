@@ -167,6 +167,16 @@ static void kvm_destroy(struct machine *m)
 	m->nregions = 0;
 }
 
+/* Tell a guest that uses kvmclock it was stopped (KVM_KVMCLOCK_CTRL), so
+ * the time it lost does not read as a soft lockup: a post-copy pause and
+ * the faults after it can be long. Called with the vCPUs parked; a guest
+ * that never enabled kvmclock makes KVM answer EINVAL, which is fine. */
+static void kvmclock_stopped(struct kvm_vm *vm)
+{
+	for (unsigned i = 0; i < vm->n; i++)
+		(void)ioctl(vm->v[i].fd, KVM_KVMCLOCK_CTRL, 0);
+}
+
 static int kvm_start(struct machine *m)
 {
 	struct kvm_vm *vm = m->priv;
@@ -178,6 +188,8 @@ static int kvm_start(struct machine *m)
 	else if (!vm->loaded)
 		r = -EINVAL;    /* an incoming VM that never got its state */
 	else {
+		if (m->incoming)
+			kvmclock_stopped(vm);   /* it was paused on the source */
 		vm->ran = 1;
 		kvm_vcpus_resume(vm);
 		vm->state = KS_RUNNING;
@@ -206,6 +218,7 @@ static int kvm_resume(struct machine *m)
 
 	pthread_mutex_lock(&vm->lock);
 	if (vm->state == KS_PAUSED) {
+		kvmclock_stopped(vm);
 		kvm_vcpus_resume(vm);
 		vm->state = KS_RUNNING;
 	} else if (vm->state == KS_CREATED) {
