@@ -42,6 +42,9 @@ void vm_opts_default(struct vm_opts *v, uint64_t mem, unsigned vcpus, const char
  * --dirty-rate --kv-keys --kv-put-fraction --seed; 1 if it took the option,
  * 0 if not, 2 (after printing why) if its value is bad. */
 int vm_opts_parse(struct vm_opts *v, const char *cmd, int opt, const char *arg);
+/* --disk FILE[,ro] into d[*n]: 1 taken, else the exit status after
+ * printing why. */
+int vm_disk_parse(const char *cmd, char *arg, struct machine_disk *d, unsigned *n);
 /* Check the whole; 0 or exit status 2 after printing why. */
 int vm_opts_finish(struct vm_opts *v, const char *cmd);
 struct migrate_opts;

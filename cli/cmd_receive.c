@@ -26,6 +26,9 @@ static const char receive_help[] =
 "  --mem-limit SIZE       refuse VMs with more RAM than SIZE\n"
 "  --timeout SECONDS      give up when the source is silent this long (30)\n"
 "  --console FILE         kvm guests: serial console to FILE ('-': stdout)\n"
+"  --disk FILE[,ro]       a Linux guest's disk here, in the source's order: the\n"
+"                         same image (shared storage); a VM with another number\n"
+"                         of disks is refused before anything moves\n"
 "  --psk-file FILE        accept only a source that proves it holds the key\n"
 "                         in FILE (mode 600, 16+ bytes); required when ADDR\n"
 "                         is not loopback, unless --insecure\n"
@@ -55,7 +58,7 @@ static int receive_parse(int argc, char **argv, struct receive_opts *o,
 	static const struct option longopts[] = {
 		{ "listen", required_argument, 0, 'l' }, { "name", required_argument, 0, 'n' },
 		{ "mem-limit", required_argument, 0, 'm' }, { "timeout", required_argument, 0, 't' },
-		{ "console", required_argument, 0, 'c' },
+		{ "console", required_argument, 0, 'c' }, { "disk", required_argument, 0, 'd' },
 		{ "psk-file", required_argument, 0, 'k' }, { "insecure", no_argument, 0, 'i' },
 		{ "recover-timeout", required_argument, 0, 'r' }, { "encrypt", no_argument, 0, 'e' },
 		{ "link-timeout", required_argument, 0, 'L' },
@@ -87,6 +90,13 @@ static int receive_parse(int argc, char **argv, struct receive_opts *o,
 		case 'c':
 			o->console = strcmp(optarg, "none") ? optarg : NULL;
 			break;
+		case 'd': {
+			int r = vm_disk_parse("receive", optarg, o->disks, &o->ndisks);
+
+			if (r != 1)
+				return r;
+			break;
+		}
 		case 'k':
 			if (pm_key_load(optarg, &o->key, why, sizeof(why)))
 				return cli_error("receive: %s", why);

@@ -58,6 +58,8 @@ int vm_opts_parse(struct vm_opts *v, const char *cmd, int opt, const char *arg)
 	case VMOPT_CMDLINE:
 		v->cfg.lx.cmdline = arg;
 		return 1;
+	case VMOPT_DISK:
+		return vm_disk_parse(cmd, (char *)arg, v->cfg.lx.disks, &v->cfg.lx.ndisks);
 	case VMOPT_ENGINE:
 		if (strcmp(arg, "auto") && strcmp(arg, "kvm") && strcmp(arg, "thread"))
 			return cli_usage_error(cmd, "unknown engine '%s' (auto, kvm, thread)", arg);
@@ -92,12 +94,32 @@ int vm_opts_parse(struct vm_opts *v, const char *cmd, int opt, const char *arg)
 	return 0;
 }
 
+int vm_disk_parse(const char *cmd, char *arg, struct machine_disk *d, unsigned *n)
+{
+	char *comma = strrchr(arg, ',');
+	int ro = 0;
+
+	if (comma && !strcmp(comma, ",ro")) {
+		*comma = 0;   /* optarg is argv's, which outlives the VM */
+		ro = 1;
+	} else if (comma && comma[1] && !strchr(comma + 1, '/')) {
+		return cli_usage_error(cmd, "--disk %s: unknown flag '%s' (only ro)", arg, comma + 1);
+	}
+	if (!*arg)
+		return cli_usage_error(cmd, "--disk needs a file");
+	if (*n == MACHINE_MAX_DISKS)
+		return cli_usage_error(cmd, "at most %d --disk", MACHINE_MAX_DISKS);
+	d[*n] = (struct machine_disk){ arg, ro };
+	(*n)++;
+	return 1;
+}
+
 /* A Linux guest has no workload; what only a kernel takes needs one. */
 static int linux_finish(struct vm_opts *v, const char *cmd)
 {
 	if (v->cfg.guest != MACHINE_GUEST_LINUX) {
-		if (v->cfg.lx.initrd || v->cfg.lx.cmdline)
-			return cli_usage_error(cmd, "--initrd and --cmdline need --kernel");
+		if (v->cfg.lx.initrd || v->cfg.lx.cmdline || v->cfg.lx.ndisks)
+			return cli_usage_error(cmd, "--initrd, --cmdline and --disk need --kernel");
 		return 0;
 	}
 	if (v->workload_set)

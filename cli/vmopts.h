@@ -8,14 +8,15 @@
 enum {
 	VMOPT_MEM = 1000, VMOPT_VCPUS, VMOPT_WORKLOAD, VMOPT_ENGINE, VMOPT_WSET,
 	VMOPT_WRITE, VMOPT_PUT, VMOPT_RATE, VMOPT_KEYS, VMOPT_SEED, VMOPT_CONSOLE,
-	VMOPT_KERNEL, VMOPT_INITRD, VMOPT_CMDLINE,
+	VMOPT_KERNEL, VMOPT_INITRD, VMOPT_CMDLINE, VMOPT_DISK,
 };
 
 /* The Linux guest's options (`run` only, until a Linux guest migrates). */
 #define VMOPTS_LINUX_LONG \
 	{ "kernel", required_argument, 0, VMOPT_KERNEL }, \
 	{ "initrd", required_argument, 0, VMOPT_INITRD }, \
-	{ "cmdline", required_argument, 0, VMOPT_CMDLINE }
+	{ "cmdline", required_argument, 0, VMOPT_CMDLINE }, \
+	{ "disk", required_argument, 0, VMOPT_DISK }
 
 #define VMOPTS_LINUX_CMDLINE "console=ttyS0 pci=off"
 
@@ -24,7 +25,10 @@ enum {
 "                         64-bit) instead of a workload; at least 256M of --mem\n" \
 "  --initrd FILE          kvm: the kernel's initial RAM disk\n" \
 "  --cmdline STR          kvm: the kernel's command line (default\n" \
-"                         '" VMOPTS_LINUX_CMDLINE "'; keep pci=off: there is no PCI)\n"
+"                         '" VMOPTS_LINUX_CMDLINE "'; keep pci=off: there is no PCI)\n" \
+"  --disk FILE[,ro]       kvm: a raw image as a virtio disk (/dev/vda, vdb, ... in\n" \
+"                         order; at most 4; ro: read-only); a migration needs the\n" \
+"                         same image at the destination (receive --disk)\n"
 
 #define VMOPTS_LONG \
 	{ "mem", required_argument, 0, VMOPT_MEM }, \

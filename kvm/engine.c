@@ -14,6 +14,7 @@
 
 #include "guest/pc/pc.h"
 #include "kvm/cpufeat.h"
+#include "kvm/dev/virtio.h"
 #include "kvm/vmm.h"
 
 #define KVM_TSS_ADDR   0xfffbd000ul   /* 3 pages, in the hole below 4 GiB */
@@ -30,16 +31,16 @@ static int console_open(const char *path)
 
 /* The devices of each guest kind. Payload guests: ring 3 reaches the UART
  * through MMIO, beside the pseudo-device's registers. */
-static int devs_add(struct kvm_vm *vm, enum machine_guest g)
+static int devs_add(struct kvm_vm *vm, const struct machine_config *c)
 {
 	int r;
 
-	if (g == MACHINE_GUEST_PAYLOAD) {
+	if (c->guest == MACHINE_GUEST_PAYLOAD) {
 		if ((r = kvm_com1_add(vm, vm->console_fd, PC_MMIO_BASE + PC_MMIO_UART)))
 			return r;
 		return kvm_payload_dev_add(vm);
 	}
-	return kvm_linux_devs_add(vm);
+	return kvm_linux_devs_add(vm, c);
 }
 
 static int vm_setup(struct kvm_vm *vm, const struct machine_config *c)
@@ -74,7 +75,7 @@ static int vm_setup(struct kvm_vm *vm, const struct machine_config *c)
 	vm->xsave_size = r > (int)sizeof(struct kvm_xsave) ? (size_t)r : sizeof(struct kvm_xsave);
 	if ((r = kvm_sys_msrs(vm)))
 		return r;
-	return devs_add(vm, c->guest);
+	return devs_add(vm, c);
 }
 
 static void vm_free(struct kvm_vm *vm)
@@ -205,6 +206,10 @@ static int kvm_pause(struct machine *m)
 	pthread_mutex_lock(&vm->lock);
 	if (vm->state == KS_RUNNING) {
 		kvm_vcpus_pause(vm);
+		/* Devices with their own threads (a disk) finish what they
+		 * have in flight and take nothing new: a saved state holds no
+		 * half-done request. */
+		kvm_virtio_devs_quiesce(&vm->devs, 1);
 		vm->state = KS_PAUSED;
 	}
 	pthread_mutex_unlock(&vm->lock);
@@ -219,6 +224,7 @@ static int kvm_resume(struct machine *m)
 	pthread_mutex_lock(&vm->lock);
 	if (vm->state == KS_PAUSED) {
 		kvmclock_stopped(vm);
+		kvm_virtio_devs_quiesce(&vm->devs, 0);
 		kvm_vcpus_resume(vm);
 		vm->state = KS_RUNNING;
 	} else if (vm->state == KS_CREATED) {

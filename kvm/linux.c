@@ -34,9 +34,13 @@
  * declares exactly these, so the guest finds them as LNRO0005. */
 #define LINUX_VIRTIO_BASE 0xd0000000ull
 #define LINUX_VIRTIO_GSI  16
-static const struct kvm_acpi_mmio_dev linux_virtio[] = {
-	{ LINUX_VIRTIO_BASE, KVM_VIRTIO_MMIO_SIZE, LINUX_VIRTIO_GSI, 1 },   /* entropy */
-};
+
+/* Device i: 0 the entropy source, 1.. the disks in --disk order. */
+static struct kvm_acpi_mmio_dev linux_virtio(unsigned i)
+{
+	return (struct kvm_acpi_mmio_dev){ LINUX_VIRTIO_BASE + 0x1000ull * i,
+					   KVM_VIRTIO_MMIO_SIZE, LINUX_VIRTIO_GSI + i, 1 };
+}
 
 static int fail(struct kvm_vm *vm, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -90,17 +94,22 @@ static int file_read(struct kvm_vm *vm, const char *what, const char *path,
 	return 0;
 }
 
-static int acpi_write(struct kvm_vm *vm, uint64_t *rsdp)
+static int acpi_write(struct kvm_vm *vm, const struct machine_config *c, uint64_t *rsdp)
 {
+	struct kvm_acpi_mmio_dev devs[1 + MACHINE_MAX_DISKS];
 	struct kvm_acpi_config a = {
 		.ncpus = vm->n,
 		.com1 = 1,
-		.devs = linux_virtio,
-		.ndevs = sizeof(linux_virtio) / sizeof(linux_virtio[0]),
+		.devs = devs,
+		.ndevs = 1 + c->lx.ndisks,
 		.sleep_port = KVM_POWER_PORT,
 		.reset_port = KVM_POWER_PORT,
 	};
-	ssize_t n = kvm_acpi_build(vm->ram + KVM_ACPI_BIOS_AREA,
+	ssize_t n;
+
+	for (unsigned i = 0; i < a.ndevs; i++)
+		devs[i] = linux_virtio(i);
+	n = kvm_acpi_build(vm->ram + KVM_ACPI_BIOS_AREA,
 				   KVM_ACPI_BIOS_AREA_END - KVM_ACPI_BIOS_AREA,
 				   KVM_ACPI_BIOS_AREA, &a, rsdp);
 
@@ -157,13 +166,27 @@ static int pic_mask(struct kvm_vm *vm)
 
 /* The same on a booting and on an incoming VM: a state blob's device
  * sections must find their devices. */
-int kvm_linux_devs_add(struct kvm_vm *vm)
+int kvm_linux_devs_add(struct kvm_vm *vm, const struct machine_config *c)
 {
+	struct kvm_acpi_mmio_dev d = linux_virtio(0);
 	int r;
 
-	if ((r = kvm_com1_add(vm, vm->console_fd, 0)) || (r = kvm_power_add(vm)))
+	if ((r = kvm_com1_add(vm, vm->console_fd, 0)) || (r = kvm_power_add(vm)) ||
+	    (r = kvm_virtio_rng_add(vm, d.base, d.gsi)))
 		return r;
-	return kvm_virtio_rng_add(vm, linux_virtio[0].base, linux_virtio[0].gsi);
+	for (unsigned i = 0; i < c->lx.ndisks; i++) {
+		struct kvm_virtio_blk_config b = { .path = c->lx.disks[i].path,
+						   .read_only = c->lx.disks[i].read_only };
+		char why[sizeof(vm->why)];
+
+		d = linux_virtio(1 + i);
+		if ((r = kvm_virtio_blk_add(vm, d.base, d.gsi, &b))) {
+			snprintf(why, sizeof(why), "%s", vm->why);
+			return fail(vm, r, "disk %u (%s): %s", i + 1, b.path,
+				    why[0] ? why : strerror(-r));
+		}
+	}
+	return 0;
 }
 
 int kvm_linux_boot(struct kvm_vm *vm, const struct machine_config *c)
@@ -187,7 +210,7 @@ int kvm_linux_boot(struct kvm_vm *vm, const struct machine_config *c)
 		goto out;
 	b.initrd = initrd;
 	b.initrd_len = initrd_len;
-	if ((err = acpi_write(vm, &b.rsdp_gpa)))
+	if ((err = acpi_write(vm, c, &b.rsdp_gpa)))
 		goto out;
 	if ((err = kvm_linux_load(vm->ram, vm->ram_size, &k, &b, &e, vm->why, sizeof(vm->why))))
 		goto out;

@@ -138,7 +138,7 @@ int kvm_power_add(struct kvm_vm *vm);
  * other vCPUs wait for the guest's INIT/SIPI. The reason in vm->why. */
 int kvm_linux_boot(struct kvm_vm *vm, const struct machine_config *c);
 /* A Linux guest's devices: COM1, power control, virtio-rng. */
-int kvm_linux_devs_add(struct kvm_vm *vm);
+int kvm_linux_devs_add(struct kvm_vm *vm, const struct machine_config *c);
 
 void kvm_crash_set(struct kvm_vm *vm, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

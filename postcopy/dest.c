@@ -93,6 +93,11 @@ static int dst_admit(struct dst *d, const struct pm_hello *h, char *why, size_t 
 			 h->proto_version, PM_PROTO_VERSION);
 		return -EPROTONOSUPPORT;
 	}
+	if (h->ndisks != d->o->ndisks) {
+		snprintf(why, n, "the VM has %u disk(s), this destination was given %u (--disk): "
+			 "each must be the same image as the source's", h->ndisks, d->o->ndisks);
+		return -ENODEV;
+	}
 	if (h->guest_abi != GUEST_ABI_VERSION) {
 		snprintf(why, n, "guest ABI %u, this destination runs %u",
 			 h->guest_abi, GUEST_ABI_VERSION);
@@ -131,11 +136,18 @@ static int dst_prepare(struct dst *d)
 	struct machine_config c = { .ram_bytes = d->hello.ram_bytes, .vcpus = d->hello.vcpus,
 				    .guest = d->hello.guest, .params = d->hello.params,
 				    .console = d->o->console };
+	char why[PM_WHY_LEN - 40];
 	int err;
 
+	memcpy(c.lx.disks, d->o->disks, sizeof(c.lx.disks));
+	c.lx.ndisks = d->o->ndisks;
 	pm_strset(c.engine, sizeof(c.engine), d->hello.engine);
-	if ((err = machine_create_incoming(&c, &d->m)))
-		return dst_refuse(d, err, "cannot create the VM here");
+	if ((err = machine_create_incoming_why(&c, &d->m, why, sizeof(why)))) {
+		char r[PM_WHY_LEN];
+
+		snprintf(r, sizeof(r), "cannot create the VM here: %s", why);
+		return dst_refuse(d, err, r);
+	}
 	ram_init(&d->ram, d->m);
 	if (d->ram.npages * PM_PAGE != d->hello.ram_bytes)
 		return dst_refuse(d, -ENOEXEC, "memory layout differs from the source's");

@@ -75,6 +75,10 @@ struct receive_opts {
 	struct pm_link *link;      /* as in migrate_opts */
 	uint64_t mem_limit;        /* refuse VMs larger than this (0: RAM) */
 	const char *console;       /* kvm guests' serial console (NULL: none) */
+	/* A Linux guest's disks here: the same images as the source's
+	 * (shared storage), as many as it has, in its order. */
+	struct machine_disk disks[MACHINE_MAX_DISKS];
+	unsigned ndisks;
 	struct pm_key key;         /* set: sources must prove they hold it */
 	bool encrypt;              /* refuse sources that do not seal the channels */
 	/* A peer refused before anything is reserved does not end the wait

@@ -122,7 +122,7 @@ size_t pm_encode_hello(const struct pm_hello *h, uint8_t buf[PM_HELLO_WIRE_LEN])
 	pcm_put_u8(&e, code_of(engine_codes, NCODES(engine_codes), h->engine));
 	pcm_put_u8(&e, code_of(mode_codes, NCODES(mode_codes), h->mode));
 	pcm_put_u8(&e, (uint8_t)h->guest);
-	pcm_put_u8(&e, 0);
+	pcm_put_u8(&e, (uint8_t)h->ndisks);
 	pcm_put_u32(&e, h->vcpus);
 	pcm_put_u64(&e, h->ram_bytes);
 	pcm_put_u32(&e, h->page_size);
@@ -141,21 +141,23 @@ size_t pm_encode_hello(const struct pm_hello *h, uint8_t buf[PM_HELLO_WIRE_LEN])
 /* The codes and strings of a HELLO whose length is right. */
 static int hello_fields(struct pcm_dec *d, struct pm_hello *h, const char **why)
 {
-	uint8_t engine, mode, guest;
+	uint8_t engine, mode, guest, ndisks;
 
 	h->guest_abi = pcm_get_u32(d);
 	h->session = pcm_get_u64(d);
 	engine = pcm_get_u8(d);
 	mode = pcm_get_u8(d);
 	guest = pcm_get_u8(d);
-	if (pcm_get_u8(d))
-		return bad(why, "HELLO reserved byte is not zero");
+	ndisks = pcm_get_u8(d);
 	if (!engine || engine >= NCODES(engine_codes))
 		return bad(why, "HELLO names an unknown engine");
 	if (!mode || mode >= NCODES(mode_codes))
 		return bad(why, "HELLO names an unknown migration mode");
 	if (guest != MACHINE_GUEST_PAYLOAD && guest != MACHINE_GUEST_LINUX)
 		return bad(why, "HELLO names an unknown guest kind");
+	if (ndisks > MACHINE_MAX_DISKS || (ndisks && guest != MACHINE_GUEST_LINUX))
+		return bad(why, "HELLO names more disks than a VM can have");
+	h->ndisks = ndisks;
 	pm_strset(h->engine, sizeof(h->engine), engine_codes[engine]);
 	pm_strset(h->mode, sizeof(h->mode), mode_codes[mode]);
 	h->guest = guest;

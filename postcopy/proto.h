@@ -62,6 +62,7 @@ struct pm_region { uint64_t gpa, size; };
 struct pm_hello {
 	uint32_t proto_version;
 	uint32_t guest;                               /* enum machine_guest */
+	uint32_t ndisks;                              /* linux: --disk images */
 	uint64_t session;
 	char engine[MACHINE_ENGINE_LEN];
 	char name[PM_NAME_LEN];

@@ -87,6 +87,7 @@ static void src_hello_fill(struct src *s, struct pm_hello *h)
 	}
 	h->params = c->params;
 	h->guest = c->guest;
+	h->ndisks = c->guest == MACHINE_GUEST_LINUX ? c->lx.ndisks : 0;
 }
 
 /* Round trip on the control channel, for the one-way latency estimate. */

@@ -171,6 +171,14 @@ int machine_create_why(const struct machine_config *c, struct machine **out,
 	return create(c, out, 0, why, len);
 }
 
+int machine_create_incoming_why(const struct machine_config *c, struct machine **out,
+				char *why, size_t len)
+{
+	if (why && len)
+		snprintf(why, len, "%s", strerror(EINVAL));
+	return create(c, out, 1, why, len);
+}
+
 int machine_create_incoming(const struct machine_config *c, struct machine **out)
 {
 	return create(c, out, 1, NULL, 0);

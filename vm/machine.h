@@ -33,12 +33,23 @@ enum machine_guest {
 	MACHINE_GUEST_LINUX = 1,
 };
 
+#define MACHINE_MAX_DISKS 4
+
+/* A disk: a raw image file, the same one on both ends of a migration
+ * (shared storage); its identity travels in the state and is checked. */
+struct machine_disk {
+	const char *path;
+	int read_only;
+};
+
 /* A Linux guest: the files are read when the VM is created (not for an
- * incoming VM, whose RAM arrives). */
+ * incoming VM, whose RAM arrives); the disks are opened on both ends. */
 struct machine_linux {
 	const char *kernel;                /* bzImage */
 	const char *initrd;                /* NULL: none */
 	const char *cmdline;               /* NULL: empty */
+	struct machine_disk disks[MACHINE_MAX_DISKS];
+	unsigned ndisks;
 };
 
 struct machine_config {
@@ -85,6 +96,8 @@ int machine_create_why(const struct machine_config *c, struct machine **out,
 /* An empty VM for an incoming migration: RAM allocated, never touched,
  * vCPUs not started. machine_load then machine_start bring it to life. */
 int machine_create_incoming(const struct machine_config *c, struct machine **out);
+int machine_create_incoming_why(const struct machine_config *c, struct machine **out,
+				char *why, size_t len);
 void machine_destroy(struct machine *m);
 
 const struct machine_config *machine_config_of(const struct machine *m);

@@ -48,6 +48,11 @@ expect_error "kernel that is a directory" "not a regular file|/dev/kvm" \
 expect_error "kernel with a workload" "workload runs the project.s payload" \
 	"$PM" run --kernel "$TMP/zero.img" --workload kv
 expect_error "initrd without kernel" "need --kernel" "$PM" run --initrd "$TMP/zero.img"
+expect_error "disk without kernel" "need --kernel" "$PM" run --disk "$TMP/zero.img"
+expect_error "disk with an unknown flag" "unknown flag 'rw'" \
+	"$PM" run --kernel "$TMP/zero.img" --disk "$TMP/zero.img,rw"
+expect_error "five disks" "at most 4 --disk" "$PM" run --kernel "$TMP/zero.img" \
+	--disk a --disk b --disk c --disk d --disk e
 expect_error "Linux guest in 128M" "at least 256M" "$PM" run --kernel "$TMP/zero.img" --mem 128M
 expect_error "Linux guest on the thread engine" "thread engine runs only" \
 	"$PM" run --kernel "$TMP/zero.img" --engine thread

@@ -234,6 +234,32 @@ for mode in badsum close; do
 	check "kvm: VM still running after peer $mode" vm_alive E
 done
 
+# ------------------------------------------- g. a Linux guest's disks ----
+# PVM cannot boot a kernel at speed (the nested harness does that), but a
+# Linux VM exists, runs and is refused as it would be anywhere: its disks
+# are checked before anything moves, and again when the state arrives.
+KERNELS=${PCM_KERNELS:-$PCM_BUILD/kernels}
+if K=$(bash tests/tools/debian-kernel.sh linux-image-amd64 "$KERNELS/linux-image-amd64" 2>"$TMP/kernel.err"); then
+	expect_error "linux: a disk that does not exist" "disk 1 \\(/nonexistent\\)" \
+		"$PM" run --engine kvm --mem 256M --kernel "$K" --disk /nonexistent
+	head -c 4194304 /dev/zero > "$TMP/disk.img"
+	head -c 8388608 /dev/zero > "$TMP/other.img"
+	start_vm L --engine kvm --mem 256M --vcpus 1 --kernel "$K" --disk "$TMP/disk.img"
+	receive_bg nodisk
+	expect_error "linux: a destination without the disk refuses before anything moves" \
+		"has 1 disk\\(s\\), this destination was given 0" "$PM" migrate L --to "127.0.0.1:$RECV_PORT"
+	check "linux: the VM runs on after that refusal" status_has L "state: running"
+	kill "$RECV_PID" 2>/dev/null || true
+	receive_bg otherdisk --disk "$TMP/other.img"
+	expect_error "linux: a destination with another image refuses the state" \
+		"disk differs|differs from the source" "$PM" migrate L --to "127.0.0.1:$RECV_PORT"
+	check "linux: the VM runs on at the source after it" status_has L "state: running"
+	kill "$RECV_PID" 2>/dev/null || true
+	"$PM" stop L >/dev/null 2>&1 || true
+else
+	fail "linux: cannot fetch Debian's kernel: $(tail -n 3 "$TMP/kernel.err")"
+fi
+
 # After all of it the VM still moves, intact.
 receive_bg F
 rc=0

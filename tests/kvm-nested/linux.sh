@@ -36,8 +36,9 @@ boot_once() {
 	name=$1
 	rm -f "$T/console" "$T/out"
 	t0=$(now)
+	head -c 8388608 /dev/zero > "$T/disk.img"
 	timeout "$LIMIT" "$PM" run --engine kvm --mem 256M --vcpus 2 --name l2 \
-		--kernel "$2" --initrd "$3" \
+		--kernel "$2" --initrd "$3" --disk "$T/disk.img" \
 		--cmdline "console=ttyS0 pci=off earlyprintk=serial,ttyS0 ${PCM_L2_CMDLINE:-loglevel=7}" \
 		--console "$T/console" > "$T/out" 2>&1
 	rc=$?
@@ -67,6 +68,12 @@ boot_once() {
 	grep -q "PCM-L2: read 256 bytes from /dev/hwrng" "$T/console" &&
 		pass "$name: the guest read 256 bytes of entropy" ||
 		fail "$name: the guest could not read /dev/hwrng"
+	grep -q "PCM-L2: disk vda, 16384 sectors" "$T/console" && pass "$name: the guest has its 8 MiB disk" ||
+		fail "$name: the guest has no 8 MiB /dev/vda"
+	grep -q "PCM-L2: disk sector 0 reads: PCM-DISK written by the guest" "$T/console" &&
+		grep -q "PCM-DISK written by the guest" "$T/disk.img" &&
+		pass "$name: the guest wrote its disk and read it back, the image has it" ||
+		fail "$name: the disk write did not reach the image or read back"
 	grep -q "PCM-L2: powering off" "$T/console" && ! grep -q "poweroff returned" "$T/console" &&
 		pass "$name: poweroff ended the guest" || fail "$name: poweroff did not end the guest"
 }
@@ -95,11 +102,13 @@ migrate_once() {
 	mode=$1; shift
 	port=$((20000 + ($$ + ${#mode}) % 20000))
 	rm -f "$T/src.con" "$T/dst.con" "$T/src.out" "$T/dst.out" "$T/mig.out"
-	"$PM" receive --listen "127.0.0.1:$port" --name l2dst --timeout "$LIMIT" \
+	# one image, both ends: shared storage on one machine
+	head -c 8388608 /dev/zero > "$T/disk.img"
+	"$PM" receive --listen "127.0.0.1:$port" --name l2dst --timeout "$LIMIT" --disk "$T/disk.img" \
 		--console "$T/dst.con" > "$T/dst.out" 2>&1 &
 	rpid=$!
 	timeout "$LIMIT" "$PM" run --engine kvm --mem 256M --vcpus 2 --name l2src \
-		--kernel "$L2/vmlinuz" --initrd "$L2/initrd.gz" \
+		--kernel "$L2/vmlinuz" --initrd "$L2/initrd.gz" --disk "$T/disk.img" \
 		--cmdline "console=ttyS0 pci=off quiet pcm.ticks=$TICKS" \
 		--console "$T/src.con" > "$T/src.out" 2>&1 &
 	spid=$!
@@ -124,6 +133,11 @@ migrate_once() {
 			grep -q "ticks done, read 256 bytes" "$T/dst.con" &&
 				pass "$mode: virtio-rng answers on the destination" ||
 				fail "$mode: virtio-rng did not answer on the destination"
+			# sector 5 was written on the source, 150 on the destination
+			grep -q "PCM-L2: disk sector 5 reads: disk tick 5" "$T/dst.con" &&
+				grep -q "disk tick $TICKS" "$T/disk.img" &&
+				pass "$mode: the disk kept what the source wrote and took the destination's writes" ||
+				fail "$mode: the disk lost writes across the move"
 		else
 			fail "$mode: the guest did not finish its ticks on the destination"
 		fi

@@ -420,9 +420,16 @@ static void test_hello_layout(void **state)
 		memset(wire + 168, 'n', PM_NAME_LEN);
 		assert_int_equal(pm_decode_hello(wire, PM_HELLO_WIRE_LEN, &out, &why), -EBADMSG);
 		assert_non_null(strstr(why, "unterminated"));
-		/* the reserved byte after the codes */
+		/* the disk count after the codes: none for a payload guest,
+		 * at most MACHINE_MAX_DISKS for a Linux one */
 		assert_int_equal(pm_encode_hello(&h, wire), PM_HELLO_WIRE_LEN);
 		wire[19] = 1;
+		assert_int_equal(pm_decode_hello(wire, PM_HELLO_WIRE_LEN, &out, &why), -EBADMSG);
+		assert_non_null(strstr(why, "disks"));
+		wire[18] = MACHINE_GUEST_LINUX;
+		assert_int_equal(pm_decode_hello(wire, PM_HELLO_WIRE_LEN, &out, &why), 0);
+		assert_int_equal(out.ndisks, 1);
+		wire[19] = MACHINE_MAX_DISKS + 1;
 		assert_int_equal(pm_decode_hello(wire, PM_HELLO_WIRE_LEN, &out, &why), -EBADMSG);
 		/* longer or shorter than a HELLO, or nothing at all */
 		assert_int_equal(pm_encode_hello(&h, wire), PM_HELLO_WIRE_LEN);

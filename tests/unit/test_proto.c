@@ -41,6 +41,7 @@ static void test_hello(void **state)
 	hello_good(&h);
 	h.session = 0x0123456789abcdefull;
 	h.guest = MACHINE_GUEST_LINUX;
+	h.ndisks = 2;
 	h.guest_abi = 2;
 	h.cpu_features[3] = 0xdeadbeef;
 	h.params.workload = 3;
