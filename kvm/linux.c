@@ -182,8 +182,9 @@ int kvm_linux_devs_add(struct kvm_vm *vm, const struct machine_config *c)
 		d = linux_virtio(1 + i);
 		if ((r = kvm_virtio_blk_add(vm, d.base, d.gsi, &b))) {
 			snprintf(why, sizeof(why), "%s", vm->why);
-			return fail(vm, r, "disk %u (%s): %s", i + 1, b.path,
-				    why[0] ? why : strerror(-r));
+			if (why[0])   /* it names the image already */
+				return fail(vm, r, "%s (--disk %u)", why, i + 1);
+			return fail(vm, r, "disk %s: %s (--disk %u)", b.path, strerror(-r), i + 1);
 		}
 	}
 	return 0;

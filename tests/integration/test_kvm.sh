@@ -240,7 +240,7 @@ done
 # are checked before anything moves, and again when the state arrives.
 KERNELS=${PCM_KERNELS:-$PCM_BUILD/kernels}
 if K=$(bash tests/tools/debian-kernel.sh linux-image-amd64 "$KERNELS/linux-image-amd64" 2>"$TMP/kernel.err"); then
-	expect_error "linux: a disk that does not exist" "disk 1 \\(/nonexistent\\)" \
+	expect_error "linux: a disk that does not exist" "disk /nonexistent: No such file or directory \\(--disk 1\\)" \
 		"$PM" run --engine kvm --mem 256M --kernel "$K" --disk /nonexistent
 	head -c 4194304 /dev/zero > "$TMP/disk.img"
 	head -c 8388608 /dev/zero > "$TMP/other.img"
