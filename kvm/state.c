@@ -618,6 +618,9 @@ int kvm_state_load(struct kvm_vm *vm, struct machine_config *c, const void *buf,
 		goto out;
 	if (!err)
 		err = cpuid_adopt(vm, ps.vcpu[KS_CPUID], ps.vcpu_len[KS_CPUID]);
+	for (unsigned d = 0; d < vm->devs.n && !err; d++)
+		if (ps.dev[d] && vm->devs.d[d].ops->activate)
+			vm->devs.d[d].ops->activate(vm->devs.d[d].priv);
 	if (!err && !c->params.workload && c->guest == MACHINE_GUEST_PAYLOAD)
 		c->params = b.params;
 out:

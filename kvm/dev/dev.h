@@ -40,6 +40,12 @@ struct kvm_dev_ops {
 	 * is not one this code wrote (version, length, contents). */
 	int (*load)(void *dev, uint32_t version, const void *buf, size_t len,
 		    char *why, size_t wlen);
+	/* Optional. After a load, once every vCPU's state is in: raise the
+	 * interrupts the state holds and take up the work it left pending.
+	 * Not inside load: an interrupt delivered before the LAPICs are
+	 * restored is overwritten by them and lost, and a level-triggered
+	 * pin then waits for an EOI that never comes. */
+	void (*activate)(void *dev);
 	void (*destroy)(void *dev);
 };
 

@@ -177,6 +177,10 @@ struct kvm_virtio_backend {
 	 * no request is in flight and take none until called with on 0;
 	 * then serve what is pending. 0 or negative errno. */
 	int (*quiesce)(void *ctx, int on);
+	/* Optional, without the lock: the state was loaded and the vCPUs'
+	 * too (kvm_dev_ops.activate): take up requests made available
+	 * before the pause. */
+	void (*activate)(void *ctx);
 };
 
 /* Where the device sits and how it signals. */

@@ -459,8 +459,13 @@ static int blk_load(void *ctx, const uint8_t *buf, size_t len, char *why, size_t
 		return reason(why, wlen, -EINVAL, "disk state: reading the disk: %s", strerror(-err));
 	if (here != fp)
 		return reason(why, wlen, -EINVAL, DIFFERS "its first or last MiB differ");
-	kick(b, NULL);           /* requests made available before the pause */
 	return 0;
+}
+
+/* After the vCPUs are loaded: requests made available before the pause. */
+static void blk_activate(void *ctx)
+{
+	kick(ctx, NULL);
 }
 
 static void blk_destroy(void *ctx)
@@ -490,7 +495,7 @@ static void blk_destroy(void *ctx)
 	.config_read = blk_config_read, .notify = blk_notify,           \
 	.reset = blk_reset, .state_size = blk_state_size,               \
 	.save = blk_save, .load = blk_load, .destroy = blk_destroy,     \
-	.quiesce = blk_quiesce,                                         \
+	.quiesce = blk_quiesce, .activate = blk_activate,                                         \
 }
 
 static const struct kvm_virtio_backend blk_rw = BLK_BACKEND(0);

@@ -506,11 +506,23 @@ static int virtio_load(void *dev, uint32_t version, const void *buf, size_t len,
 		d->acked = n.acked;
 		d->generation = n.generation;
 		memcpy(d->q, n.q, sizeof(d->q));
-		d->line = d->isr != 0;         /* drive the line as the state says */
-		d->c.irq(d->c.irq_ctx, d->c.gsi, d->line);
+		/* the line follows in virtio_activate, after the vCPUs */
 	}
 	pthread_mutex_unlock(&d->lock);
 	return err;
+}
+
+/* Drive the line as the loaded state says, then let the back-end take up
+ * what the guest left available. */
+static void virtio_activate(void *dev)
+{
+	struct kvm_virtio *d = dev;
+
+	pthread_mutex_lock(&d->lock);
+	line_update(d);
+	pthread_mutex_unlock(&d->lock);
+	if (d->be->activate)
+		d->be->activate(d->be_ctx);
 }
 
 static void virtio_destroy(void *dev)
@@ -552,6 +564,7 @@ static struct kvm_virtio *virtio_new(const struct kvm_virtio_mmio_config *c,
 		.state_size = virtio_state_size,
 		.save = virtio_save,
 		.load = virtio_load,
+		.activate = virtio_activate,
 		.destroy = virtio_destroy,
 	};
 	return d;

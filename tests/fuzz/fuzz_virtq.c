@@ -129,6 +129,7 @@ static void fzv_state(const uint8_t *data, size_t len)
 	FZ_CHECK(kvm_virtio_mmio_attach(&bus, &devs, &c, &kvm_virtio_rng, NULL, &d) == 0);
 	ops = devs.d[0].ops;
 	if (ops->load(devs.d[0].priv, ops->version, copy, len, why, sizeof(why)) == 0) {
+		ops->activate(devs.d[0].priv);
 		n = ops->state_size(devs.d[0].priv);
 		back = malloc(n ? n : 1);
 		FZ_CHECK(back);

@@ -140,6 +140,8 @@ migrate_once() {
 				fail "$mode: the disk lost writes across the move"
 		else
 			fail "$mode: the guest did not finish its ticks on the destination"
+			echo "---- $mode: destination console (last lines):"
+			tr -d '\r' < "$T/dst.con" 2>/dev/null | tail -n 25 | sed 's/^/    /'
 		fi
 		wait_for 60 "$T/dst.out" "the guest powered off" &&
 			pass "$mode: the guest's poweroff ended receive" ||

@@ -760,6 +760,8 @@ static int t_load(struct t *t, const uint8_t *buf, size_t n, uint32_t version)
 
 	if (r)
 		assert_true(strlen(why) > 0);
+	else   /* as kvm_state_load does once the vCPUs are in */
+		t->devs.d[0].ops->activate(t->devs.d[0].priv);
 	return r;
 }
 

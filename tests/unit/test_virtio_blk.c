@@ -862,8 +862,13 @@ static int load(struct t *t, const uint8_t *buf, size_t n)
 {
 	const struct kvm_dev_ops *o = t->devs.d[0].ops;
 
+	int r;
+
 	t->why[0] = 0;
-	return o->load(t->devs.d[0].priv, o->version, buf, n, t->why, sizeof(t->why));
+	r = o->load(t->devs.d[0].priv, o->version, buf, n, t->why, sizeof(t->why));
+	if (!r)   /* as kvm_state_load does once the vCPUs are in */
+		o->activate(t->devs.d[0].priv);
+	return r;
 }
 
 static uint8_t *save_new(struct t *t, size_t *n)
