@@ -1,7 +1,8 @@
 /* kvm/crash.c - the record of why a VM stopped on its own: a crash (not a
  * host error) or an end the guest chose. The first reason wins, later ones
  * are echoes. Any vCPU thread or device may set it; end_fd tells whoever
- * hosts the VM without polling. */
+ * hosts the VM without polling. Also the reason of the last failed call
+ * (vm->why), which the state loader and the Linux boot fill in. */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +30,16 @@ void kvm_crash_set(struct kvm_vm *vm, const char *fmt, ...)
 	vsnprintf(vm->crash.why, sizeof(vm->crash.why), fmt, ap);
 	va_end(ap);
 	end_notify(vm);
+}
+
+int kvm_why_set(struct kvm_vm *vm, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(vm->why, sizeof(vm->why), fmt, ap);
+	va_end(ap);
+	return err;
 }
 
 void kvm_end_set(struct kvm_vm *vm, int how)

@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,18 +41,6 @@ static struct kvm_acpi_mmio_dev linux_virtio(unsigned i)
 					   KVM_VIRTIO_MMIO_SIZE, LINUX_VIRTIO_GSI + i, 1 };
 }
 
-static int fail(struct kvm_vm *vm, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct kvm_vm *vm, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(vm->why, sizeof(vm->why), fmt, ap);
-	va_end(ap);
-	return err;
-}
 
 /* The whole of path into a new buffer. */
 static int file_read(struct kvm_vm *vm, const char *what, const char *path,
@@ -65,7 +52,7 @@ static int file_read(struct kvm_vm *vm, const char *what, const char *path,
 	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
 
 	if (fd < 0)
-		return fail(vm, -errno, "%s %s: %s", what, path, strerror(errno));
+		return kvm_why_set(vm, -errno, "%s %s: %s", what, path, strerror(errno));
 	if (fstat(fd, &st) < 0)
 		err = -errno;
 	else if (!S_ISREG(st.st_mode))
@@ -74,7 +61,7 @@ static int file_read(struct kvm_vm *vm, const char *what, const char *path,
 		err = (uint64_t)st.st_size > LINUX_FILE_MAX ? -EFBIG : 0;
 	if (err) {
 		close(fd);
-		return fail(vm, err, "%s %s: %s", what, path,
+		return kvm_why_set(vm, err, "%s %s: %s", what, path,
 			    err == -EINVAL ? "not a regular file" : strerror(-err));
 	}
 	*len = (size_t)st.st_size;
@@ -89,7 +76,7 @@ static int file_read(struct kvm_vm *vm, const char *what, const char *path,
 	if (err) {
 		free(*out);
 		*out = NULL;
-		return fail(vm, err, "%s %s: short read", what, path);
+		return kvm_why_set(vm, err, "%s %s: short read", what, path);
 	}
 	return 0;
 }
@@ -113,7 +100,7 @@ static int acpi_write(struct kvm_vm *vm, const struct machine_config *c, uint64_
 				   KVM_ACPI_BIOS_AREA_END - KVM_ACPI_BIOS_AREA,
 				   KVM_ACPI_BIOS_AREA, &a, rsdp);
 
-	return n < 0 ? fail(vm, (int)n, "writing the ACPI tables: %s", strerror((int)-n)) : 0;
+	return n < 0 ? kvm_why_set(vm, (int)n, "writing the ACPI tables: %s", strerror((int)-n)) : 0;
 }
 
 /* As firmware leaves a PC: x87 and SSE in their reset state, the BSP's
@@ -183,8 +170,8 @@ int kvm_linux_devs_add(struct kvm_vm *vm, const struct machine_config *c)
 		if ((r = kvm_virtio_blk_add(vm, d.base, d.gsi, &b))) {
 			snprintf(why, sizeof(why), "%s", vm->why);
 			if (why[0])   /* it names the image already */
-				return fail(vm, r, "%s (--disk %u)", why, i + 1);
-			return fail(vm, r, "disk %s: %s (--disk %u)", b.path, strerror(-r), i + 1);
+				return kvm_why_set(vm, r, "%s (--disk %u)", why, i + 1);
+			return kvm_why_set(vm, r, "disk %s: %s (--disk %u)", b.path, strerror(-r), i + 1);
 		}
 	}
 	return 0;
@@ -203,7 +190,7 @@ int kvm_linux_boot(struct kvm_vm *vm, const struct machine_config *c)
 	if ((err = file_read(vm, "kernel", c->lx.kernel, &img, &img_len)))
 		return err;
 	if ((err = kvm_linux_parse(img, img_len, &k, why, sizeof(why)))) {
-		fail(vm, err, "kernel %s: %s", c->lx.kernel, why);
+		kvm_why_set(vm, err, "kernel %s: %s", c->lx.kernel, why);
 		goto out;
 	}
 	if (c->lx.initrd &&
@@ -216,9 +203,9 @@ int kvm_linux_boot(struct kvm_vm *vm, const struct machine_config *c)
 	if ((err = kvm_linux_load(vm->ram, vm->ram_size, &k, &b, &e, vm->why, sizeof(vm->why))))
 		goto out;
 	if ((err = bsp_regs(&vm->v[0], &e)))
-		fail(vm, err, "setting up vCPU 0: %s", strerror(-err));
+		kvm_why_set(vm, err, "setting up vCPU 0: %s", strerror(-err));
 	else if ((err = pic_mask(vm)))
-		fail(vm, err, "masking the 8259s: %s", strerror(-err));
+		kvm_why_set(vm, err, "masking the 8259s: %s", strerror(-err));
 out:
 	free(initrd);
 	free(img);

@@ -17,7 +17,6 @@
  * between save and load, so the guest's clock runs across the migration.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,18 +276,6 @@ struct parsed {
 	uint32_t *vcpu_len;
 };
 
-static int bad(struct kvm_vm *vm, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int bad(struct kvm_vm *vm, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(vm->why, sizeof(vm->why), fmt, ap);
-	va_end(ap);
-	return err;
-}
 
 /* A variable section's length must match the count it declares. */
 static int sec_len_ok(struct kvm_vm *vm, uint32_t type, const uint8_t *d, uint32_t len)
@@ -325,18 +312,18 @@ static int parse_dev(struct kvm_vm *vm, const uint8_t *d, uint32_t len, uint32_t
 	unsigned at;
 
 	if (len < sizeof(h))
-		return bad(vm, -EINVAL, "state section %u: a device section of %u bytes", i, len);
+		return kvm_why_set(vm, -EINVAL, "state section %u: a device section of %u bytes", i, len);
 	memcpy(&h, d, sizeof(h));
 	dev = kvm_devs_find(&vm->devs, h.kind, h.instance);
 	if (!dev || !dev_state_size(dev))
-		return bad(vm, -ENOEXEC, "state blob has a device this VM lacks (kind %u, "
+		return kvm_why_set(vm, -ENOEXEC, "state blob has a device this VM lacks (kind %u, "
 			   "instance %u)", h.kind, h.instance);
 	if (h.version != dev->ops->version)
-		return bad(vm, -EINVAL, "state blob has the %s's state version %u, this build "
+		return kvm_why_set(vm, -EINVAL, "state blob has the %s's state version %u, this build "
 			   "reads %u", dev->ops->name, h.version, dev->ops->version);
 	at = (unsigned)(dev - vm->devs.d);
 	if (ps->dev[at])
-		return bad(vm, -EINVAL, "state blob has the %s twice", dev->ops->name);
+		return kvm_why_set(vm, -EINVAL, "state blob has the %s twice", dev->ops->name);
 	ps->dev[at] = d;
 	ps->dev_len[at] = len;
 	return 0;
@@ -353,11 +340,11 @@ static int parse(struct kvm_vm *vm, const uint8_t *p, size_t len, uint32_t nsec,
 		uint32_t *slot_len;
 
 		if (len - pos < sizeof(h))
-			return bad(vm, -EINVAL, "state blob truncated in section %u", i);
+			return kvm_why_set(vm, -EINVAL, "state blob truncated in section %u", i);
 		memcpy(&h, p + pos, sizeof(h));
 		pos += sizeof(h);
 		if (h.len > len - pos || pad8(h.len) > len - pos)
-			return bad(vm, -EINVAL, "state section %u (type %u) runs past the blob's end",
+			return kvm_why_set(vm, -EINVAL, "state section %u (type %u) runs past the blob's end",
 				   i, h.type);
 		if (h.type == KS_DEVICE && h.vcpu == KS_VM_VCPU) {
 			int err = parse_dev(vm, p + pos, h.len, i, ps);
@@ -374,32 +361,32 @@ static int parse(struct kvm_vm *vm, const uint8_t *p, size_t len, uint32_t nsec,
 			slot = &ps->vm[h.type - KS_VM_FIRST];
 			slot_len = &ps->vm_len[h.type - KS_VM_FIRST];
 		} else {
-			return bad(vm, -EINVAL, "state section %u: unknown type %u or vCPU %u",
+			return kvm_why_set(vm, -EINVAL, "state section %u: unknown type %u or vCPU %u",
 				   i, h.type, h.vcpu);
 		}
 		if (*slot)
-			return bad(vm, -EINVAL, "state section %u: type %u for vCPU %u twice",
+			return kvm_why_set(vm, -EINVAL, "state section %u: type %u for vCPU %u twice",
 				   i, h.type, h.vcpu);
 		if (!sec_len_ok(vm, h.type, p + pos, h.len))
-			return bad(vm, h.type == KS_XSAVE ? -ENOEXEC : -EINVAL,
+			return kvm_why_set(vm, h.type == KS_XSAVE ? -ENOEXEC : -EINVAL,
 				   "state section %u (type %u) has a wrong length %u", i, h.type, h.len);
 		*slot = p + pos;
 		*slot_len = h.len;
 		pos += pad8(h.len);
 	}
 	if (pos != len)
-		return bad(vm, -EINVAL, "state blob has %zu bytes after its last section", len - pos);
+		return kvm_why_set(vm, -EINVAL, "state blob has %zu bytes after its last section", len - pos);
 	for (uint32_t t = KS_VM_FIRST; t < KS_VM_END; t++)
 		if (!ps->vm[t - KS_VM_FIRST])
-			return bad(vm, -EINVAL, "state blob lacks device section %u", t);
+			return kvm_why_set(vm, -EINVAL, "state blob lacks device section %u", t);
 	for (unsigned d = 0; d < vm->devs.n; d++)
 		if (dev_state_size(&vm->devs.d[d]) && !ps->dev[d])
-			return bad(vm, -EINVAL, "state blob lacks the %s's section",
+			return kvm_why_set(vm, -EINVAL, "state blob lacks the %s's section",
 				   vm->devs.d[d].ops->name);
 	for (unsigned v = 0; v < vm->n; v++)
 		for (uint32_t t = KS_CPUID; t < KS_VCPU_TYPES; t++)
 			if (!ps->vcpu[v * KS_VCPU_TYPES + t])
-				return bad(vm, -EINVAL, "state blob lacks section %u of vCPU %u", t, v);
+				return kvm_why_set(vm, -EINVAL, "state blob lacks section %u of vCPU %u", t, v);
 	return 0;
 }
 
@@ -434,7 +421,7 @@ static int tsc_adopt(struct kvm_vm *vm, uint64_t khz)
 		return 0;
 	for (unsigned i = 0; i < vm->n; i++)
 		if (ioctl(vm->v[i].fd, KVM_SET_TSC_KHZ, (unsigned long)khz) < 0)
-			return bad(vm, -ENOEXEC, "guest TSC runs at %llu kHz, this host at %llu and "
+			return kvm_why_set(vm, -ENOEXEC, "guest TSC runs at %llu kHz, this host at %llu and "
 				   "cannot scale it", (unsigned long long)khz,
 				   (unsigned long long)vm->tsc_khz);
 	vm->tsc_khz = khz;
@@ -473,16 +460,16 @@ static int load_vm(struct kvm_vm *vm, const struct parsed *ps, uint64_t elapsed)
 
 #define VMSEC(t) ps->vm[(t) - KS_VM_FIRST], ps->vm_len[(t) - KS_VM_FIRST]
 	if ((err = set_copy(vm->vm_fd, KVM_SET_PIT2, VMSEC(KS_PIT2), 0)))
-		return bad(vm, err, "restoring the PIT: %s", strerror(-err));
+		return kvm_why_set(vm, err, "restoring the PIT: %s", strerror(-err));
 	for (uint32_t t = KS_PIC_MASTER; t <= KS_IOAPIC; t++)
 		if ((err = set_copy(vm->vm_fd, chip_req, VMSEC(t), 0)))
-			return bad(vm, err, "restoring irqchip %u: %s", t - KS_PIC_MASTER,
+			return kvm_why_set(vm, err, "restoring irqchip %u: %s", t - KS_PIC_MASTER,
 				   strerror(-err));
 	memcpy(&cd, ps->vm[KS_CLOCK - KS_VM_FIRST], sizeof(cd));
 	cd.clock += elapsed;
 	cd.flags = 0;
 	if (ioctl(vm->vm_fd, KVM_SET_CLOCK, &cd) < 0)
-		return bad(vm, -errno, "restoring the KVM clock: %s", strerror(errno));
+		return kvm_why_set(vm, -errno, "restoring the KVM clock: %s", strerror(errno));
 #undef VMSEC
 	return load_devs(vm, ps);
 }
@@ -500,10 +487,10 @@ static int load_msrs(struct kvm_vm *vm, struct kvm_vcpu *v, const uint8_t *d,
 			m->entries[i].data += tsc_delta;
 	r = ioctl(v->fd, KVM_SET_MSRS, m);
 	if (r >= 0 && r < (int)m->nmsrs)
-		r = bad(vm, -ENOEXEC, "vCPU %u: this host refuses MSR %#x", v->idx,
+		r = kvm_why_set(vm, -ENOEXEC, "vCPU %u: this host refuses MSR %#x", v->idx,
 			m->entries[r].index);
 	else if (r < 0)
-		r = bad(vm, -errno, "vCPU %u: restoring MSRs: %s", v->idx, strerror(errno));
+		r = kvm_why_set(vm, -errno, "vCPU %u: restoring MSRs: %s", v->idx, strerror(errno));
 	else
 		r = 0;
 	free(m);
@@ -554,7 +541,7 @@ static int load_vcpu(struct kvm_vm *vm, struct kvm_vcpu *v, const struct parsed 
 		if (err == -ENOEXEC)
 			return err;   /* why already says it */
 		if (err)
-			return bad(vm, err, "vCPU %u: restoring %s: %s", v->idx,
+			return kvm_why_set(vm, err, "vCPU %u: restoring %s: %s", v->idx,
 				   vcpu_order[i].name, strerror(-err));
 	}
 	return 0;
@@ -581,21 +568,21 @@ int kvm_state_load(struct kvm_vm *vm, struct machine_config *c, const void *buf,
 
 	vm->why[0] = 0;
 	if (len < sizeof(b))
-		return bad(vm, -EINVAL, "state blob shorter than its header");
+		return kvm_why_set(vm, -EINVAL, "state blob shorter than its header");
 	memcpy(&b, buf, sizeof(b));
 	if (b.version != KVM_STATE_VERSION)
-		return bad(vm, -EINVAL, "state blob version %u, this build reads %u",
+		return kvm_why_set(vm, -EINVAL, "state blob version %u, this build reads %u",
 			   b.version, KVM_STATE_VERSION);
 	if (b.ram_bytes != c->ram_bytes)
-		return bad(vm, -ENOEXEC, "state blob is for %llu bytes of RAM, this VM has %llu",
+		return kvm_why_set(vm, -ENOEXEC, "state blob is for %llu bytes of RAM, this VM has %llu",
 			   (unsigned long long)b.ram_bytes, (unsigned long long)c->ram_bytes);
 	if (c->guest == MACHINE_GUEST_PAYLOAD &&
 	    (b.params.workload < 1 || b.params.workload > WL_MAX))
-		return bad(vm, -EINVAL, "state blob names no known workload");
+		return kvm_why_set(vm, -EINVAL, "state blob names no known workload");
 	if (c->guest != MACHINE_GUEST_PAYLOAD && b.params.workload)
-		return bad(vm, -ENOEXEC, "state blob is of a payload guest, this VM runs Linux");
+		return kvm_why_set(vm, -ENOEXEC, "state blob is of a payload guest, this VM runs Linux");
 	if (b.nsections > (vm->n + 1) * 64)
-		return bad(vm, -EINVAL, "state blob claims %u sections", b.nsections);
+		return kvm_why_set(vm, -EINVAL, "state blob claims %u sections", b.nsections);
 	ps.vcpu = calloc((size_t)vm->n * KS_VCPU_TYPES, sizeof(*ps.vcpu));
 	ps.vcpu_len = calloc((size_t)vm->n * KS_VCPU_TYPES, sizeof(*ps.vcpu_len));
 	if (!ps.vcpu || !ps.vcpu_len) {

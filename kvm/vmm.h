@@ -142,6 +142,9 @@ int kvm_linux_devs_add(struct kvm_vm *vm, const struct machine_config *c);
 
 void kvm_crash_set(struct kvm_vm *vm, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Put the reason of a failure in vm->why; returns err. */
+int kvm_why_set(struct kvm_vm *vm, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* The guest ended itself (how: enum machine_end); the first word wins. */
 void kvm_end_set(struct kvm_vm *vm, int how);
 /* Crashed or ended: the vCPUs must not run again. */

@@ -88,11 +88,6 @@ static int dst_admit(struct dst *d, const struct pm_hello *h, char *why, size_t 
 	uint64_t avail = meminfo_kb("MemAvailable") << 10;
 	int err;
 
-	if (h->proto_version != PM_PROTO_VERSION) {
-		snprintf(why, n, "protocol version %u, this destination speaks %u",
-			 h->proto_version, PM_PROTO_VERSION);
-		return -EPROTONOSUPPORT;
-	}
 	if (h->ndisks != d->o->ndisks) {
 		snprintf(why, n, "the VM has %u disk(s), this destination was given %u (--disk): "
 			 "each must be the same image as the source's", h->ndisks, d->o->ndisks);
