@@ -140,7 +140,17 @@ int ctl_read_line(FILE *f, char *buf, size_t cap, size_t *len)
 	size_t n = 0;
 	int c;
 
-	while ((c = getc(f)) != EOF && c != '\n') {
+	for (;;) {
+		c = getc(f);
+		/* A read with SO_RCVTIMEO is not restarted after a signal or
+		 * io_uring task work lands on this thread: it fails with
+		 * EINTR, and the request is still there to read. */
+		if (c == EOF && ferror(f) && errno == EINTR) {
+			clearerr(f);
+			continue;
+		}
+		if (c == EOF || c == '\n')
+			break;
 		if (n + 1 >= cap || n + 1 >= CTL_LINE_MAX)
 			return -E2BIG;
 		buf[n++] = (char)c;

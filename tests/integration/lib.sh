@@ -156,11 +156,18 @@ vm_ops() { "$PM" status "$1" | sed -n 's/^ops: //p'; }
 vm_state() { "$PM" status "$1" | sed -n 's/^state: //p'; }
 
 # True when the VM is running and its workload is making progress.
+# On failure it says what it saw, so a log shows why.
 vm_alive() {
-	local a b
-	[ "$(vm_state "$1")" = running ] || return 1
+	local a b st
+	st=$(vm_state "$1")
+	if [ "$st" != running ]; then
+		echo "vm_alive $1: state '$st' ($("$PM" status "$1" 2>&1 | tr '\n' ' '))" >&2
+		return 1
+	fi
 	a=$(vm_ops "$1"); sleep 0.3; b=$(vm_ops "$1")
-	[ "$b" -gt "$a" ]
+	if [ -n "$a" ] && [ -n "$b" ] && [ "$b" -gt "$a" ]; then return 0; fi
+	echo "vm_alive $1: ops '$a' then '$b' 0.3 s later" >&2
+	return 1
 }
 
 # A free loopback port.

@@ -153,11 +153,13 @@ kill "$PROXY_PID" 2>/dev/null || true
 
 # ---- 3. the only path dies: paused on both sides, `recover --to` --------
 # The destination's own address stays open, as an operator's second
-# route would.
+# route would. 4 MB/s: the 256 MiB kv VM has ~14 MB of non-zero pages, so
+# post-copy lasts seconds, long enough to be caught live under load (at
+# 16 MB/s it ends in under a second).
 start_vm s-op --engine thread --mem 256M --vcpus 2 --workload kv
 receive_bg d-op --recover-timeout 60
 start_proxy op --fault none
-migrate_bg op s-op --to "127.0.0.1:$PROXY_PORT" --max-bandwidth 16M --recover-timeout 60
+migrate_bg op s-op --to "127.0.0.1:$PROXY_PORT" --max-bandwidth 4M --recover-timeout 60
 check "operator: the destination runs the VM while pages arrive (postcopy-active)" \
 	wait_state d-op postcopy-active
 expect_error "operator: recover while the link is up says there is nothing to do" \
@@ -228,11 +230,12 @@ fixed_proxy() {
 	for _ in $(seq 100); do grep -q listening "$TMP/$tag.proxy" 2>/dev/null && return 0; sleep 0.02; done
 	return 1
 }
+# 2 MB/s: pages still arrive when the proxy dies (see above).
 start_vm s-ask --engine thread --mem 256M --vcpus 2 --workload kv
 receive_bg d-ask --recover-timeout 60
 ask_port=$(free_port)
 fixed_proxy ask "$ask_port"
-migrate_bg ask s-ask --to "127.0.0.1:$ask_port" --max-bandwidth 16M --recover-timeout 60
+migrate_bg ask s-ask --to "127.0.0.1:$ask_port" --max-bandwidth 2M --recover-timeout 60
 wait_state d-ask postcopy-active || true
 kill -9 "$PROXY_PID"
 check "resume: the source is paused on the outage" wait_state s-ask postcopy-paused 5
