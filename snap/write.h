@@ -1,0 +1,63 @@
+/* snap/write.h - writing a snapshot file.
+ *
+ * The writer takes pages and a state blob, not a machine, so the same
+ * code serves a paused VM (snap_write_paused), a live snapshot whose pages
+ * come from a write-protect handler, a merge of a chain, and the tests.
+ *
+ * It writes PATH.tmp (locked with flock, so a second writer of PATH gets
+ * -EBUSY and a stale one left by a killed writer is taken over), and only
+ * snap_writer_commit makes PATH appear, by rename, after every byte and
+ * the commit record are on disk. An interrupted writer never leaves a
+ * file at PATH, and a file at PATH is never half-replaced.
+ *
+ * snap_writer_page(s) may run on several threads at once for different
+ * pages; open, state, commit and abort are not concurrent with anything.
+ * Functions return 0 or negative errno.
+ */
+#ifndef SNAP_WRITE_H
+#define SNAP_WRITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "snap/format.h"
+#include "snap/meta.h"
+#include "vm/machine.h"
+
+struct snap_writer;
+
+#define SNAP_W_REPLACE 0x1u   /* commit may replace an existing PATH */
+
+/* Start a snapshot of the VM m describes at path. parent NULL: a full
+ * snapshot (every page must be given); else an incremental layer holding
+ * only the pages given. -EEXIST when path exists and flags lacks
+ * SNAP_W_REPLACE; -EBUSY while another writer of path runs; -EINVAL for
+ * a meta that snap_meta_check refuses. */
+int snap_writer_open(const char *path, const struct snap_meta *m,
+		     const struct snap_parent *parent, unsigned flags,
+		     struct snap_writer **out);
+/* Page pfn's 4 KiB. An all-zero page is recorded as zero and left a hole
+ * in the file (one written before is punched out). */
+int snap_writer_page(struct snap_writer *w, uint64_t pfn, const void *page);
+/* n consecutive pages from pfn, contiguous in memory: runs of non-zero
+ * pages go out in one write each. */
+int snap_writer_pages(struct snap_writer *w, uint64_t pfn, uint64_t n, const void *pages);
+/* The state blob (machine_save's), once; at most SNAP_STATE_MAX bytes. */
+int snap_writer_state(struct snap_writer *w, const void *blob, size_t len);
+/* Index, commit record, syncs, rename onto path, directory sync. Consumes
+ * w whatever it returns; on failure nothing new is at path (a failure of
+ * the last directory sync alone leaves the committed file there: -EIO).
+ * as_parent (may be NULL) receives what a layer on top names. -EINVAL
+ * when no state was given or a full snapshot lacks a page; the first
+ * error of an earlier page or state write otherwise. */
+int snap_writer_commit(struct snap_writer *w, struct snap_parent *as_parent);
+/* Drop everything written; path is left as it was. */
+void snap_writer_abort(struct snap_writer *w);
+
+/* A full snapshot of machine m, which the caller has paused (machine_save
+ * refuses a running one): every page of every region, its state. name may
+ * be NULL. */
+int snap_write_paused(struct machine *m, const char *name, const char *path,
+		      unsigned flags, struct snap_parent *as_parent);
+
+#endif
