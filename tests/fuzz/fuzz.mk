@@ -1,8 +1,9 @@
 # tests/fuzz/fuzz.mk - libFuzzer targets for the decoders that read what a
 # peer sends: the frame header and the messages (fuzz_proto), the state blob
 # of both engines (fuzz_state), the JSON-lines control messages (fuzz_json:
-# lib/json.c's parser and writer). Included from the top Makefile; works on
-# its own too (make -f tests/fuzz/fuzz.mk fuzz).
+# lib/json.c's parser and writer), snapshot files (fuzz_snap: snap/'s
+# decoders and reader). Included from the top Makefile; works on its own
+# too (make -f tests/fuzz/fuzz.mk fuzz).
 #
 #   make fuzz          build the targets and run each for FUZZ_SECONDS (60)
 #   make fuzz-build    only build them (build/fuzz/)
@@ -47,10 +48,12 @@ FZ_FLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -I. -D_GNU_SOURCE -MMD -MP $
 FZ_FLAGS += -Wno-gnu-variable-sized-type-not-at-end
 FZ_LIBS  := -luring -lxxhash -lsodium -lpthread -lm
 
-FZ_SRCS  := $(wildcard lib/*.c net/*.c uffd/*.c vm/*.c kvm/*.c kvm/dev/*.c kvm/x86/*.c guest/*.c) \
+FZ_SRCS  := $(wildcard lib/*.c net/*.c uffd/*.c vm/*.c kvm/*.c kvm/dev/*.c kvm/x86/*.c guest/*.c \
+	      snap/*.c) \
 	    postcopy/proto.c postcopy/migopts.c postcopy/auth.c
 FZ_OBJS  := $(FZ_SRCS:%.c=$(FZ_DIR)/obj/%.o) $(FZ_DIR)/pl/kvm/payload.o
-FZ_BINS  := $(FZ_DIR)/fuzz_proto $(FZ_DIR)/fuzz_state $(FZ_DIR)/fuzz_json $(FZ_DIR)/fuzz_virtq
+FZ_BINS  := $(FZ_DIR)/fuzz_proto $(FZ_DIR)/fuzz_state $(FZ_DIR)/fuzz_json $(FZ_DIR)/fuzz_virtq \
+	    $(FZ_DIR)/fuzz_snap
 FZ_GEN   := $(FZ_DIR)/gen_corpus
 
 .PHONY: fuzz fuzz-deps fuzz-build fuzz-corpus fuzz-cov
@@ -99,15 +102,16 @@ fuzz-corpus: fuzz-deps
 fuzz: fuzz-deps
 	@$(MAKE) --no-print-directory -f $(FZ_MK) fuzz-build
 	@mkdir -p $(FZ_DIR)/work/proto $(FZ_DIR)/work/state $(FZ_DIR)/work/json \
-	  $(FZ_DIR)/work/virtq $(FZ_DIR)/seeds/json $(FZ_DIR)/seeds/virtq tests/fuzz/crashes
+	  $(FZ_DIR)/work/virtq $(FZ_DIR)/work/snap $(FZ_DIR)/seeds/json $(FZ_DIR)/seeds/virtq \
+	  $(FZ_DIR)/seeds/snap tests/fuzz/crashes
 	@$(FZ_GEN) $(FZ_DIR)/seeds >/dev/null || echo "fuzz: some seeds could not be made on this host"
-	@fail=""; for t in proto state json virtq; do \
+	@fail=""; for t in proto state json virtq snap; do \
 	  echo "== fuzz_$$t: $(FUZZ_SECONDS) s"; \
 	  FUZZ_PROTO_ALIGN=$(FUZZ_PROTO_ALIGN) $(FZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
 	    -artifact_prefix=tests/fuzz/crashes/$$t- $(FUZZ_ARGS) \
 	    $(FZ_DIR)/work/$$t tests/fuzz/corpus/$$t $(FZ_DIR)/seeds/$$t \
 	    2>$(FZ_DIR)/fuzz_$$t.log; rc=$$?; \
-	  grep -E '^fuzz_(proto|state|json|virtq):|^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::|^==[0-9]+==ERROR|^SUMMARY|Test unit written|runtime error|broken promise' \
+	  grep -E '^fuzz_(proto|state|json|virtq|snap):|^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::|^==[0-9]+==ERROR|^SUMMARY|Test unit written|runtime error|broken promise' \
 	    $(FZ_DIR)/fuzz_$$t.log; \
 	  [ $$rc -eq 0 ] || { fail="$$fail $$t"; echo "fuzz_$$t: CRASH (log: $(FZ_DIR)/fuzz_$$t.log)"; }; \
 	done; \

@@ -1,13 +1,17 @@
 /* tests/fuzz/gen_corpus.c - seed inputs for the fuzz targets, made the way
  * the real sender makes them.
  *
- *   gen_corpus DIR   writes DIR/proto/NAME.bin and DIR/state/NAME.bin
+ *   gen_corpus DIR   writes DIR/proto/NAME.bin, DIR/state/NAME.bin and
+ *                    DIR/snap/NAME.bin
  *
  * proto: one well-formed frame of each message type that carries a
  * payload (HELLO from a real machine's layout, PAGES, ZERO, REQ, ...), in
  * fuzz_proto's input format, checksums right. state: blobs saved by small
  * machines that ran their workload for a moment: thread engine always, KVM
  * where /dev/kvm works. Sizes match what fuzz_state's machines take.
+ * snap: small snapshot files written by snap/'s writer over 4 pages of
+ * made-up RAM (two zero, so holes): a full one, an incremental layer on
+ * it, and a full one with a Linux guest's configuration.
  */
 #include <endian.h>
 #include <errno.h>
@@ -20,6 +24,7 @@
 #include "net/wire.h"
 #include "lib/hist.h"
 #include "postcopy/proto.h"
+#include "snap/write.h"
 #include "vm/machine.h"
 
 #define GEN_RAM    (16ull << 20)           /* fuzz_state's machines */
@@ -185,6 +190,71 @@ static void put_messages(void)
 	put_frame("done", PM_DONE, &done, sizeof(done));
 }
 
+/* One snapshot of 4 pages (1 and 2 data, 0 and 3 zero) into snap/NAME.bin;
+ * parent: an incremental layer of pages 1 and 3 on it. */
+static void put_snap(const char *name, const struct snap_meta *m,
+		     const struct snap_parent *parent, struct snap_parent *as)
+{
+	static uint8_t ram[4 * SNAP_PAGE], state[256];
+	struct snap_writer *w;
+	char path[4096];
+	int r;
+
+	for (size_t i = 0; i < SNAP_PAGE; i++) {
+		ram[SNAP_PAGE + i] = (uint8_t)(i * 13 + 1);
+		ram[2 * SNAP_PAGE + i] = (uint8_t)(i >> 4);
+	}
+	for (size_t i = 0; i < sizeof(state); i++)
+		state[i] = (uint8_t)(i ^ 0x5a);
+	snprintf(path, sizeof(path), "%s/snap/%s.bin", outdir, name);
+	r = snap_writer_open(path, m, parent, SNAP_W_REPLACE, &w);
+	if (!r && parent && !(r = snap_writer_page(w, 1, ram + SNAP_PAGE)))
+		r = snap_writer_page(w, 3, ram + 3 * SNAP_PAGE);
+	else if (!r && !parent)
+		r = snap_writer_pages(w, 0, 4, ram);
+	if (!r)
+		r = snap_writer_state(w, state, sizeof(state));
+	if (!r)
+		r = snap_writer_commit(w, as);
+	else
+		snap_writer_abort(w);
+	if (r) {
+		fprintf(stderr, "gen_corpus: writing %s: %s\n", path, strerror(-r));
+		failed = 1;
+		return;
+	}
+	printf("%s\n", path);
+}
+
+static void put_snaps(void)
+{
+	static struct snap_meta m;
+	struct snap_parent full;
+
+	memset(&m, 0, sizeof(m));
+	strcpy(m.name, "fuzz-seed");
+	strcpy(m.engine, "thread");
+	m.guest_abi = GUEST_ABI_VERSION;
+	m.vcpus = 2;
+	m.ram_bytes = 4 * SNAP_PAGE;
+	m.nregions = 1;
+	m.regions[0].size = m.ram_bytes;
+	m.params.workload = WL_KV;
+	put_snap("full", &m, NULL, &full);
+	if (!failed)
+		put_snap("layer", &m, &full, NULL);
+	strcpy(m.engine, "kvm");
+	m.guest = MACHINE_GUEST_LINUX;
+	m.params.workload = 0;
+	strcpy(m.kernel, "/boot/vmlinuz");
+	strcpy(m.cmdline, "console=ttyS0 quiet");
+	m.ndisks = 1;
+	strcpy(m.disks[0].path, "/var/lib/disk.img");
+	m.devids_len = 3;
+	memcpy(m.devids, "blk", 3);
+	put_snap("linux", &m, NULL, NULL);
+}
+
 static void mkdirs(const char *sub)
 {
 	char path[4096];
@@ -210,9 +280,11 @@ int main(int argc, char **argv)
 	outdir = argv[1];
 	mkdirs("proto");
 	mkdirs("state");
+	mkdirs("snap");
 	if (failed)
 		return 1;
 	put_messages();
+	put_snaps();
 	put_blob("thread", 2, WL_IDLE, "thread-idle", 1);
 	put_blob("thread", 2, WL_SWEEP, "thread-sweep", 0);
 	put_blob("thread", 2, WL_KV, "thread-kv", 0);
