@@ -279,6 +279,17 @@ int snap_writer_pages(struct snap_writer *w, uint64_t pfn, uint64_t n, const voi
 	return fail(w, r);
 }
 
+int snap_writer_zero(struct snap_writer *w, uint64_t pfn, uint64_t n)
+{
+	int r = 0;
+
+	if (pfn > w->h.npages || n > w->h.npages - pfn)
+		return -EINVAL;
+	for (uint64_t i = 0; i < n && !r; i++)
+		r = page_zero(w, pfn + i);
+	return fail(w, r);
+}
+
 int snap_writer_page(struct snap_writer *w, uint64_t pfn, const void *page)
 {
 	return snap_writer_pages(w, pfn, 1, page);
@@ -423,25 +434,69 @@ void snap_writer_abort(struct snap_writer *w)
 	writer_free(w);
 }
 
-/* Every region's pages, in pfn order, a chunk at a time. */
+/* Pages [p, np) of region g from pfn base: the next extent that may hold
+ * data, [*first, *end), from the memfd's SEEK_DATA/SEEK_HOLE; everything
+ * may when the memfd cannot tell. */
+static void next_data(const struct machine_region *g, uint64_t p, uint64_t np,
+		      uint64_t *first, uint64_t *end)
+{
+	off_t at = (off_t)(g->memfd_off + p * SNAP_PAGE), d, h;
+
+	*first = p;
+	*end = np;
+	if (g->memfd < 0)
+		return;
+	d = lseek(g->memfd, at, SEEK_DATA);
+	if (d < 0) {
+		if (errno == ENXIO)              /* a hole to the end */
+			*first = np;
+		return;
+	}
+	h = lseek(g->memfd, d, SEEK_HOLE);
+	*first = ((uint64_t)d - g->memfd_off) / SNAP_PAGE;
+	if (h > d)
+		*end = ((uint64_t)h - g->memfd_off + SNAP_PAGE - 1) / SNAP_PAGE;
+	*first = *first < np ? *first : np;
+	*end = *end < np ? *end : np;
+}
+
+/* One region's pages from pfn base: holes as zero pages, the rest read
+ * from the guest's mapping a chunk at a time. */
+static int write_region(struct snap_writer *w, const struct machine_region *g, uint64_t base)
+{
+	const uint64_t chunk = 512;     /* 2 MiB per call */
+	uint64_t np = g->size / SNAP_PAGE, first, end;
+	int r;
+
+	for (uint64_t p = 0; p < np; p = end) {
+		next_data(g, p, np, &first, &end);
+		if (end <= first)
+			end = first + (first < np);
+		if ((r = snap_writer_zero(w, base + p, first - p)))
+			return r;
+		for (uint64_t q = first; q < end; q += chunk) {
+			uint64_t k = end - q < chunk ? end - q : chunk;
+
+			r = snap_writer_pages(w, base + q, k, g->host + q * SNAP_PAGE);
+			if (r)
+				return r;
+		}
+	}
+	return 0;
+}
+
 static int write_regions(struct snap_writer *w, struct machine *m)
 {
 	const struct machine_region *rg;
 	unsigned n = machine_regions(m, &rg);
 	uint64_t pfn = 0;
-	const uint64_t chunk = 512;     /* 2 MiB per call */
 
 	for (unsigned i = 0; i < n; i++) {
-		uint64_t np = rg[i].size / SNAP_PAGE;
+		int r = write_region(w, &rg[i], pfn);
 
-		for (uint64_t p = 0; p < np; p += chunk) {
-			uint64_t k = np - p < chunk ? np - p : chunk;
-			int r = snap_writer_pages(w, pfn + p, k, rg[i].host + p * SNAP_PAGE);
-
-			if (r)
-				return r;
-		}
-		pfn += np;
+		if (r)
+			return r;
+		pfn += rg[i].size / SNAP_PAGE;
 	}
 	return 0;
 }

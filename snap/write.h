@@ -42,6 +42,9 @@ int snap_writer_page(struct snap_writer *w, uint64_t pfn, const void *page);
 /* n consecutive pages from pfn, contiguous in memory: runs of non-zero
  * pages go out in one write each. */
 int snap_writer_pages(struct snap_writer *w, uint64_t pfn, uint64_t n, const void *pages);
+/* n pages from pfn that are known to be zero (a hole of the guest's
+ * memfd): recorded as zero pages without being read. */
+int snap_writer_zero(struct snap_writer *w, uint64_t pfn, uint64_t n);
 /* The state blob (machine_save's), once; at most SNAP_STATE_MAX bytes. */
 int snap_writer_state(struct snap_writer *w, const void *blob, size_t len);
 /* Index, commit record, syncs, rename onto path, directory sync. Consumes
@@ -55,8 +58,9 @@ int snap_writer_commit(struct snap_writer *w, struct snap_parent *as_parent);
 void snap_writer_abort(struct snap_writer *w);
 
 /* A full snapshot of machine m, which the caller has paused (machine_save
- * refuses a running one): every page of every region, its state. name may
- * be NULL. */
+ * refuses a running one): every page of every region, its state. Holes of
+ * a region's memfd are recorded as zero pages without being touched (a
+ * read would allocate them). name may be NULL. */
 int snap_write_paused(struct machine *m, const char *name, const char *path,
 		      unsigned flags, struct snap_parent *as_parent);
 

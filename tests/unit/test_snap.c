@@ -918,6 +918,52 @@ static void test_write_paused(void **st)
 	unlink(path);
 }
 
+/* An idle guest is mostly holes of its memfd: they become zero pages
+ * without being read, so the snapshot neither allocates the guest's RAM
+ * nor writes it, and the restored guest still checks out. */
+static void test_write_paused_sparse(void **st)
+{
+	const char *path = in_dir("idle.snap");
+	const struct machine_region *rg;
+	struct machine_config c;
+	struct machine *m, *m2;
+	struct snap_file *f;
+	struct stat before, after, sb;
+	uint64_t t0;
+
+	(void)st;
+	memset(&c, 0, sizeof(c));
+	strcpy(c.engine, "thread");
+	c.ram_bytes = 256ull << 20;
+	c.vcpus = 2;
+	c.params.workload = WL_IDLE;
+	assert_int_equal(machine_create(&c, &m), 0);
+	assert_int_equal(machine_start(m), 0);
+	sleep_ms(50);
+	assert_int_equal(machine_pause(m), 0);
+	assert_int_equal(machine_regions(m, &rg), 1);
+	assert_int_equal(fstat(rg[0].memfd, &before), 0);
+	t0 = pcm_now_ns();
+	assert_int_equal(snap_write_paused(m, NULL, path, 0, NULL), 0);
+	t0 = pcm_now_ns() - t0;
+	assert_int_equal(fstat(rg[0].memfd, &after), 0);
+	assert_int_equal(after.st_blocks, before.st_blocks);
+	assert_int_equal(stat(path, &sb), 0);
+	f = open_ok(path);
+	print_message("      256 MiB idle guest: %llu data pages; file %lld bytes, %lld allocated; "
+		      "guest memfd %lld bytes allocated, unchanged; written in %.1f ms\n",
+		      (unsigned long long)snap_commit_of(f)->data_pages, (long long)sb.st_size,
+		      (long long)sb.st_blocks * 512, (long long)after.st_blocks * 512, t0 / 1e6);
+	assert_true((uint64_t)sb.st_blocks * 512 < (uint64_t)after.st_blocks * 512 + (4u << 20));
+	assert_int_equal(snap_verify(f, NULL), 0);
+	m2 = restore(f);
+	check_wl(m2);
+	snap_close(f);
+	machine_destroy(m2);
+	machine_destroy(m);
+	unlink(path);
+}
+
 static int setup(void **st)
 {
 	(void)st;
@@ -957,6 +1003,7 @@ int main(void)
 		cmocka_unit_test(test_incremental),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_write_paused),
+		cmocka_unit_test(test_write_paused_sparse),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
