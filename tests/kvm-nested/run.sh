@@ -22,7 +22,8 @@
 #   KVM_NESTED_ONLY       only run tests whose name contains this string
 #   KVM_NESTED_BENCH      1: also run tests/kvm-nested/bench.sh (bench-kvm-nested)
 #   KVM_NESTED_MODPARAMS  module parameters, e.g. "kvm_amd.npt=0 kvm.foo=1"
-#   KVM_NESTED_APPEND     more kernel command line for the nested guest
+#   KVM_NESTED_APPEND     more kernel command line for the nested guest;
+#                         pcm.env.NAME=VALUE exports NAME=VALUE to the tests
 #   KVM_NESTED_ACCEL      QEMU -accel                 (tcg,thread=multi)
 #   KVM_NESTED_QEMU_ARGS  more QEMU options, split at spaces (e.g. -icount shift=0)
 #   KVM_NESTED_LOCK       machine-wide lock file for one run at a time
