@@ -199,6 +199,19 @@ static int kvm_start(struct machine *m)
 	return r;
 }
 
+static int kvm_save_prepare(struct machine *m)
+{
+	struct kvm_vm *vm = m->priv;
+	const char *who = NULL;
+	int err = kvm_devs_save_prepare(&vm->devs, &who);
+
+	if (err) {
+		kvm_why_set(vm, err, "%s: preparing the save: %s", who, strerror(-err));
+		snprintf(m->why, sizeof(m->why), "%s", vm->why);
+	}
+	return err;
+}
+
 static int kvm_pause(struct machine *m)
 {
 	struct kvm_vm *vm = m->priv;
@@ -403,4 +416,5 @@ const struct machine_engine machine_engine_kvm = {
 	.dirty_log = kvm_dirty_log,
 	.dirty_fetch = kvm_dirty_fetch,
 	.host_wrote = kvm_host_wrote,
+	.save_prepare = kvm_save_prepare,
 };

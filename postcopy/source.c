@@ -227,6 +227,12 @@ static int src_reserve(struct src *s)
 	struct net_msg m;
 	int err;
 
+	/* Before HELLO: what the engine prepares (a disk's fingerprint) must
+	 * be older than anything the destination reads of its own disks,
+	 * which it does on HELLO (kvm/dev/virtio_blk.c, blk_load). */
+	if ((err = machine_save_prepare(s->m)))
+		return pm_fail_set(s->fail, err, "%s", machine_why(s->m) ? machine_why(s->m) :
+				   strerror(-err));
 	if ((err = src_connect(s, PM_CH_CONTROL)) || (err = src_auth(s)))
 		return err;
 	src_hello_fill(s, &h);

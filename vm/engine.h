@@ -56,6 +56,8 @@ struct machine_engine {
 	 * an engine whose dirty log only sees guest writes must report it at
 	 * the next fetch. */
 	void (*host_wrote)(struct machine *m, uint64_t page);
+	/* Optional. A save follows soon: slow work out of the pause. */
+	int (*save_prepare)(struct machine *m);
 };
 
 struct machine {

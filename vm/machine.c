@@ -230,6 +230,12 @@ int machine_resume(struct machine *m)
 	return m->eng->resume(m);
 }
 
+int machine_save_prepare(struct machine *m)
+{
+	m->why[0] = 0;
+	return m->eng->save_prepare ? m->eng->save_prepare(m) : 0;
+}
+
 size_t machine_state_size(const struct machine *m)
 {
 	return sizeof(struct machine_state_hdr) + m->eng->body_size(m);

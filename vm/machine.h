@@ -109,6 +109,11 @@ int machine_pause(struct machine *m) PCM_MUST_CHECK;
 int machine_resume(struct machine *m) PCM_MUST_CHECK;
 
 /* Size a state blob needs; save into buf (-ENOSPC if cap too small). */
+/* A save will follow soon (a migration or a snapshot begins) while the
+ * guest still runs: the engine does now what would lengthen the pause (a
+ * disk reads its fingerprint). Optional for the caller; 0 or negative
+ * errno, with the reason in machine_why. */
+int machine_save_prepare(struct machine *m) PCM_MUST_CHECK;
 size_t machine_state_size(const struct machine *m);
 ssize_t machine_save(struct machine *m, void *buf, size_t cap);
 /* Load a blob saved by machine_save of the same engine; -EINVAL (bad

@@ -35,6 +35,20 @@ void kvm_devs_destroy(struct kvm_devs *ds)
 	}
 }
 
+int kvm_devs_save_prepare(struct kvm_devs *ds, const char **who)
+{
+	for (unsigned i = 0; i < ds->n; i++) {
+		struct kvm_dev *d = &ds->d[i];
+		int err;
+
+		if (d->ops->save_prepare && (err = d->ops->save_prepare(d->priv))) {
+			*who = d->ops->name;
+			return err;
+		}
+	}
+	return 0;
+}
+
 void kvm_dev_irq(int vm_fd, unsigned gsi, int level)
 {
 	struct kvm_irq_level l = { .irq = gsi, .level = (uint32_t)level };

@@ -46,6 +46,10 @@ struct kvm_dev_ops {
 	 * restored is overwritten by them and lost, and a level-triggered
 	 * pin then waits for an EOI that never comes. */
 	void (*activate)(void *dev);
+	/* Optional. A save will follow soon (a migration begins), the guest
+	 * still running: do now what would otherwise lengthen the pause (a
+	 * disk reads its fingerprint). 0 or negative errno. */
+	int (*save_prepare)(void *dev);
 	void (*destroy)(void *dev);
 };
 
@@ -65,6 +69,8 @@ struct kvm_devs {
 int kvm_devs_add(struct kvm_devs *ds, const struct kvm_dev_ops *ops, void *priv);
 /* The device of this kind and instance, or NULL. */
 struct kvm_dev *kvm_devs_find(struct kvm_devs *ds, uint32_t kind, uint32_t instance);
+/* Every device's save_prepare; on a failure, *who names the device. */
+int kvm_devs_save_prepare(struct kvm_devs *ds, const char **who);
 /* Destroy every device, last registered first. */
 void kvm_devs_destroy(struct kvm_devs *ds);
 

@@ -181,6 +181,9 @@ struct kvm_virtio_backend {
 	 * too (kvm_dev_ops.activate): take up requests made available
 	 * before the pause. */
 	void (*activate)(void *ctx);
+	/* Optional, without the lock, while the guest runs: a save will
+	 * follow (kvm_dev_ops.save_prepare). 0 or negative errno. */
+	int (*save_prepare)(void *ctx);
 };
 
 /* Where the device sits and how it signals. */
@@ -260,13 +263,16 @@ int kvm_virtio_rng_add(struct kvm_vm *vm, uint64_t base, unsigned gsi);
  * and used entry are never written (IN data may still land in the
  * driver's buffers). quiesce drains it for a save. State: the disk's
  * identity (size, read-only, serial, XXH3-64 over its first and last MiB
- * as at save); load refuses another disk, and kicks the queue so that
- * requests made available before the pause are served. */
+ * as at save, and whether that print was kept from before the save: no
+ * write touched those MiB since it was taken at opening or at
+ * save_prepare); load refuses another disk, and kicks the queue so that
+ * requests made available before the pause are served. A kept print
+ * saves reading the two MiB inside the pause, on either end. */
 #define KVM_VIRTIO_BLK_ID_BYTES   20
 #define KVM_VIRTIO_BLK_QUEUE_MAX  256
 #define KVM_VIRTIO_BLK_SEG_MAX    (KVM_VIRTQ_MAX_SEGS - 2)  /* plus header, status */
 #define KVM_VIRTIO_BLK_CONFIG_SIZE 24       /* capacity .. blk_size */
-#define KVM_VIRTIO_BLK_STATE_SIZE  37       /* the back-end's own bytes */
+#define KVM_VIRTIO_BLK_STATE_SIZE  38       /* the back-end's own bytes */
 
 #define KVM_VIRTIO_BLK_F_SEG_MAX  2
 #define KVM_VIRTIO_BLK_F_RO       5

@@ -43,6 +43,11 @@ struct blk {
 	pthread_cond_t wake, idle;
 	struct kvm_virtio *d;
 	int kick, busy, quiesced, stop;
+	/* The fingerprint as last taken, and whether it still holds: every
+	 * write into a fingerprinted span bumps span_gen before and after,
+	 * so a print taken while one was in flight is never kept. */
+	uint64_t print, print_gen, span_gen;
+	int print_ok;
 	pthread_t thread;
 	/* The I/O thread's alone. */
 	struct kvm_virtq_req req;
@@ -171,6 +176,21 @@ static int in_range(const struct blk *b, uint64_t sector, uint64_t len)
 }
 
 /* IN (write 1) or OUT: the data part of the request. */
+/* Does [off, off + len) touch the first or the last MiB (fingerprint)? */
+static int in_span(const struct blk *b, uint64_t off, uint64_t len)
+{
+	uint64_t span = b->size < PRINT_SPAN ? b->size : PRINT_SPAN;
+
+	return off < span || off + len > b->size - span;
+}
+
+static void span_bump(struct blk *b)
+{
+	pthread_mutex_lock(&b->m);
+	b->span_gen++;
+	pthread_mutex_unlock(&b->m);
+}
+
 static uint8_t do_rw(struct blk *b, const struct kvm_guest_mem *m, struct job *j, int out)
 {
 	const struct kvm_virtq_req *r = &b->req;
@@ -178,10 +198,16 @@ static uint8_t do_rw(struct blk *b, const struct kvm_guest_mem *m, struct job *j
 	unsigned n = out ? slice(r->iov, r->nread, HDR_BYTES, len, b->data)
 			 : slice(r->iov + r->nread, r->nwrite, 0, len, b->data);
 	int64_t got;
+	int span;
 
 	if (!in_range(b, j->sector, len) || (out && b->ro))
 		return KVM_VIRTIO_BLK_S_IOERR;
+	span = out && in_span(b, j->sector * SECTOR, len);
+	if (span)
+		span_bump(b);
 	got = rw_all(b->fd, b->data, n, j->sector * SECTOR, out);
+	if (span)
+		span_bump(b);
 	if (!out)                          /* rw_all consumed b->data: again */
 		mark(m, b->data, slice(r->iov + r->nread, r->nwrite, 0, len, b->data));
 	if (got < 0)
@@ -408,6 +434,51 @@ static int fingerprint(const struct blk *b, uint64_t *out)
 	return err;
 }
 
+/* Take the fingerprint now and keep it, unless a write into a span
+ * overlapped the reading. */
+static int print_take(struct blk *b, uint64_t *fp)
+{
+	uint64_t gen;
+	int err;
+
+	pthread_mutex_lock(&b->m);
+	gen = b->span_gen;
+	pthread_mutex_unlock(&b->m);
+	if ((err = fingerprint(b, fp)))
+		return err;
+	pthread_mutex_lock(&b->m);
+	if (gen == b->span_gen) {
+		b->print = *fp;
+		b->print_gen = gen;
+		b->print_ok = 1;
+	}
+	pthread_mutex_unlock(&b->m);
+	return 0;
+}
+
+/* The kept fingerprint, if no write into a span came after it: 1. */
+static int print_kept(struct blk *b, uint64_t *fp)
+{
+	int kept;
+
+	pthread_mutex_lock(&b->m);
+	kept = b->print_ok && b->print_gen == b->span_gen;
+	if (kept)
+		*fp = b->print;
+	pthread_mutex_unlock(&b->m);
+	return kept;
+}
+
+/* A save is coming (a migration begins): have a fingerprint that holds,
+ * read now while the guest runs rather than inside the pause. */
+static int blk_save_prepare(void *ctx)
+{
+	struct blk *b = ctx;
+	uint64_t fp;
+
+	return print_kept(b, &fp) ? 0 : print_take(b, &fp);
+}
+
 static size_t blk_state_size(void *ctx)
 {
 	(void)ctx;
@@ -419,16 +490,18 @@ static int blk_save(void *ctx, uint8_t *buf, size_t len)
 	struct blk *b = ctx;
 	struct pcm_enc e = { buf, len, 0, false };
 	uint64_t fp;
-	int err;
+	int err, kept;
 
 	if (len != KVM_VIRTIO_BLK_STATE_SIZE)
 		return -EINVAL;
-	if ((err = fingerprint(b, &fp)))
+	/* Quiesced: no write is in flight, so a kept print is the disk now. */
+	if (!(kept = print_kept(b, &fp)) && (err = print_take(b, &fp)))
 		return err;
 	pcm_put_u64(&e, b->size);
 	pcm_put_u8(&e, (uint8_t)b->ro);
 	pcm_put_bytes(&e, b->serial, sizeof(b->serial));
 	pcm_put_u64(&e, fp);
+	pcm_put_u8(&e, (uint8_t)kept);
 	return e.over || e.pos != len ? -EINVAL : 0;
 }
 
@@ -440,12 +513,13 @@ static int blk_load(void *ctx, const uint8_t *buf, size_t len, char *why, size_t
 	struct pcm_dec dc = { buf, len, 0, false };
 	char serial[KVM_VIRTIO_BLK_ID_BYTES];
 	uint64_t size = pcm_get_u64(&dc), fp, here;
-	uint8_t ro = pcm_get_u8(&dc);
+	uint8_t ro = pcm_get_u8(&dc), kept;
 	int err;
 
 	pcm_get_bytes(&dc, serial, sizeof(serial));
 	fp = pcm_get_u64(&dc);
-	if (dc.over || dc.pos != len || ro > 1)
+	kept = pcm_get_u8(&dc);
+	if (dc.over || dc.pos != len || ro > 1 || kept > 1)
 		return reason(why, wlen, -EINVAL, "disk state: its length or flags are wrong");
 	if (size != b->size)
 		return reason(why, wlen, -EINVAL, DIFFERS "%llu bytes here, %llu there",
@@ -455,7 +529,11 @@ static int blk_load(void *ctx, const uint8_t *buf, size_t len, char *why, size_t
 			      b->ro ? "yes" : "no", ro ? "yes" : "no");
 	if (memcmp(serial, b->serial, sizeof(serial)))
 		return reason(why, wlen, -EINVAL, DIFFERS "another serial");
-	if ((err = fingerprint(b, &here)))
+	/* kept: the source wrote no span since before this disk was opened
+	 * here (its print dates from the migration's start at the latest), so
+	 * the print taken here at opening is this disk as it is now, shared
+	 * or copied. Otherwise read it again, inside the pause. */
+	if (!(kept && print_kept(b, &here)) && (err = print_take(b, &here)))
 		return reason(why, wlen, -EINVAL, "disk state: reading the disk: %s", strerror(-err));
 	if (here != fp)
 		return reason(why, wlen, -EINVAL, DIFFERS "its first or last MiB differ");
@@ -485,7 +563,7 @@ static void blk_destroy(void *ctx)
 }
 
 #define BLK_BACKEND(feat) {                                             \
-	.name = "disk", .kind = KVM_DEV_VIRTIO_BLK, .version = 1,       \
+	.name = "disk", .kind = KVM_DEV_VIRTIO_BLK, .version = 2,       \
 	.device_id = 2, .nqueues = 1,                                   \
 	.features = (1ull << KVM_VIRTIO_BLK_F_SEG_MAX) |                \
 		    (1ull << KVM_VIRTIO_BLK_F_BLK_SIZE) |               \
@@ -495,7 +573,8 @@ static void blk_destroy(void *ctx)
 	.config_read = blk_config_read, .notify = blk_notify,           \
 	.reset = blk_reset, .state_size = blk_state_size,               \
 	.save = blk_save, .load = blk_load, .destroy = blk_destroy,     \
-	.quiesce = blk_quiesce, .activate = blk_activate,                                         \
+	.quiesce = blk_quiesce, .activate = blk_activate,               \
+	.save_prepare = blk_save_prepare,                               \
 }
 
 static const struct kvm_virtio_backend blk_rw = BLK_BACKEND(0);
@@ -529,6 +608,7 @@ static int blk_open(const struct kvm_virtio_blk_config *c, struct blk **out,
 {
 	size_t sl = c->serial ? strlen(c->serial) : 0;
 	struct blk *b;
+	uint64_t fp;
 	int fd, err;
 
 	if (!c->path)
@@ -550,11 +630,16 @@ static int blk_open(const struct kvm_virtio_blk_config *c, struct blk **out,
 	pthread_mutex_init(&b->m, NULL);
 	pthread_cond_init(&b->wake, NULL);
 	pthread_cond_init(&b->idle, NULL);
-	if ((err = -pthread_create(&b->thread, NULL, io_main, b))) {
+	/* Nobody writes through this device yet: a destination's print is
+	 * its disk until the state arrives (blk_load). */
+	if ((err = print_take(b, &fp)))
+		reason(why, wlen, err, "disk %s: reading it: %s", c->path, strerror(-err));
+	else if ((err = -pthread_create(&b->thread, NULL, io_main, b)))
+		reason(why, wlen, err, "disk %s: no I/O thread: %s", c->path, strerror(-err));
+	if (err) {
 		pthread_cond_destroy(&b->wake);
 		pthread_cond_destroy(&b->idle);
 		pthread_mutex_destroy(&b->m);
-		reason(why, wlen, err, "disk %s: no I/O thread: %s", c->path, strerror(-err));
 		goto fail;
 	}
 	*out = b;

@@ -525,6 +525,13 @@ static void virtio_activate(void *dev)
 		d->be->activate(d->be_ctx);
 }
 
+static int virtio_save_prepare(void *dev)
+{
+	struct kvm_virtio *d = dev;
+
+	return d->be->save_prepare ? d->be->save_prepare(d->be_ctx) : 0;
+}
+
 static void virtio_destroy(void *dev)
 {
 	struct kvm_virtio *d = dev;
@@ -565,6 +572,7 @@ static struct kvm_virtio *virtio_new(const struct kvm_virtio_mmio_config *c,
 		.save = virtio_save,
 		.load = virtio_load,
 		.activate = virtio_activate,
+		.save_prepare = virtio_save_prepare,
 		.destroy = virtio_destroy,
 	};
 	return d;

@@ -857,6 +857,7 @@ static void test_reset_in_flight(void **state)
 /* ---- state ---- */
 
 #define SEC_FIXED 76             /* the transport's part for one queue */
+#define KEPT_AT (SEC_FIXED + 37) /* size, ro, serial, print, then kept */
 
 static int load(struct t *t, const uint8_t *buf, size_t n)
 {
@@ -914,7 +915,9 @@ static void test_save_load(void **state)
 	assert_int_equal(kvm_virtio_devs_quiesce(&b.devs, 1), 0);
 	again = save_new(&b, &m);
 	assert_int_equal(m, n);
-	assert_memory_equal(again + SEC_FIXED, blob + SEC_FIXED, KVM_VIRTIO_BLK_STATE_SIZE);
+	/* the same identity; only the kept flag may differ (b took its print
+	 * at the load, a's write came after its print) */
+	assert_memory_equal(again + SEC_FIXED, blob + SEC_FIXED, KEPT_AT - SEC_FIXED);
 	free(again);
 	t_done(&b);
 	free(blob);
@@ -984,6 +987,9 @@ static void test_load_refusals(void **state)
 	memcpy(bad, blob, n);
 	bad[SEC_FIXED + 8] = 2;                     /* read-only flag neither 0 nor 1 */
 	refused(&b, bad, n, "flags");
+	memcpy(bad, blob, n);
+	bad[KEPT_AT] = 2;                           /* kept flag neither 0 nor 1 */
+	refused(&b, bad, n, "flags");
 	assert_int_equal(load(&b, blob, n), 0);     /* the real one still loads */
 	t_done(&b);
 	free(bad);
@@ -991,6 +997,77 @@ static void test_load_refusals(void **state)
 	unlink(img);
 	unlink(other);
 	unlink(small);
+	ram_free(ram);
+}
+
+
+static int save_prepare(struct t *t)
+{
+	return t->devs.d[0].ops->save_prepare(t->devs.d[0].priv);
+}
+
+/* Saves a's disk with a write into sector `sector` after save_prepare;
+ * the destination b (on image dst) opened before that write. */
+static uint8_t *save_after_write(struct t *a, struct t *b, uint8_t *ram, const char *src,
+				 const char *dst, uint64_t sector, size_t *n)
+{
+	uint8_t *blob;
+
+	t_attach(a, ram, src, 0, "s");
+	driver_init(a, F_BLK);
+	fill(a, BUF, 512, 4);              /* a span written before: print taken again */
+	assert_int_equal(run(a, 0, KVM_VIRTIO_BLK_T_OUT, 1, BUF, 512, R, NULL),
+			 KVM_VIRTIO_BLK_S_OK);
+	assert_int_equal(save_prepare(a), 0);
+	t_attach(b, ram, dst, 0, "s");
+	assert_int_equal(run(a, 3, KVM_VIRTIO_BLK_T_OUT, sector, BUF, 512, R, NULL),
+			 KVM_VIRTIO_BLK_S_OK);
+	assert_int_equal(kvm_virtio_devs_quiesce(&a->devs, 1), 0);
+	blob = save_new(a, n);
+	t_done(a);
+	return blob;
+}
+
+/* The fingerprint is read before the pause (at opening, at save_prepare)
+ * and kept while no write touches the first or last MiB: then neither end
+ * reads the disk inside the pause. A write there makes both read again. */
+static void test_print_kept(void **state)
+{
+	uint8_t *ram = ram_new(), *blob;
+	char img[64], copy[64];
+	struct t a, b;
+	size_t n;
+
+	(void)state;
+	img_new(img, IMG_SIZE, 1, 0644);
+	img_new(copy, IMG_SIZE, 1, 0644);
+
+	/* middle of the disk: kept; a change behind both devices' backs goes
+	 * unseen, which shows that the load did not read the disk */
+	blob = save_after_write(&a, &b, ram, img, img, (IMG_SIZE / 2) / 512, &n);
+	assert_int_equal(blob[KEPT_AT], 1);
+	img_poke(img, 700, 0x5a);
+	assert_int_equal(load(&b, blob, n), 0);
+	t_done(&b);
+	free(blob);
+
+	/* the first MiB: not kept; the destination on the same image reads
+	 * it again and takes the state... */
+	blob = save_after_write(&a, &b, ram, img, img, 8, &n);
+	assert_int_equal(blob[KEPT_AT], 0);
+	assert_int_equal(load(&b, blob, n), 0);
+	t_done(&b);
+	free(blob);
+	/* ...one on a copy from before the write reads it again and refuses */
+	blob = save_after_write(&a, &b, ram, img, copy, (IMG_SIZE - 4096) / 512, &n);
+	assert_int_equal(blob[KEPT_AT], 0);
+	assert_int_equal(load(&b, blob, n), -EINVAL);
+	if (!strstr(b.why, "the disk differs from the source's"))
+		fail_msg("refused with \"%s\"", b.why);
+	t_done(&b);
+	free(blob);
+	unlink(img);
+	unlink(copy);
 	ram_free(ram);
 }
 
@@ -1060,6 +1137,7 @@ int main(void)
 		cmocka_unit_test(test_reset_in_flight),
 		cmocka_unit_test(test_save_load),
 		cmocka_unit_test(test_load_refusals),
+		cmocka_unit_test(test_print_kept),
 		cmocka_unit_test(test_open_errors),
 	};
 
