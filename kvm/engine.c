@@ -212,6 +212,20 @@ static int kvm_save_prepare(struct machine *m)
 	return err;
 }
 
+static long kvm_identity(struct machine *m, void *buf, size_t cap)
+{
+	struct kvm_vm *vm = m->priv;
+
+	return kvm_devs_identity(&vm->devs, buf, cap);
+}
+
+static int kvm_identity_check(struct machine *m, const void *buf, size_t len)
+{
+	struct kvm_vm *vm = m->priv;
+
+	return kvm_devs_identity_check(&vm->devs, buf, len, m->why, sizeof(m->why));
+}
+
 static int kvm_pause(struct machine *m)
 {
 	struct kvm_vm *vm = m->priv;
@@ -417,4 +431,6 @@ const struct machine_engine machine_engine_kvm = {
 	.dirty_fetch = kvm_dirty_fetch,
 	.host_wrote = kvm_host_wrote,
 	.save_prepare = kvm_save_prepare,
+	.identity = kvm_identity,
+	.identity_check = kvm_identity_check,
 };

@@ -67,6 +67,20 @@ static inline void pcm_put_str(struct pcm_enc *e, const char *s, size_t n)
 	memcpy(at, s, l);
 }
 
+/* The next n bytes in place, or NULL (and over) past the end. */
+static inline const uint8_t *pcm_dec_take(struct pcm_dec *d, size_t n)
+{
+	const uint8_t *at;
+
+	if (d->over || n > d->len - d->pos) {
+		d->over = true;
+		return NULL;
+	}
+	at = d->p + d->pos;
+	d->pos += n;
+	return at;
+}
+
 static inline void pcm_get_bytes(struct pcm_dec *d, void *dst, size_t n)
 {
 	if (d->over || n > d->len - d->pos) {

@@ -143,6 +143,10 @@ static int dst_prepare(struct dst *d)
 		snprintf(r, sizeof(r), "cannot create the VM here: %s", why);
 		return dst_refuse(d, err, r);
 	}
+	/* The disks given here are the source's, or nothing moves. */
+	if ((err = machine_identity_check(d->m, d->hello.identity, d->hello.identity_len)))
+		return dst_refuse(d, err, machine_why(d->m) ? machine_why(d->m) :
+				  "the VM's devices differ from the source's");
 	ram_init(&d->ram, d->m);
 	if (d->ram.npages * PM_PAGE != d->hello.ram_bytes)
 		return dst_refuse(d, -ENOEXEC, "memory layout differs from the source's");

@@ -112,9 +112,13 @@ static void get_params(struct pcm_dec *d, struct wl_params *p)
 	p->seed = pcm_get_u64(d);
 }
 
-size_t pm_encode_hello(const struct pm_hello *h, uint8_t buf[PM_HELLO_WIRE_LEN])
+#define PAD8(n) (((n) + 7u) & ~7u)
+
+size_t pm_encode_hello(const struct pm_hello *h, uint8_t buf[PM_HELLO_WIRE_MAX])
 {
-	struct pcm_enc e = { buf, PM_HELLO_WIRE_LEN, 0, false };
+	struct pcm_enc e = { buf, PM_HELLO_WIRE_MAX, 0, false };
+	uint32_t il = h->identity_len <= MACHINE_IDENTITY_MAX ? h->identity_len : 0;
+	uint8_t *pad;
 
 	pcm_put_u32(&e, h->proto_version);
 	pcm_put_u32(&e, h->guest_abi);
@@ -135,6 +139,13 @@ size_t pm_encode_hello(const struct pm_hello *h, uint8_t buf[PM_HELLO_WIRE_LEN])
 		pcm_put_u32(&e, h->cpu_features[i]);
 	pcm_put_str(&e, h->name, PM_NAME_LEN);
 	put_params(&e, &h->params);
+	pcm_put_u32(&e, h->identity_len);
+	pcm_put_u32(&e, 0);
+	if (il != h->identity_len)
+		return 0;
+	pcm_put_bytes(&e, h->identity, il);
+	if ((pad = pcm_enc_take(&e, PAD8(il) - il)))
+		memset(pad, 0, PAD8(il) - il);
 	return e.over ? 0 : e.pos;
 }
 
@@ -177,6 +188,26 @@ static int hello_fields(struct pcm_dec *d, struct pm_hello *h, const char **why)
 	return 0;
 }
 
+/* The identity after the fixed part: its length says the message's. */
+static int hello_identity(struct pcm_dec *d, uint32_t len, struct pm_hello *h,
+			  const char **why)
+{
+	uint32_t il = pcm_get_u32(d), reserved = pcm_get_u32(d);
+	const uint8_t *pad;
+
+	if (reserved || il > MACHINE_IDENTITY_MAX)
+		return bad(why, "HELLO names devices beyond what it can carry");
+	if (len != PM_HELLO_WIRE_LEN + PAD8(il))
+		return bad(why, "message has the wrong length for its type");
+	h->identity_len = il;
+	pcm_get_bytes(d, h->identity, il);
+	pad = pcm_dec_take(d, PAD8(il) - il);
+	for (uint32_t i = 0; pad && i < PAD8(il) - il; i++)
+		if (pad[i])
+			return bad(why, "HELLO padding is not zero");
+	return d->over ? bad(why, "message has the wrong length for its type") : 0;
+}
+
 int pm_decode_hello(const void *payload, uint32_t len, struct pm_hello *h,
 		    const char **why)
 {
@@ -192,9 +223,9 @@ int pm_decode_hello(const void *payload, uint32_t len, struct pm_hello *h,
 			*why = "another protocol version";
 		return -EPROTONOSUPPORT;
 	}
-	if (len != PM_HELLO_WIRE_LEN)
+	if (len < PM_HELLO_WIRE_LEN)
 		return bad(why, "message has the wrong length for its type");
-	if ((err = hello_fields(&d, h, why)))
+	if ((err = hello_fields(&d, h, why)) || (err = hello_identity(&d, len, h, why)))
 		return err;
 	return hello_layout_check(h, why);
 }

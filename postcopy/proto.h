@@ -15,7 +15,7 @@
 #include "lib/hist.h"
 #include "vm/machine.h"
 
-#define PM_PROTO_VERSION   8   /* 8: HELLO field by field, with the guest kind */
+#define PM_PROTO_VERSION   9   /* 9: HELLO carries the devices' identity */
 #define PM_PAGE            4096u
 #define PM_RUN_MAX         64u         /* pages per PAGES message */
 #define PM_ZERO_MAX        256u        /* ranges per ZERO message */
@@ -75,6 +75,8 @@ struct pm_hello {
 	uint32_t nregions;
 	struct pm_region regions[MACHINE_MAX_REGIONS];
 	struct wl_params params;
+	uint32_t identity_len;                        /* machine_identity's bytes */
+	uint8_t identity[MACHINE_IDENTITY_MAX];
 };
 
 /* Payload sizes are multiples of 8 so every payload in a receive buffer
@@ -159,12 +161,15 @@ struct pm_answer { uint32_t state; uint32_t pad; };
 int pm_decode_fixed(const void *payload, uint32_t len, void *out, size_t size,
 		    const char **why);
 /* HELLO's wire form: the protocol version first, so that a peer of
- * another version is told so whatever else changed. */
-#define PM_HELLO_WIRE_LEN 280
-size_t pm_encode_hello(const struct pm_hello *h, uint8_t buf[PM_HELLO_WIRE_LEN]);
+ * another version is told so whatever else changed. PM_HELLO_WIRE_LEN
+ * fixed bytes, then the identity padded with zeros to a multiple of 8. */
+#define PM_HELLO_WIRE_LEN 288
+#define PM_HELLO_WIRE_MAX (PM_HELLO_WIRE_LEN + MACHINE_IDENTITY_MAX)
+size_t pm_encode_hello(const struct pm_hello *h, uint8_t buf[PM_HELLO_WIRE_MAX]);
 /* HELLO: -EPROTONOSUPPORT (h->proto_version set, nothing else) for
  * another protocol version; -EBADMSG for a wrong length, an unknown
- * engine, mode or guest kind, or an impossible layout. */
+ * engine, mode or guest kind, an impossible layout, an identity too long
+ * or padded with other than zeros. */
 int pm_decode_hello(const void *payload, uint32_t len, struct pm_hello *h,
 		    const char **why);
 /* PAGES: header plus count pages; the run must lie inside npages. */

@@ -221,21 +221,26 @@ int src_auth(struct src *s)
 /* Stage 1: nothing on the source changes here. */
 static int src_reserve(struct src *s)
 {
-	uint8_t wire[PM_HELLO_WIRE_LEN];
+	uint8_t wire[PM_HELLO_WIRE_MAX];
 	struct pm_hello h;
 	size_t len;
 	struct net_msg m;
+	long il;
 	int err;
 
-	/* Before HELLO: what the engine prepares (a disk's fingerprint) must
-	 * be older than anything the destination reads of its own disks,
-	 * which it does on HELLO (kvm/dev/virtio_blk.c, blk_load). */
-	if ((err = machine_save_prepare(s->m)))
-		return pm_fail_set(s->fail, err, "%s", machine_why(s->m) ? machine_why(s->m) :
-				   strerror(-err));
 	if ((err = src_connect(s, PM_CH_CONTROL)) || (err = src_auth(s)))
 		return err;
 	src_hello_fill(s, &h);
+	/* What the engine prepares (a disk's fingerprint) must be older than
+	 * anything the destination reads of its own disks, which it does on
+	 * HELLO (kvm/dev/virtio_blk.c, ident_check). */
+	if ((err = machine_save_prepare(s->m)))
+		return pm_fail_set(s->fail, err, "%s", machine_why(s->m) ? machine_why(s->m) :
+				   strerror(-err));
+	if ((il = machine_identity(s->m, h.identity, sizeof(h.identity))) < 0)
+		return pm_fail_set(s->fail, (int)il, "naming the VM's disks: %s",
+				   strerror((int)-il));
+	h.identity_len = (uint32_t)il;
 	len = pm_encode_hello(&h, wire);
 	err = net_send(s->ch[PM_CH_CONTROL], PM_HELLO, wire, len);
 	if (err)

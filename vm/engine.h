@@ -58,6 +58,9 @@ struct machine_engine {
 	void (*host_wrote)(struct machine *m, uint64_t page);
 	/* Optional. A save follows soon: slow work out of the pause. */
 	int (*save_prepare)(struct machine *m);
+	/* Optional. What the VM's devices stand on (machine_identity). */
+	long (*identity)(struct machine *m, void *buf, size_t cap);
+	int (*identity_check)(struct machine *m, const void *buf, size_t len);
 };
 
 struct machine {

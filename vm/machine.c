@@ -236,6 +236,28 @@ int machine_save_prepare(struct machine *m)
 	return m->eng->save_prepare ? m->eng->save_prepare(m) : 0;
 }
 
+static int load_bad(struct machine *m, int err, const char *why)
+{
+	snprintf(m->why, sizeof(m->why), "%s", why);
+	return err;
+}
+
+long machine_identity(struct machine *m, void *buf, size_t cap)
+{
+	m->why[0] = 0;
+	return m->eng->identity ? m->eng->identity(m, buf, cap) : 0;
+}
+
+int machine_identity_check(struct machine *m, const void *buf, size_t len)
+{
+	m->why[0] = 0;
+	if (m->eng->identity_check)
+		return m->eng->identity_check(m, buf, len);
+	if (len)
+		return load_bad(m, -ENODEV, "the source names devices this engine does not have");
+	return 0;
+}
+
 size_t machine_state_size(const struct machine *m)
 {
 	return sizeof(struct machine_state_hdr) + m->eng->body_size(m);
@@ -261,12 +283,6 @@ ssize_t machine_save(struct machine *m, void *buf, size_t cap)
 	h.total_len = sizeof(h) + (uint64_t)n;
 	memcpy(buf, &h, sizeof(h));
 	return (ssize_t)h.total_len;
-}
-
-static int load_bad(struct machine *m, int err, const char *why)
-{
-	snprintf(m->why, sizeof(m->why), "%s", why);
-	return err;
 }
 
 int machine_load(struct machine *m, const void *blob, size_t len)

@@ -114,6 +114,16 @@ int machine_resume(struct machine *m) PCM_MUST_CHECK;
  * disk reads its fingerprint). Optional for the caller; 0 or negative
  * errno, with the reason in machine_why. */
 int machine_save_prepare(struct machine *m) PCM_MUST_CHECK;
+/* What the VM's devices stand on and another host must have the same of
+ * (a disk image's size, serial and fingerprint): at most
+ * MACHINE_IDENTITY_MAX bytes, opaque but for the engine, taken while the
+ * guest runs (after machine_save_prepare); the count, or negative errno.
+ * An engine without such devices gives 0 bytes. */
+#define MACHINE_IDENTITY_MAX 256
+long machine_identity(struct machine *m, void *buf, size_t cap);
+/* On an incoming VM: are the devices given here the ones the identity
+ * names? 0, or -ENODEV/-EINVAL with the reason in machine_why. */
+int machine_identity_check(struct machine *m, const void *buf, size_t len) PCM_MUST_CHECK;
 size_t machine_state_size(const struct machine *m);
 ssize_t machine_save(struct machine *m, void *buf, size_t cap);
 /* Load a blob saved by machine_save of the same engine; -EINVAL (bad

@@ -50,6 +50,13 @@ struct kvm_dev_ops {
 	 * still running: do now what would otherwise lengthen the pause (a
 	 * disk reads its fingerprint). 0 or negative errno. */
 	int (*save_prepare)(void *dev);
+	/* Optional: the backing's identity (a disk image: size, serial, a
+	 * fingerprint), identity_size bytes, taken as a migration begins;
+	 * and the destination's check of it before anything moves (-EINVAL,
+	 * reason in why). */
+	size_t (*identity_size)(void *dev);
+	int (*identity)(void *dev, void *buf, size_t len);
+	int (*identity_check)(void *dev, const void *buf, size_t len, char *why, size_t wlen);
 	void (*destroy)(void *dev);
 };
 
@@ -71,6 +78,13 @@ int kvm_devs_add(struct kvm_devs *ds, const struct kvm_dev_ops *ops, void *priv)
 struct kvm_dev *kvm_devs_find(struct kvm_devs *ds, uint32_t kind, uint32_t instance);
 /* Every device's save_prepare; on a failure, *who names the device. */
 int kvm_devs_save_prepare(struct kvm_devs *ds, const char **who);
+/* Every device's identity as entries {kind u32, instance u32, len u32,
+ * bytes}: bytes written, or negative errno (-ENOSPC: cap too small). */
+long kvm_devs_identity(struct kvm_devs *ds, void *buf, size_t cap);
+/* Does every device with an identity find its own in buf, and accept it?
+ * 0, or -EINVAL/-ENODEV with the reason (naming the device) in why. */
+int kvm_devs_identity_check(struct kvm_devs *ds, const void *buf, size_t len,
+			    char *why, size_t wlen);
 /* Destroy every device, last registered first. */
 void kvm_devs_destroy(struct kvm_devs *ds);
 

@@ -184,6 +184,13 @@ struct kvm_virtio_backend {
 	/* Optional, without the lock, while the guest runs: a save will
 	 * follow (kvm_dev_ops.save_prepare). 0 or negative errno. */
 	int (*save_prepare)(void *ctx);
+	/* Optional: what names the back-end's backing (a disk image),
+	 * identity_size bytes, taken while the guest runs as a migration
+	 * begins (HELLO carries it), and the destination's check of it
+	 * before READY: -EINVAL with the reason in why. */
+	uint32_t identity_size;
+	int (*identity)(void *ctx, uint8_t *buf, size_t len);
+	int (*identity_check)(void *ctx, const uint8_t *buf, size_t len, char *why, size_t wlen);
 };
 
 /* Where the device sits and how it signals. */

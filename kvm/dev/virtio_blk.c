@@ -479,24 +479,12 @@ static int blk_save_prepare(void *ctx)
 	return print_kept(b, &fp) ? 0 : print_take(b, &fp);
 }
 
-static size_t blk_state_size(void *ctx)
+/* The disk's identity, as the state and HELLO carry it: size, read-only,
+ * serial, the print and whether it was kept (KVM_VIRTIO_BLK_STATE_SIZE). */
+static int ident_put(const struct blk *b, uint8_t *buf, size_t len, uint64_t fp, int kept)
 {
-	(void)ctx;
-	return KVM_VIRTIO_BLK_STATE_SIZE;
-}
-
-static int blk_save(void *ctx, uint8_t *buf, size_t len)
-{
-	struct blk *b = ctx;
 	struct pcm_enc e = { buf, len, 0, false };
-	uint64_t fp;
-	int err, kept;
 
-	if (len != KVM_VIRTIO_BLK_STATE_SIZE)
-		return -EINVAL;
-	/* Quiesced: no write is in flight, so a kept print is the disk now. */
-	if (!(kept = print_kept(b, &fp)) && (err = print_take(b, &fp)))
-		return err;
 	pcm_put_u64(&e, b->size);
 	pcm_put_u8(&e, (uint8_t)b->ro);
 	pcm_put_bytes(&e, b->serial, sizeof(b->serial));
@@ -505,11 +493,14 @@ static int blk_save(void *ctx, uint8_t *buf, size_t len)
 	return e.over || e.pos != len ? -EINVAL : 0;
 }
 
-#define DIFFERS "disk state: the disk differs from the source's: "
+#define DIFFERS "the disk differs from the source's: "
 
-static int blk_load(void *ctx, const uint8_t *buf, size_t len, char *why, size_t wlen)
+/* Is the identity in buf this disk's? at_pause: the source's print is
+ * the disk at the pause, read again there unless kept; before it (HELLO)
+ * an unkept print is already stale, and only the pause can compare. */
+static int ident_check(struct blk *b, const uint8_t *buf, size_t len, int at_pause,
+		       char *why, size_t wlen)
 {
-	struct blk *b = ctx;
 	struct pcm_dec dc = { buf, len, 0, false };
 	char serial[KVM_VIRTIO_BLK_ID_BYTES];
 	uint64_t size = pcm_get_u64(&dc), fp, here;
@@ -520,7 +511,7 @@ static int blk_load(void *ctx, const uint8_t *buf, size_t len, char *why, size_t
 	fp = pcm_get_u64(&dc);
 	kept = pcm_get_u8(&dc);
 	if (dc.over || dc.pos != len || ro > 1 || kept > 1)
-		return reason(why, wlen, -EINVAL, "disk state: its length or flags are wrong");
+		return reason(why, wlen, -EINVAL, "its length or flags are wrong");
 	if (size != b->size)
 		return reason(why, wlen, -EINVAL, DIFFERS "%llu bytes here, %llu there",
 			      (unsigned long long)b->size, (unsigned long long)size);
@@ -529,15 +520,59 @@ static int blk_load(void *ctx, const uint8_t *buf, size_t len, char *why, size_t
 			      b->ro ? "yes" : "no", ro ? "yes" : "no");
 	if (memcmp(serial, b->serial, sizeof(serial)))
 		return reason(why, wlen, -EINVAL, DIFFERS "another serial");
+	if (!kept && !at_pause)
+		return 0;
 	/* kept: the source wrote no span since before this disk was opened
 	 * here (its print dates from the migration's start at the latest), so
 	 * the print taken here at opening is this disk as it is now, shared
 	 * or copied. Otherwise read it again, inside the pause. */
 	if (!(kept && print_kept(b, &here)) && (err = print_take(b, &here)))
-		return reason(why, wlen, -EINVAL, "disk state: reading the disk: %s", strerror(-err));
+		return reason(why, wlen, -EINVAL, "reading the disk: %s", strerror(-err));
 	if (here != fp)
 		return reason(why, wlen, -EINVAL, DIFFERS "its first or last MiB differ");
 	return 0;
+}
+
+static size_t blk_state_size(void *ctx)
+{
+	(void)ctx;
+	return KVM_VIRTIO_BLK_STATE_SIZE;
+}
+
+static int blk_save(void *ctx, uint8_t *buf, size_t len)
+{
+	struct blk *b = ctx;
+	uint64_t fp;
+	int err, kept;
+
+	/* Quiesced: no write is in flight, so a kept print is the disk now. */
+	if (!(kept = print_kept(b, &fp)) && (err = print_take(b, &fp)))
+		return err;
+	return ident_put(b, buf, len, fp, kept);
+}
+
+static int blk_load(void *ctx, const uint8_t *buf, size_t len, char *why, size_t wlen)
+{
+	return ident_check(ctx, buf, len, 1, why, wlen);
+}
+
+/* Before HELLO, the guest running: the print as kept (save_prepare has
+ * just taken it), or taken once more. */
+static int blk_identity(void *ctx, uint8_t *buf, size_t len)
+{
+	struct blk *b = ctx;
+	uint64_t fp = 0;
+	int kept = print_kept(b, &fp), err;
+
+	if (!kept && (err = print_take(b, &fp)))
+		return err;
+	return ident_put(b, buf, len, fp, kept || print_kept(b, &fp));
+}
+
+static int blk_identity_check(void *ctx, const uint8_t *buf, size_t len, char *why,
+			      size_t wlen)
+{
+	return ident_check(ctx, buf, len, 0, why, wlen);
 }
 
 /* After the vCPUs are loaded: requests made available before the pause. */
@@ -574,7 +609,9 @@ static void blk_destroy(void *ctx)
 	.reset = blk_reset, .state_size = blk_state_size,               \
 	.save = blk_save, .load = blk_load, .destroy = blk_destroy,     \
 	.quiesce = blk_quiesce, .activate = blk_activate,               \
-	.save_prepare = blk_save_prepare,                               \
+	.save_prepare = blk_save_prepare, .identity = blk_identity,     \
+	.identity_check = blk_identity_check,                           \
+	.identity_size = KVM_VIRTIO_BLK_STATE_SIZE,                     \
 }
 
 static const struct kvm_virtio_backend blk_rw = BLK_BACKEND(0);

@@ -493,9 +493,12 @@ static int virtio_load(void *dev, uint32_t version, const void *buf, size_t len,
 	if (len != fixed + bl)
 		return refuse(why, wlen, d->be->name, "its length is wrong");
 	pthread_mutex_lock(&d->lock);
-	if (d->be->load)
-		err = d->be->load(d->be_ctx, r.p, bl, why, wlen);
-	else if (bl)
+	if (d->be->load) {
+		char bw[160] = "";
+
+		if ((err = d->be->load(d->be_ctx, r.p, bl, bw, sizeof(bw))))
+			refuse(why, wlen, d->be->name, bw);
+	} else if (bl)
 		err = refuse(why, wlen, d->be->name, "the device has no state of its own");
 	if (!err) {
 		d->status = n.status;
@@ -530,6 +533,29 @@ static int virtio_save_prepare(void *dev)
 	struct kvm_virtio *d = dev;
 
 	return d->be->save_prepare ? d->be->save_prepare(d->be_ctx) : 0;
+}
+
+static size_t virtio_identity_size(void *dev)
+{
+	struct kvm_virtio *d = dev;
+
+	return d->be->identity ? d->be->identity_size : 0;
+}
+
+static int virtio_identity(void *dev, void *buf, size_t len)
+{
+	struct kvm_virtio *d = dev;
+
+	return len == virtio_identity_size(d) ? d->be->identity(d->be_ctx, buf, len) : -EINVAL;
+}
+
+static int virtio_identity_check(void *dev, const void *buf, size_t len, char *why,
+				 size_t wlen)
+{
+	struct kvm_virtio *d = dev;
+
+	return d->be->identity_check ? d->be->identity_check(d->be_ctx, buf, len, why, wlen)
+				     : -EINVAL;
 }
 
 static void virtio_destroy(void *dev)
@@ -573,6 +599,9 @@ static struct kvm_virtio *virtio_new(const struct kvm_virtio_mmio_config *c,
 		.load = virtio_load,
 		.activate = virtio_activate,
 		.save_prepare = virtio_save_prepare,
+		.identity_size = virtio_identity_size,
+		.identity = virtio_identity,
+		.identity_check = virtio_identity_check,
 		.destroy = virtio_destroy,
 	};
 	return d;

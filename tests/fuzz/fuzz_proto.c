@@ -65,7 +65,8 @@ static void fzp_hello(const void *p, uint32_t len)
 		fzp_refused(r, why);
 		return;
 	}
-	FZ_CHECK(len == PM_HELLO_WIRE_LEN);
+	FZ_CHECK(h.identity_len <= MACHINE_IDENTITY_MAX &&
+		 len == PM_HELLO_WIRE_LEN + ((h.identity_len + 7u) & ~7u));
 	FZ_CHECK(memchr(h.engine, 0, sizeof(h.engine)) && memchr(h.name, 0, sizeof(h.name)) &&
 		 memchr(h.mode, 0, sizeof(h.mode)));
 	FZ_CHECK(h.page_size == PM_PAGE);

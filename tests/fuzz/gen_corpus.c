@@ -99,7 +99,7 @@ static void put_hello(const char *name, struct machine *m)
 	h.params = c->params;
 	h.guest = c->guest;
 	{
-		uint8_t wire[PM_HELLO_WIRE_LEN];
+		uint8_t wire[PM_HELLO_WIRE_MAX];
 
 		put_frame(name, PM_HELLO, wire, pm_encode_hello(&h, wire));
 	}

@@ -237,7 +237,8 @@ done
 # ------------------------------------------- g. a Linux guest's disks ----
 # PVM cannot boot a kernel at speed (the nested harness does that), but a
 # Linux VM exists, runs and is refused as it would be anywhere: its disks
-# are checked before anything moves, and again when the state arrives.
+# are checked before anything moves (HELLO names them), and again when
+# the state arrives.
 KERNELS=${PCM_KERNELS:-$PCM_BUILD/kernels}
 if K=$(bash tests/tools/debian-kernel.sh linux-image-amd64 "$KERNELS/linux-image-amd64" 2>"$TMP/kernel.err"); then
 	expect_error "linux: a disk that does not exist" "disk /nonexistent: No such file or directory \\(--disk 1\\)" \
@@ -251,16 +252,18 @@ if K=$(bash tests/tools/debian-kernel.sh linux-image-amd64 "$KERNELS/linux-image
 	check "linux: the VM runs on after that refusal" status_has L "state: running"
 	kill "$RECV_PID" 2>/dev/null || true
 	receive_bg otherdisk --disk "$TMP/other.img"
-	expect_error "linux: a destination with another image refuses the state" \
-		"disk differs|differs from the source" "$PM" migrate L --to "127.0.0.1:$RECV_PORT"
+	expect_error "linux: a destination with another image refuses before anything moves" \
+		"destination refused the VM: disk 1: the disk differs from the source's: 8388608 bytes here, 4194304 there" \
+		"$PM" migrate L --to "127.0.0.1:$RECV_PORT"
 	check "linux: the VM runs on at the source after it" status_has L "state: running"
 	kill "$RECV_PID" 2>/dev/null || true
-	# the same size, another first byte: the fingerprints read before
-	# the pause (kept: nothing wrote there) tell the images apart
+	# the same size, another first byte: HELLO's fingerprint (the source's
+	# print, taken as the migration begins) tells the images apart
 	{ printf X; head -c 4194303 /dev/zero; } > "$TMP/same-size.img"
 	receive_bg samesize --disk "$TMP/same-size.img"
-	expect_error "linux: a destination with another image of the same size refuses the state" \
-		"first or last MiB differ" "$PM" migrate L --to "127.0.0.1:$RECV_PORT"
+	expect_error "linux: a destination with another image of the same size refuses before anything moves" \
+		"destination refused the VM: disk 1: .*first or last MiB differ" \
+		"$PM" migrate L --to "127.0.0.1:$RECV_PORT"
 	check "linux: the VM runs on at the source after that" status_has L "state: running"
 	kill "$RECV_PID" 2>/dev/null || true
 	"$PM" stop L >/dev/null 2>&1 || true

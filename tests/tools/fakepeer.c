@@ -333,7 +333,7 @@ static int as_source(const char *mode, const char *host, const char *portstr)
 		return 1;
 	}
 	{
-		uint8_t wire[PM_HELLO_WIRE_LEN];
+		uint8_t wire[PM_HELLO_WIRE_MAX];
 
 		err = net_send(ch, PM_HELLO, wire, pm_encode_hello(&h, wire));
 	}

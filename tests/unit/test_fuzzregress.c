@@ -336,10 +336,11 @@ static void hello_is(const struct pm_hello *h, int err, const char *word)
 	struct pm_hello out;
 	const char *why = NULL;
 
-	uint8_t wire[PM_HELLO_WIRE_LEN];
+	uint8_t wire[PM_HELLO_WIRE_MAX];
+	size_t n = pm_encode_hello(h, wire);
 
-	assert_int_equal(pm_encode_hello(h, wire), PM_HELLO_WIRE_LEN);
-	assert_int_equal(pm_decode_hello(wire, sizeof(wire), &out, &why), err);
+	assert_int_equal(n, PM_HELLO_WIRE_LEN + ((h->identity_len + 7) & ~7u));
+	assert_int_equal(pm_decode_hello(wire, (uint32_t)n, &out, &why), err);
 	if (word) {
 		assert_non_null(why);
 		if (!strstr(why, word))
@@ -411,7 +412,7 @@ static void test_hello_layout(void **state)
 	hello_is(&h, -EBADMSG, "guest kind");
 	hello_ok(&h);
 	{
-		uint8_t wire[PM_HELLO_WIRE_LEN + 8] = { 0 };
+		uint8_t wire[PM_HELLO_WIRE_MAX + 8] = { 0 };
 		uint32_t v;
 
 		/* the name's field (at 168) without its NUL: only a peer that
@@ -444,6 +445,34 @@ static void test_hello_layout(void **state)
 		assert_int_equal(out.proto_version, PM_PROTO_VERSION + 1);
 		assert_int_equal(pm_decode_hello(wire, PM_HELLO_WIRE_LEN, &out, &why),
 				 -EPROTONOSUPPORT);
+	}
+	{
+		/* the identity after the fixed part, padded to 8 with zeros:
+		 * its length names the message's */
+		uint8_t wire[PM_HELLO_WIRE_MAX + 8] = { 0 };
+		uint32_t il = 37, v;
+
+		hello_ok(&h);
+		h.identity_len = il;
+		memset(h.identity, 0xa5, il);
+		hello_is(&h, 0, NULL);
+		assert_int_equal(pm_encode_hello(&h, wire), PM_HELLO_WIRE_LEN + 40);
+		assert_int_equal(pm_decode_hello(wire, PM_HELLO_WIRE_LEN + 40, &out, &why), 0);
+		assert_int_equal(out.identity_len, il);
+		assert_memory_equal(out.identity, h.identity, il);
+		assert_int_equal(pm_decode_hello(wire, PM_HELLO_WIRE_LEN + 48, &out, &why), -EBADMSG);
+		assert_int_equal(pm_decode_hello(wire, PM_HELLO_WIRE_LEN + 32, &out, &why), -EBADMSG);
+		assert_int_equal(pm_decode_hello(wire, PM_HELLO_WIRE_LEN, &out, &why), -EBADMSG);
+		wire[PM_HELLO_WIRE_LEN + il] = 1;               /* padding not zero */
+		assert_int_equal(pm_decode_hello(wire, PM_HELLO_WIRE_LEN + 40, &out, &why), -EBADMSG);
+		assert_non_null(strstr(why, "padding"));
+		wire[PM_HELLO_WIRE_LEN + il] = 0;
+		v = MACHINE_IDENTITY_MAX + 8;                   /* longer than HELLO carries */
+		memcpy(wire + PM_HELLO_WIRE_LEN - 8, &v, 4);
+		assert_int_equal(pm_decode_hello(wire, PM_HELLO_WIRE_LEN + v, &out, &why), -EBADMSG);
+		assert_non_null(strstr(why, "beyond"));
+		h.identity_len = MACHINE_IDENTITY_MAX + 1;      /* the encoder refuses */
+		assert_int_equal(pm_encode_hello(&h, wire), 0);
 	}
 }
 

@@ -26,7 +26,7 @@ static void hello_good(struct pm_hello *h)
 static int round_trip(const struct pm_hello *h, int len_delta, struct pm_hello *out,
 		      const char **why)
 {
-	uint8_t wire[PM_HELLO_WIRE_LEN + 16] = { 0 };
+	uint8_t wire[PM_HELLO_WIRE_MAX + 16] = { 0 };
 
 	assert_int_equal(pm_encode_hello(h, wire), PM_HELLO_WIRE_LEN);
 	return pm_decode_hello(wire, (uint32_t)(PM_HELLO_WIRE_LEN + len_delta), out, why);

@@ -1071,6 +1071,53 @@ static void test_print_kept(void **state)
 	ram_free(ram);
 }
 
+/* The identity HELLO carries: the device list's entries, checked on the
+ * destination before anything moves. */
+static void test_identity(void **state)
+{
+	uint8_t *ram = ram_new(), id[256], bad[256];
+	char img[64], other[64], why[200];
+	struct kvm_devs none = { .n = 0 };
+	struct t a, b;
+	long n;
+
+	(void)state;
+	img_new(img, IMG_SIZE, 1, 0644);
+	img_new(other, IMG_SIZE, 1, 0644);
+	img_poke(other, 5, 0);                  /* same size, another first MiB */
+	t_attach(&a, ram, img, 0, "s");
+	assert_int_equal(save_prepare(&a), 0);
+	n = kvm_devs_identity(&a.devs, id, sizeof(id));
+	assert_int_equal(n, 12 + KVM_VIRTIO_BLK_STATE_SIZE);
+	assert_int_equal(id[12 + KEPT_AT - SEC_FIXED], 1);
+	assert_int_equal(kvm_devs_identity(&a.devs, id, (size_t)n - 1), -ENOSPC);
+
+	t_attach(&b, ram, img, 0, "s");         /* the same image: taken */
+	assert_int_equal(kvm_devs_identity_check(&b.devs, id, (size_t)n, why, sizeof(why)), 0);
+	assert_int_equal(kvm_devs_identity_check(&b.devs, id, (size_t)n - 1, why, sizeof(why)),
+			 -EINVAL);
+	assert_int_equal(kvm_devs_identity_check(&b.devs, id, 0, why, sizeof(why)), -ENODEV);
+	assert_non_null(strstr(why, "disk 1: the source named no such device"));
+	memcpy(bad, id, (size_t)n);
+	bad[4] = 1;                             /* the second disk: not here */
+	assert_int_equal(kvm_devs_identity_check(&b.devs, bad, (size_t)n, why, sizeof(why)),
+			 -ENODEV);
+	assert_int_equal(kvm_devs_identity_check(&none, id, (size_t)n, why, sizeof(why)), -ENODEV);
+	t_done(&b);
+	t_attach(&b, ram, other, 0, "s");       /* another image: refused, by its print */
+	assert_int_equal(kvm_devs_identity_check(&b.devs, id, (size_t)n, why, sizeof(why)),
+			 -EINVAL);
+	assert_non_null(strstr(why, "disk 1: the disk differs from the source's: its first"));
+	memcpy(bad, id, (size_t)n);
+	bad[12 + KEPT_AT - SEC_FIXED] = 0;      /* a print not kept: left to the pause */
+	assert_int_equal(kvm_devs_identity_check(&b.devs, bad, (size_t)n, why, sizeof(why)), 0);
+	t_done(&b);
+	t_done(&a);
+	unlink(img);
+	unlink(other);
+	ram_free(ram);
+}
+
 /* ---- opening ---- */
 
 static void open_fails(uint8_t *ram, const char *path, int ro, const char *serial, int err)
@@ -1138,6 +1185,7 @@ int main(void)
 		cmocka_unit_test(test_save_load),
 		cmocka_unit_test(test_load_refusals),
 		cmocka_unit_test(test_print_kept),
+		cmocka_unit_test(test_identity),
 		cmocka_unit_test(test_open_errors),
 	};
 
