@@ -88,30 +88,6 @@ static uint8_t code_of(const char *const *names, size_t n, const char *name)
 	return 0;
 }
 
-static void put_params(struct pcm_enc *e, const struct wl_params *p)
-{
-	pcm_put_u32(e, p->workload);
-	pcm_put_u32(e, p->write_permille);
-	pcm_put_u64(e, p->working_set);
-	pcm_put_u64(e, p->rate_bps);
-	pcm_put_u64(e, p->kv_keys);
-	pcm_put_u32(e, p->kv_value_size);
-	pcm_put_u32(e, p->kv_put_permille);
-	pcm_put_u64(e, p->seed);
-}
-
-static void get_params(struct pcm_dec *d, struct wl_params *p)
-{
-	p->workload = pcm_get_u32(d);
-	p->write_permille = pcm_get_u32(d);
-	p->working_set = pcm_get_u64(d);
-	p->rate_bps = pcm_get_u64(d);
-	p->kv_keys = pcm_get_u64(d);
-	p->kv_value_size = pcm_get_u32(d);
-	p->kv_put_permille = pcm_get_u32(d);
-	p->seed = pcm_get_u64(d);
-}
-
 #define PAD8(n) (((n) + 7u) & ~7u)
 
 size_t pm_encode_hello(const struct pm_hello *h, uint8_t buf[PM_HELLO_WIRE_MAX])
@@ -138,7 +114,7 @@ size_t pm_encode_hello(const struct pm_hello *h, uint8_t buf[PM_HELLO_WIRE_MAX])
 	for (unsigned i = 0; i < MACHINE_FEATURE_WORDS; i++)
 		pcm_put_u32(&e, h->cpu_features[i]);
 	pcm_put_str(&e, h->name, PM_NAME_LEN);
-	put_params(&e, &h->params);
+	machine_params_put(&e, &h->params);
 	pcm_put_u32(&e, h->identity_len);
 	pcm_put_u32(&e, 0);
 	if (il != h->identity_len)
@@ -184,7 +160,7 @@ static int hello_fields(struct pcm_dec *d, struct pm_hello *h, const char **why)
 		h->cpu_features[i] = pcm_get_u32(d);
 	if (!pcm_get_str(d, h->name, PM_NAME_LEN))
 		return bad(why, "unterminated string in HELLO");
-	get_params(d, &h->params);
+	machine_params_get(d, &h->params);
 	return 0;
 }
 

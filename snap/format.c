@@ -142,30 +142,6 @@ static bool get_lstr(struct pcm_dec *d, char *dst, size_t field)
 	return !memchr(dst, 0, l);
 }
 
-static void put_params(struct pcm_enc *e, const struct wl_params *p)
-{
-	pcm_put_u32(e, p->workload);
-	pcm_put_u32(e, p->write_permille);
-	pcm_put_u64(e, p->working_set);
-	pcm_put_u64(e, p->rate_bps);
-	pcm_put_u64(e, p->kv_keys);
-	pcm_put_u32(e, p->kv_value_size);
-	pcm_put_u32(e, p->kv_put_permille);
-	pcm_put_u64(e, p->seed);
-}
-
-static void get_params(struct pcm_dec *d, struct wl_params *p)
-{
-	p->workload = pcm_get_u32(d);
-	p->write_permille = pcm_get_u32(d);
-	p->working_set = pcm_get_u64(d);
-	p->rate_bps = pcm_get_u64(d);
-	p->kv_keys = pcm_get_u64(d);
-	p->kv_value_size = pcm_get_u32(d);
-	p->kv_put_permille = pcm_get_u32(d);
-	p->seed = pcm_get_u64(d);
-}
-
 static void config_put(struct pcm_enc *e, const struct snap_meta *m)
 {
 	unsigned nreg = m->nregions < MACHINE_MAX_REGIONS ? m->nregions : MACHINE_MAX_REGIONS;
@@ -185,7 +161,7 @@ static void config_put(struct pcm_enc *e, const struct snap_meta *m)
 	}
 	for (unsigned i = 0; i < MACHINE_FEATURE_WORDS; i++)
 		pcm_put_u32(e, m->features[i]);
-	put_params(e, &m->params);
+	machine_params_put(e, &m->params);
 	put_lstr(e, m->kernel, sizeof(m->kernel));
 	put_lstr(e, m->initrd, sizeof(m->initrd));
 	put_lstr(e, m->cmdline, sizeof(m->cmdline));
@@ -246,7 +222,7 @@ int snap_config_decode(const void *buf, size_t len, struct snap_meta *m)
 	}
 	for (unsigned i = 0; i < MACHINE_FEATURE_WORDS; i++)
 		m->features[i] = pcm_get_u32(&d);
-	get_params(&d, &m->params);
+	machine_params_get(&d, &m->params);
 	if (!get_lstr(&d, m->kernel, sizeof(m->kernel)) ||
 	    !get_lstr(&d, m->initrd, sizeof(m->initrd)) ||
 	    !get_lstr(&d, m->cmdline, sizeof(m->cmdline)) || !config_disks(&d, m))

@@ -80,6 +80,13 @@ struct machine_stats {
 	uint64_t pause_ns_max;
 };
 
+/* A payload workload's parameters, field by field (48 bytes): HELLO and
+ * the snapshot file carry them so (vm/params.c). */
+struct pcm_enc;
+struct pcm_dec;
+void machine_params_put(struct pcm_enc *e, const struct wl_params *p);
+void machine_params_get(struct pcm_dec *d, struct wl_params *p);
+
 /* Can this host run c? 0, or negative errno with the reason in why (e.g.
  * "/dev/kvm: No such file or directory", a vCPU count KVM refuses). */
 int machine_probe(const struct machine_config *c, char *why, size_t len);

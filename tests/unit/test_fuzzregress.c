@@ -31,43 +31,13 @@
 
 #define NPAGES 4096ull    /* a 16 MiB guest */
 
-static const char *fuzz_dir(void)
-{
-	const char *d = getenv("PCM_FUZZ_DIR");
-
-	return d && *d ? d : "tests/fuzz";
-}
-
-static uint8_t *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *b = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		b = malloc((size_t)n + 1);
-		if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-			free(b);
-			b = NULL;
-		}
-		*len = (size_t)n;
-	}
-	fclose(f);
-	return b;
-}
-
-static int not_dot(const struct dirent *e)
-{
-	return e->d_name[0] != '.' && strcmp(e->d_name, "README");
-}
+#include "tests/unit/fuzzfiles.h"
 
 /* Every file of dir through one; -1 when dir is missing. */
 static int replay_dir(const char *dir, int (*one)(const uint8_t *, size_t), int verbose)
 {
 	struct dirent **names;
-	int n = scandir(dir, &names, not_dot, alphasort), done = 0;
+	int n = scandir(dir, &names, fuzz_file_input, alphasort), done = 0;
 
 	if (n < 0)
 		return -1;
@@ -78,7 +48,7 @@ static int replay_dir(const char *dir, int (*one)(const uint8_t *, size_t), int 
 
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
 		free(names[i]);
-		b = read_file(path, &len);
+		b = fuzz_file_read(path, &len);
 		if (!b)
 			continue;   /* a subdirectory, or gone */
 		if (verbose)
@@ -496,7 +466,7 @@ static uint8_t *kvm_blob(size_t *len)
 	uint8_t *b;
 
 	snprintf(path, sizeof(path), "%s/corpus/state/kvm-idle.bin", fuzz_dir());
-	b = read_file(path, len);
+	b = fuzz_file_read(path, len);
 	if (!b)
 		fail_msg("cannot read %s", path);
 	return b;
@@ -633,7 +603,7 @@ static void test_thread_blob_version(void **state)
 	(void)state;
 	assert_int_equal(fuzz_state_init(), 0);
 	snprintf(path, sizeof(path), "%s/corpus/state/thread-kv.bin", fuzz_dir());
-	b = read_file(path, &len);
+	b = fuzz_file_read(path, &len);
 	assert_non_null(b);
 	memcpy(&old, b + offsetof(struct machine_state_hdr, version), sizeof(old));
 	memcpy(b + offsetof(struct machine_state_hdr, version), &v, sizeof(v));

@@ -23,37 +23,7 @@
 #define FUZZ_NO_MAIN
 #include "tests/fuzz/fuzz_snap.c"
 
-static const char *fuzz_dir(void)
-{
-	const char *d = getenv("PCM_FUZZ_DIR");
-
-	return d && *d ? d : "tests/fuzz";
-}
-
-static uint8_t *read_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *b = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		b = malloc((size_t)n + 1);
-		if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-			free(b);
-			b = NULL;
-		}
-		*len = (size_t)n;
-	}
-	fclose(f);
-	return b;
-}
-
-static int not_dot(const struct dirent *e)
-{
-	return e->d_name[0] != '.' && strcmp(e->d_name, "README");
-}
+#include "tests/unit/fuzzfiles.h"
 
 /* Every file of sub through fuzz_snap_one; -1 when the folder is missing. */
 static int replay(const char *sub)
@@ -63,7 +33,7 @@ static int replay(const char *sub)
 	int n, done = 0;
 
 	snprintf(dir, sizeof(dir), "%s/%s", fuzz_dir(), sub);
-	n = scandir(dir, &names, not_dot, alphasort);
+	n = scandir(dir, &names, fuzz_file_input, alphasort);
 	if (n < 0)
 		return -1;
 	for (int i = 0; i < n; i++) {
@@ -73,7 +43,7 @@ static int replay(const char *sub)
 
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
 		free(names[i]);
-		b = read_all(path, &len);
+		b = fuzz_file_read(path, &len);
 		if (!b)
 			continue;
 		assert_int_equal(fuzz_snap_one(b, len), 0);
