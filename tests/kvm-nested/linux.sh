@@ -160,6 +160,9 @@ migrate_once() {
 			# console stopped?
 			[ -n "$dopt" ] && echo "---- $mode: the disk's last tick:" \
 				"$(tr -c '[:print:]' '\n' < "$T/disk.img" | grep 'disk tick' | tail -n 1)"
+			# while it is frozen: does L1's KVM still run it?
+			echo "---- $mode: L1's KVM over 3 s:"
+			sh "$(dirname "$0")/kvm-trace.sh" 3 2>&1 | sed 's/^/    /'
 		fi
 		wait_for 60 "$T/dst.out" "the guest powered off" &&
 			pass "$mode: the guest's poweroff ended receive" ||

@@ -308,6 +308,7 @@ if [ -f tests/kvm-nested/linux.sh ] && { [ -z "$ONLY" ] || [[ linux.sh == *"$ONL
 	l2_initramfs "$CDIR/l2/modules" "$CDIR/l2/modules.load" "$L2/cloud/initrd.gz"
 	cp "$CDIR/vmlinuz" "$L2/cloud/vmlinuz"
 	say "L2 kernels: $KVER and $ckver (cloud), modules $(paste -sd' ' "$KDIR/l2-modules.load")"
+	copy_project tests/kvm-nested/kvm-trace.sh   # linux.sh's look at a frozen L2
 	add_test tests/kvm-nested/linux.sh
 fi
 if [ "${KVM_NESTED_BENCH:-0}" = 1 ]; then
