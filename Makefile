@@ -1,6 +1,6 @@
 # postcopy-move: one Makefile for the whole tree.
 #
-#   make            build bin/postcopy-move
+#   make            build bin/postcopy-move and the guest agent (pcm-agent)
 #   make deps       install the Debian packages the build needs (root)
 #   make demo       live post-copy migration on this machine, with its report
 #   make test       build and run every test
@@ -45,6 +45,14 @@ PAYLOAD_CFLAGS := -std=gnu11 -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -
 LIB       := $(B)/libpcm.a
 BIN       := $(BINDIR)/postcopy-move
 
+# The agent for Linux guests (guest/linux/): a static x86-64 program for
+# the guest's initramfs, libc only, with flags of its own (a sanitizer or a
+# host option has no place in a guest). Neither in libpcm.a nor in the
+# payload: SRC_DIRS and PAYLOAD_SRCS name guest/*.c and guest/pc/*.c only.
+AGENT        := $(B)/guest/linux/pcm-agent
+AGENT_CFLAGS := -std=gnu11 -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -I. -D_GNU_SOURCE \
+		-O2 -g -MMD -MP -static
+
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
@@ -55,9 +63,10 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 DEB_PKGS  := liburing-dev libxxhash-dev libcmocka-dev libsodium-dev pkg-config iproute2 procps jq \
 	     python3-minimal groff-base man-db acpica-tools
 
-.PHONY: all deps demo test test-asan unit integration bench bench-core bench-kvm clean reliability \
+.PHONY: all agent deps demo test test-asan unit integration bench bench-core bench-kvm clean reliability \
 	install uninstall
-all: $(BIN)
+all: $(BIN) $(AGENT)
+agent: $(AGENT)
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -84,6 +93,10 @@ $(PAYLOAD_BIN): $(PAYLOAD_OBJS) guest/pc/payload.ld
 $(B)/kvm/payload.o: kvm/payload.S $(PAYLOAD_BIN)
 	@mkdir -p $(dir $@)
 	$(CC) -c -DPAYLOAD_BIN='"$(PAYLOAD_BIN)"' -o $@ $<
+
+$(AGENT): guest/linux/agent.c
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_CFLAGS) -o $@ $<
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
