@@ -139,4 +139,16 @@ static inline bool snap_id_is_zero(const struct snap_id *id)
 	return true;
 }
 
+/* id as 32 lowercase hex digits, for people and reports. */
+static inline void snap_id_hex(const struct snap_id *id, char out[2 * SNAP_ID_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (unsigned i = 0; i < SNAP_ID_LEN; i++) {
+		out[2 * i] = hex[id->b[i] >> 4];
+		out[2 * i + 1] = hex[id->b[i] & 15];
+	}
+	out[2 * SNAP_ID_LEN] = 0;
+}
+
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -501,6 +502,35 @@ static int write_regions(struct snap_writer *w, struct machine *m)
 	return 0;
 }
 
+static int prefault_region(const struct machine_region *g)
+{
+	uint64_t np = g->size / SNAP_PAGE, first, end;
+
+	for (uint64_t p = 0; p < np; p = end) {
+		next_data(g, p, np, &first, &end);
+		if (end <= first)
+			break;
+		if (madvise(g->host + first * SNAP_PAGE, (end - first) * SNAP_PAGE,
+			    MADV_POPULATE_READ))
+			return -errno;
+	}
+	return 0;
+}
+
+int snap_machine_prefault(struct machine *m)
+{
+	const struct machine_region *rg;
+	unsigned n = machine_regions(m, &rg);
+
+	for (unsigned i = 0; i < n; i++) {
+		int r = prefault_region(&rg[i]);
+
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 static int write_state(struct snap_writer *w, struct machine *m)
 {
 	size_t cap = machine_state_size(m);
@@ -514,6 +544,15 @@ static int write_state(struct snap_writer *w, struct machine *m)
 	r = n < 0 ? (int)n : snap_writer_state(w, blob, (size_t)n);
 	free(blob);
 	return r;
+}
+
+int snap_writer_machine(struct snap_writer *w, struct machine *m)
+{
+	/* The state first: machine_save refuses a running machine, and
+	 * finding that out costs nothing before the pages are written. */
+	int r = write_state(w, m);
+
+	return r ? r : write_regions(w, m);
 }
 
 int snap_write_paused(struct machine *m, const char *name, const char *path,
@@ -531,11 +570,7 @@ int snap_write_paused(struct machine *m, const char *name, const char *path,
 	free(meta);
 	if (r)
 		return r;
-	/* The state first: machine_save refuses a running machine, and
-	 * finding that out costs nothing before the pages are written. */
-	r = write_state(w, m);
-	if (!r)
-		r = write_regions(w, m);
+	r = snap_writer_machine(w, m);
 	if (r) {
 		snap_writer_abort(w);
 		return r;

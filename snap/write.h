@@ -57,6 +57,25 @@ int snap_writer_commit(struct snap_writer *w, struct snap_parent *as_parent);
 /* Drop everything written; path is left as it was. */
 void snap_writer_abort(struct snap_writer *w);
 
+/* The state and every page of machine m, which the caller has paused
+ * (machine_save refuses a running one), into w, a full snapshot of m
+ * opened with snap_meta_from_machine's meta. Holes of a region's memfd
+ * are recorded as zero pages without being touched (a read would
+ * allocate them). Once it returns the file's page cache holds everything
+ * of m, so the caller may resume m before snap_writer_commit's syncs:
+ * the VM's pause need not include them. On failure w is still the
+ * caller's to abort. */
+int snap_writer_machine(struct snap_writer *w, struct machine *m);
+
+/* Before the pause, while the guest runs: map m's RAM that holds data
+ * (its memfds' extents, never the holes, which a read would allocate)
+ * into this process's page tables, so the paused snap_writer_machine
+ * does not take a fault per page (a KVM guest's RAM is touched through
+ * KVM, not through this mapping). It only reads. 0, or the first
+ * madvise error (-EINVAL on a kernel without MADV_POPULATE_READ: then
+ * the write is only slower). */
+int snap_machine_prefault(struct machine *m);
+
 /* A full snapshot of machine m, which the caller has paused (machine_save
  * refuses a running one): every page of every region, its state. Holes of
  * a region's memfd are recorded as zero pages without being touched (a
