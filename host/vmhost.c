@@ -4,7 +4,9 @@
  * has a name. The socket speaks JSON lines (docs/control.md): one request
  * object per connection, answered by the handler host_reqs[] names for
  * its "req": status, stop, migrate, switch, recover, give-up, resume,
- * latency (read only: the kv latency histogram and timeline, for bench/).
+ * latency (read only: the kv latency histogram and timeline, for bench/),
+ * snapshot (the VM paused, written to a file, resumed; on this thread, so
+ * nothing else touches the VM meanwhile).
  * A migration, outgoing or incoming, runs on its own thread, so the
  * socket still answers status (including a link outage), switch
  * (pre-copy to post-copy), recover and give-up meanwhile; an outgoing
@@ -22,6 +24,7 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +37,8 @@
 #include "postcopy/migrate.h"
 #include "postcopy/migopts.h"
 #include "lib/json.h"
+#include "snap/read.h"
+#include "snap/write.h"
 
 struct vmhost {
 	struct machine *m;        /* NULL while it is being received */
@@ -62,6 +67,7 @@ struct vmhost {
 	int status;               /* the process's exit status */
 	bool paused;          /* after a failure past commitment, or a failed resume */
 	bool paused_here;     /* paused before commitment: the destination never ran it */
+	bool paused_snap;     /* paused_here by a snapshot whose resume failed */
 	bool released;
 	/* A migration runs on its own thread so that the socket keeps
 	 * answering (status, and switch while it pre-copies). */
@@ -73,6 +79,7 @@ struct vmhost {
 	uint64_t mig_session;     /* the last outgoing migration's, for `resume` */
 	atomic_bool switch_req;
 	int wake_fd;          /* eventfd: the migration thread finished */
+	struct vmhost_restored restored;   /* file NULL: not restored */
 };
 
 static const char *host_state(struct vmhost *h)
@@ -105,7 +112,7 @@ static void host_status_incoming(struct vmhost *h, struct pcm_jw *w)
  * prints them as "key: value" lines in this order. */
 static void host_status(struct vmhost *h, FILE *f)
 {
-	char buf[4096], link[300];
+	char buf[12288], link[300];   /* restored_from: a path, up to 4 KiB */
 	struct pcm_jw w;
 
 	pcm_jw_init(&w, buf, sizeof(buf));
@@ -133,6 +140,10 @@ static void host_status(struct vmhost *h, FILE *f)
 		pcm_jw_str(&w, "workload", machine_guest_label(c->guest, c->params.workload));
 		pcm_jw_u64(&w, "ops", st.ops);
 		pcm_jw_u64(&w, "heartbeats", st.heartbeats);
+		if (h->restored.file) {
+			pcm_jw_str(&w, "restored_from", h->restored.file);
+			pcm_jw_str(&w, "restore_check", h->restored.check);
+		}
 	} else {
 		host_status_incoming(h, &w);
 	}
@@ -443,7 +454,7 @@ static void host_resume_now(struct vmhost *h, FILE *f, const char *because)
 		return;
 	}
 	h->paused = false;
-	h->paused_here = false;
+	h->paused_here = h->paused_snap = false;
 	ctl_event(f, "output", because);
 	ctl_ok(f, "resumed from its state at the pause");
 }
@@ -464,7 +475,8 @@ static void host_resume(struct vmhost *h, FILE *f, bool force)
 		return;
 	}
 	if (h->paused_here) {
-		host_resume_now(h, f, "the migration failed before the destination ran this VM");
+		host_resume_now(h, f, h->paused_snap ? "the VM had been paused for a snapshot" :
+				"the migration failed before the destination ran this VM");
 		return;
 	}
 	if ((err = source_ask(h->m, &h->mig_o, h->mig_session, &a, why, sizeof(why)))) {
@@ -503,6 +515,197 @@ static void host_switch(struct vmhost *h, FILE *f)
 	}
 	atomic_store(&h->switch_req, true);
 	ctl_ok(f, "switching to post-copy at the next page run");
+}
+
+/* ---- snapshot (issue 13; the VM paused while it is written) ---- */
+
+/* What a snapshot request answers: snap_open's reading of the file as
+ * committed, and the times. */
+struct host_snap {
+	const char *path;
+	uint64_t t0, paused_ns;
+	struct snap_id id;
+	uint64_t data_pages, zero_pages, state_bytes, file_bytes, disk_bytes;
+};
+
+/* Why this VM cannot be snapshotted now, or NULL. */
+static const char *host_snap_refusal(struct vmhost *h)
+{
+	if (!h->m)
+		return "this VM is still arriving here";
+	if (h->migrating)
+		return "a migration of this VM is running: its RAM is in flight, and a snapshot "
+		       "now would not be safe; take it once the migration ends";
+	if (machine_crashed(h->m))
+		return "the guest crashed (status says why): there is no running VM to snapshot";
+	if (h->paused)
+		return h->paused_snap ? "the VM is paused (it did not resume after the last "
+		       "snapshot): see resume" : "the VM is paused after a failed migration (its "
+		       "copy may run at the destination): see resume";
+	return NULL;
+}
+
+/* A writer's errno for the file at path, in words. */
+static void host_snap_why(int err, const char *path, char *why, size_t n)
+{
+	if (err == -EEXIST)
+		snprintf(why, n, "%s exists (snapshot --force replaces it)", path);
+	else if (err == -EBUSY)
+		snprintf(why, n, "another snapshot of %s is being written (%s.tmp is locked)", path,
+			 path);
+	else
+		snprintf(why, n, "cannot write %s: %s", path, strerror(-err));
+}
+
+/* The writer for path, with the VM's configuration and its devices'
+ * identities, taken while the guest still runs (a disk reads its
+ * fingerprint in machine_save_prepare: not inside the pause). */
+static int host_snap_open(struct vmhost *h, const char *path, unsigned flags,
+			  struct snap_writer **w, char *why, size_t n)
+{
+	struct snap_meta *meta = malloc(sizeof(*meta));
+	long il;
+	int err;
+
+	if (!meta) {
+		snprintf(why, n, "out of memory");
+		return -ENOMEM;
+	}
+	if ((err = machine_save_prepare(h->m))) {
+		snprintf(why, n, "preparing the VM's devices for the save: %s",
+			 machine_why(h->m) ? machine_why(h->m) : strerror(-err));
+	} else if ((err = snap_meta_from_machine(h->m, h->name, meta))) {
+		snprintf(why, n, "the VM's configuration does not fit a snapshot: %s",
+			 strerror(-err));
+	} else if ((il = machine_identity(h->m, meta->devids, sizeof(meta->devids))) < 0) {
+		err = (int)il;
+		snprintf(why, n, "reading the VM's device identities: %s",
+			 machine_why(h->m) ? machine_why(h->m) : strerror(-err));
+	} else {
+		meta->devids_len = (uint32_t)il;
+		if ((err = snap_writer_open(path, meta, NULL, flags, w)))
+			host_snap_why(err, path, why, n);
+		else    /* a failure only makes the pause longer */
+			(void)snap_machine_prefault(h->m);
+	}
+	free(meta);
+	return err;
+}
+
+/* Pause, the state and every page into w, resume. The pause holds no
+ * sync: once written, the pages are in the file's page cache, and the
+ * commit syncs them while the VM runs. *rerr: a failed resume. */
+static int host_snap_write(struct vmhost *h, struct snap_writer *w, struct host_snap *s,
+			   int *rerr, char *why, size_t n)
+{
+	uint64_t t = pcm_now_ns();
+	int err = machine_pause(h->m);
+
+	if (err) {
+		snprintf(why, n, "cannot pause the VM: %s", strerror(-err));
+		return err;
+	}
+	err = snap_writer_machine(w, h->m);
+	*rerr = machine_resume(h->m);
+	s->paused_ns = pcm_now_ns() - t;
+	if (err == -EBUSY)
+		snprintf(why, n, "saving the VM's state for %s: the VM had not stopped", s->path);
+	else if (err)
+		host_snap_why(err, s->path, why, n);
+	return err;
+}
+
+/* The file as committed, read back: what the reply reports. */
+static int host_snap_stats(struct host_snap *s, char *why, size_t n)
+{
+	struct snap_file *sf;
+	const struct snap_commit *c;
+	struct stat st;
+	int err = snap_open(s->path, &sf);
+
+	if (err) {
+		snprintf(why, n, "%s was written but does not read back: %s", s->path,
+			 strerror(-err));
+		return err;
+	}
+	c = snap_commit_of(sf);
+	s->id = *snap_id_of(sf);
+	s->data_pages = c->data_pages;
+	s->zero_pages = c->present - c->data_pages;
+	s->state_bytes = c->state_len;
+	if (!fstat(snap_fd(sf), &st)) {
+		s->file_bytes = (uint64_t)st.st_size;
+		s->disk_bytes = (uint64_t)st.st_blocks * 512;
+	}
+	snap_close(sf);
+	return 0;
+}
+
+static double host_ms(uint64_t ns)
+{
+	return (double)(ns / 1000) / 1000;
+}
+
+/* {"ok": true, "result": {...}}: docs/control.md lists the keys. */
+static void host_snap_reply(struct vmhost *h, FILE *f, const struct host_snap *s)
+{
+	char buf[12288], id[2 * SNAP_ID_LEN + 1];
+	struct pcm_jw w;
+
+	snap_id_hex(&s->id, id);
+	pcm_jw_init(&w, buf, sizeof(buf));
+	pcm_jw_obj(&w, NULL);
+	pcm_jw_bool(&w, "ok", true);
+	pcm_jw_obj(&w, "result");
+	pcm_jw_str(&w, "name", h->name);
+	pcm_jw_str(&w, "file", s->path);
+	pcm_jw_str(&w, "id", id);
+	pcm_jw_u64(&w, "ram_bytes", machine_config_of(h->m)->ram_bytes);
+	pcm_jw_u64(&w, "file_bytes", s->file_bytes);
+	pcm_jw_u64(&w, "disk_bytes", s->disk_bytes);
+	pcm_jw_u64(&w, "data_pages", s->data_pages);
+	pcm_jw_u64(&w, "zero_pages", s->zero_pages);
+	pcm_jw_u64(&w, "state_bytes", s->state_bytes);
+	pcm_jw_num(&w, "paused_ms", host_ms(s->paused_ns));
+	pcm_jw_num(&w, "total_ms", host_ms(pcm_now_ns() - s->t0));
+	pcm_jw_end(&w);
+	pcm_jw_end(&w);
+	(void)!ctl_send(f, &w);
+}
+
+/* Write, commit, read back; whatever fails, the VM runs on as it was
+ * (or, when it would not resume, stays paused for `resume`). */
+static void host_snapshot(struct vmhost *h, FILE *f, const char *path, unsigned flags)
+{
+	struct host_snap s = { .path = path, .t0 = pcm_now_ns() };
+	struct snap_writer *w;
+	char why[600] = "";
+	int err, rerr = 0;
+
+	if (host_snap_open(h, path, flags, &w, why, sizeof(why))) {
+		ctl_err(f, "%s; the VM runs on", why);
+		return;
+	}
+	if ((err = host_snap_write(h, w, &s, &rerr, why, sizeof(why)))) {
+		size_t l = strlen(why);
+
+		snap_writer_abort(w);
+		snprintf(why + l, sizeof(why) - l, "; nothing was left there");
+	} else if ((err = snap_writer_commit(w, NULL))) {
+		snprintf(why, sizeof(why), "cannot commit %s: %s", path, strerror(-err));
+	}
+	if (!err)
+		err = host_snap_stats(&s, why, sizeof(why));
+	if (rerr) {
+		h->paused = h->paused_here = h->paused_snap = true;
+		ctl_err(f, "%s; resuming the VM afterwards failed (%s): it stays paused here; "
+			"`resume` tries again", err ? why : "the snapshot was written",
+			strerror(-rerr));
+	} else if (err) {
+		ctl_err(f, "%s; the VM runs on", why);
+	} else {
+		host_snap_reply(h, f, &s);
+	}
 }
 
 /* ---- requests (docs/control.md) ---- */
@@ -594,6 +797,33 @@ static enum host_after req_migrate(struct vmhost *h, FILE *f, const struct pcm_j
 	return host_migrate(h, f, d, req) ? HA_OWNED : HA_CLOSE;
 }
 
+/* {"req": "snapshot", "file": ABSOLUTE PATH, "pause": BOOL, "force": BOOL}:
+ * answered here, the VM paused meanwhile; "pause" is required for now. */
+static enum host_after req_snapshot(struct vmhost *h, FILE *f, const struct pcm_json_doc *d,
+				    const struct pcm_json *req)
+{
+	bool bad_file, bad_pause, bad_force;
+	const char *path = req_str(d, req, "file", &bad_file), *no;
+	bool pause = req_bool(d, req, "pause", &bad_pause);
+	bool force = req_bool(d, req, "force", &bad_force);
+
+	/* The path is this process's: a relative one would name a file
+	 * under its working directory, not the client's. */
+	if (!path || bad_file || path[0] != '/' || strlen(path) >= SNAP_PATH_MAX - 8)
+		ctl_err(f, "snapshot needs \"file\": an absolute path (shorter than %d bytes)",
+			SNAP_PATH_MAX - 8);
+	else if (bad_pause || bad_force)
+		ctl_err(f, "\"%s\" must be true or false", bad_pause ? "pause" : "force");
+	else if (!pause)
+		ctl_err(f, "live snapshots (the VM running while its RAM is written) are not "
+			"built yet: use --pause (\"pause\": true) to pause the VM while it is written");
+	else if ((no = host_snap_refusal(h)))
+		ctl_err(f, "%s", no);
+	else
+		host_snapshot(h, f, path, force ? SNAP_W_REPLACE : 0);
+	return HA_CLOSE;
+}
+
 static const struct host_req {
 	const char *name;
 	host_req_fn fn;
@@ -607,6 +837,7 @@ static const struct host_req {
 	{ "give-up", req_give_up, { NULL } },
 	{ "recover", req_recover, { "to", NULL } },
 	{ "migrate", req_migrate, { "to", "json", "options", NULL } },
+	{ "snapshot", req_snapshot, { "file", "pause", "force", NULL } },
 };
 
 /* The request's handler, or NULL with an error reply sent. */
@@ -889,6 +1120,11 @@ static int host_exit(struct vmhost *h)
 
 int vmhost_serve(struct machine *m, const char *name)
 {
+	return vmhost_serve_restored(m, name, NULL);
+}
+
+int vmhost_serve_restored(struct machine *m, const char *name, const struct vmhost_restored *r)
+{
 	struct vmhost h;
 	int fd, err = host_init(&h);
 
@@ -897,6 +1133,8 @@ int vmhost_serve(struct machine *m, const char *name)
 		return err;
 	}
 	h.m = m;
+	if (r)
+		h.restored = *r;
 	pm_strset(h.name, sizeof(h.name), name);
 	err = ctl_listen(name, &fd);
 	if (err == -EADDRINUSE)
