@@ -22,6 +22,19 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	return 2;
 }
 
+int cli_ctl_fail(const char *name, int err, const char *why)
+{
+	if (err == -ENOENT)
+		return cli_error("no VM named '%s' is running here", name);
+	if (err == -EINVAL)
+		return cli_error("invalid VM name '%s'", name);
+	if (err == -EACCES)
+		return cli_error("the run directory is not private to this user");
+	if (err == -EIO || err == -ECONNRESET || err == -EPROTO)
+		return cli_error("%s", why);
+	return cli_error("cannot reach VM '%s': %s", name, strerror(-err));
+}
+
 void cli_progress_init(struct cli_progress *pr, FILE *f)
 {
 	pr->f = f;

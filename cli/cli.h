@@ -16,6 +16,9 @@
 
 /* Prints "postcopy-move: error: ..." on stderr; returns exit status 1. */
 #define cli_error host_error   /* host/host.h: the one printer */
+/* An error of ctl_call to VM name, in words (no such VM, an error reply
+ * in why, ...); returns exit status 1. */
+int cli_ctl_fail(const char *name, int err, const char *why);
 /* Prints "postcopy-move CMD: ..." plus a pointer to --help; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -74,5 +77,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_engines(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 
 #endif

@@ -15,6 +15,8 @@ static const char main_help[] =
 "  stop      stop a running VM\n"
 "  recover   make a migration whose link broke reconnect now (maybe elsewhere)\n"
 "  resume    run again the paused copy a failed migration left on the source\n"
+"  snapshot  write a running VM to a snapshot file (paused meanwhile)\n"
+"  restore   start a VM from a snapshot file and host it\n"
 "  demo      a whole migration on this machine, with its report\n"
 "  engines   which engines (kvm, thread) can run a guest here\n";
 
@@ -22,6 +24,7 @@ static const struct { const char *name; int (*fn)(int, char **); } commands[] = 
 	{ "run", cmd_run }, { "receive", cmd_receive }, { "migrate", cmd_migrate },
 	{ "status", cmd_status }, { "stop", cmd_stop }, { "demo", cmd_demo },
 	{ "engines", cmd_engines }, { "recover", cmd_recover }, { "resume", cmd_resume },
+	{ "snapshot", cmd_snapshot }, { "restore", cmd_restore },
 };
 
 int main(int argc, char **argv)

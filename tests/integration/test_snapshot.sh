@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# snapshot --pause and restore (issue 13, stop-the-world), as an operator
+# uses them, on the thread engine and, where /dev/kvm works, the kvm
+# engine, with a 256 MiB kv guest: the snapshotted VM runs on; a restore
+# under a new name runs, carries on from the snapshot's operations and
+# passes the workload's self-check; that copy migrates to a `receive`
+# and verifies there. Then every refusal: no such VM, no --pause (live
+# snapshots are not built yet), an existing file without --force, a
+# directory that does not exist or is read-only, a full disk, a VM that
+# migrates or crashed; a restore of a truncated file, of a page with a
+# flipped byte, of something else or another version, under a running
+# name or onto another engine. After each refusal the VM runs on as it
+# was, and a refused restore leaves nothing running.
+source "$(dirname "$0")/lib.sh"
+
+# Mounts made here go before lib.sh's cleanup removes $TMP under them.
+MOUNTS=()
+trap 'for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null || true; done; cleanup' EXIT
+
+st_json() { "$PM" status "$1" --json; }
+
+# start_restore NAME FILE ARGS...: `restore` in the background (its pid in
+# VM_PID, its output in $TMP/NAME.log); true once its socket answers.
+start_restore() {
+	local name=$1 file=$2; shift 2
+	"$PM" restore "$file" --name "$name" "$@" >"$TMP/$name.log" 2>&1 &
+	VM_PID=$!
+	PIDS+=($!)
+	for _ in $(seq 300); do
+		"$PM" status "$name" >/dev/null 2>&1 && return 0
+		kill -0 "$VM_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "restore $name did not come up: $(cat "$TMP/$name.log")" >&2
+	return 1
+}
+
+# The pfn of the first page at or after $2 that holds bytes in file $1
+# (its index: present, then zero bitmaps), and the file offset of its
+# byte 77.
+data_page_off() {
+	python3 - "$1" "$2" <<'PY'
+import struct, sys
+f = open(sys.argv[1], 'rb')
+h = f.read(104)
+npages, ram_off = struct.unpack_from('<QQ', h, 80)
+f.seek(-168, 2)
+rec = f.read(168)
+index_off = struct.unpack_from('<Q', rec, 80)[0]
+w = (npages + 63) // 64
+f.seek(index_off + 8 * w)
+zero = struct.unpack('<%dQ' % w, f.read(8 * w))
+for p in range(int(sys.argv[2]), npages):
+    if not (zero[p // 64] >> (p % 64)) & 1:
+        print(p, ram_off + p * 4096 + 77)
+        sys.exit(0)
+sys.exit('no data page')
+PY
+}
+
+flip_byte() {
+	python3 - "$1" "$2" <<'PY'
+import sys
+with open(sys.argv[1], 'r+b') as f:
+    f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0x40]))
+PY
+}
+
+# ------------------------------------------- a. the round trip ----
+roundtrip() {
+	local eng=$1 src=S$1 cp=C$1 dst=D$1 snap=$TMP/$1.snap rc ops0 ops1
+	local res=$TMP/$eng.snap.json
+	start_vm "$src" --engine "$eng" --mem 256M --vcpus 2 --workload kv
+	check "$eng: the VM runs" vm_alive "$src"
+	ops0=$(vm_ops "$src")
+	rc=0
+	"$PM" snapshot "$src" "$snap" --pause --json >"$res" 2>"$TMP/$eng.snap.err" || rc=$?
+	if [ "$rc" -eq 0 ]; then pass "$eng: snapshot --pause exits 0"; else fail "$eng: snapshot exit $rc: $(cat "$TMP/$eng.snap.err")"; fi
+	check "$eng: its result covers every page, with the pause and the id" jqt --arg f "$snap" \
+		'.file == $f and .ram_bytes == 268435456 and .data_pages + .zero_pages == 65536
+		 and .data_pages > 0 and .paused_ms > 0 and .total_ms >= .paused_ms
+		 and .file_bytes > .ram_bytes and .disk_bytes > 0 and .state_bytes > 0
+		 and (.id | test("^[0-9a-f]{32}$"))' "$res"
+	pass "$eng: 256 MiB kv: paused $(jq .paused_ms "$res") ms, total $(jq .total_ms "$res") ms, $(jq '.data_pages' "$res") data pages, $(( $(jq .disk_bytes "$res") >> 20 )) MiB on disk"
+	check "$eng: the file is there, no FILE.tmp left" test -f "$snap" -a ! -e "$snap.tmp"
+	check "$eng: the VM runs on after the snapshot" vm_alive "$src"
+	check "$eng: its status is as before" jqt '.state == "running" and (has("restored_from") | not)' \
+		<<<"$(st_json "$src")"
+
+	# A copy, while the original runs: a restore is not a move.
+	if ! start_restore "$cp" "$snap"; then
+		fail "$eng: restore did not come up"
+		"$PM" stop "$src" >/dev/null 2>&1 || true
+		return
+	fi
+	check "$eng: restore says how it went ($(sed -n 2,4p "$TMP/$cp.log" | tr -s ' ' | tr '\n' ';'))" \
+		grep -q "^VM '$cp' running: restored from $snap in [0-9.]* ms" "$TMP/$cp.log"
+	check "$eng: restore's self-check passed" grep -q "check: kv self-check passed" "$TMP/$cp.log"
+	check "$eng: the restore read every data page" grep -q "pages: $(jq .data_pages "$res") read and checked" "$TMP/$cp.log"
+	ops1=$(vm_ops "$cp")
+	check "$eng: the copy carries on from the snapshot's operations ($ops0 before it, $ops1)" \
+		test "${ops1:-0}" -ge "$ops0"
+	check "$eng: the copy runs and makes progress" vm_alive "$cp"
+	check "$eng: the original still runs too" vm_alive "$src"
+	check "$eng: status names the file and the check" jqt --arg f "$snap" --arg e "$eng" \
+		'.restored_from == $f and (.restore_check | test("self-check passed")) and .engine == $e' \
+		<<<"$(st_json "$cp")"
+	expect_error "$eng: a restore under a running VM's name is refused" \
+		"a VM named '$src' is already running here" "$PM" restore "$snap" --name "$src"
+	check "$eng: ... and the VM of that name runs on" vm_alive "$src"
+	"$PM" stop "$src" >/dev/null
+
+	# The copy is a VM like any other: it migrates and verifies.
+	receive_bg "$dst"
+	rc=0
+	"$PM" migrate "$cp" --to "127.0.0.1:$RECV_PORT" --json >"$TMP/$eng.mig.json" 2>"$TMP/$eng.mig.err" || rc=$?
+	if [ "$rc" -eq 0 ]; then pass "$eng: the copy migrates"; else fail "$eng: migrate exit $rc: $(cat "$TMP/$eng.mig.err")"; fi
+	check "$eng: the migration verified ($(jq -r .verify_detail "$TMP/$eng.mig.json" 2>/dev/null))" \
+		jqt '.verified == true' "$TMP/$eng.mig.json"
+	check "$eng: the migrated copy runs" vm_alive "$dst"
+	"$PM" stop "$dst" >/dev/null || true
+}
+
+roundtrip thread
+
+KVM_OK=
+if [ -c /dev/kvm ] && "$PM" engines --check kvm 2>/dev/null; then
+	KVM_OK=1
+	roundtrip kvm
+else
+	skip "kvm round trip: /dev/kvm does not work here ($("$PM" engines 2>&1 | grep -m1 kvm || true))"
+fi
+
+# ------------------------------------------- b. snapshot refusals ----
+start_vm R --engine thread --mem 32M --vcpus 1 --workload kv
+expect_error "no such VM" "no VM named 'nosuch' is running here" \
+	"$PM" snapshot nosuch "$TMP/x.snap" --pause
+expect_error "without --pause: live snapshots are not built yet" \
+	"live snapshots .* are not built yet: use --pause" "$PM" snapshot R "$TMP/live.snap"
+check "... and nothing was written" test ! -e "$TMP/live.snap" -a ! -e "$TMP/live.snap.tmp"
+expect_error "usage: a name and a file" "expects a VM name and a file" "$PM" snapshot R --pause
+
+mkdir -p "$TMP/cwd"
+( cd "$TMP/cwd" && "$PM" snapshot R r.snap --pause >/dev/null )
+check "a relative FILE is the caller's, not the VM process's" test -f "$TMP/cwd/r.snap"
+id1=$("$PM" snapshot R "$TMP/r.snap" --pause --json | jq -r .id)
+sum1=$(sha256sum <"$TMP/r.snap")
+expect_error "an existing file without --force" "$TMP/r.snap exists .*--force" \
+	"$PM" snapshot R "$TMP/r.snap" --pause
+check "... is left as it was" test "$(sha256sum <"$TMP/r.snap")" = "$sum1"
+id2=$("$PM" snapshot R "$TMP/r.snap" --pause --force --json | jq -r .id)
+check "--force replaces it (id $id1, then $id2)" test -n "$id2" -a "$id2" != "$id1" -a "$id2" != null
+expect_error "a directory that does not exist, named with errno" \
+	"cannot write $TMP/nodir/r.snap: No such file or directory" \
+	"$PM" snapshot R "$TMP/nodir/r.snap" --pause
+mkdir -p "$TMP/ro" "$TMP/full"
+if mount --bind "$TMP/ro" "$TMP/ro" 2>/dev/null && MOUNTS+=("$TMP/ro") &&
+   mount -o remount,ro,bind "$TMP/ro" 2>/dev/null; then
+	expect_error "a read-only directory, named with errno" \
+		"cannot write $TMP/ro/r.snap: Read-only file system" "$PM" snapshot R "$TMP/ro/r.snap" --pause
+else
+	skip "read-only directory: cannot bind-mount here"
+fi
+if mount -t tmpfs -o size=2M none "$TMP/full" 2>/dev/null && MOUNTS+=("$TMP/full"); then
+	expect_error "a full disk" "cannot write $TMP/full/r.snap: No space left on device; nothing was left there" \
+		"$PM" snapshot R "$TMP/full/r.snap" --pause
+	check "... leaves neither the file nor its .tmp" test -z "$(ls -A "$TMP/full")"
+else
+	skip "full disk: cannot mount a small tmpfs here"
+fi
+check "after every refusal the VM runs on" vm_alive R
+
+# A snapshot during a migration is refused: a slow pre-copy, then the
+# destination killed before it commits, so the VM stays here.
+receive_bg Rdst
+"$PM" migrate R --to "127.0.0.1:$RECV_PORT" --mode precopy --max-bandwidth 2M \
+	>/dev/null 2>"$TMP/rmig.err" &
+mig=$!
+PIDS+=("$mig")
+if wait_state R migrating 10; then
+	expect_error "a VM that migrates" "a migration of this VM is running.*not be safe" \
+		"$PM" snapshot R "$TMP/mig.snap" --pause
+else
+	fail "the slow migration never showed as migrating: $(cat "$TMP/rmig.err")"
+fi
+kill "$RECV_PID" 2>/dev/null || true
+exit_of "$mig" 20
+check "the migration failed and the VM runs on here" wait_state R running 20
+check "... making progress" vm_alive R
+"$PM" stop R >/dev/null
+
+# ------------------------------------------- c. restore refusals ----
+# No VM may be left behind by a refused restore: no socket, no process.
+refused_restore() {
+	local d=$1 pat=$2; shift 2
+	expect_error "$d" "$pat" "$PM" restore "$@" --name Xr
+	check "... nothing runs" bash -c "! '$PM' status Xr >/dev/null 2>&1 && [ ! -e '$POSTCOPY_MOVE_RUN_DIR/Xr.sock' ]"
+}
+base=$TMP/thread.snap
+size=$(stat -c %s "$base")
+head -c $((size / 2)) "$base" >"$TMP/trunc.snap"
+refused_restore "a truncated file" "trunc.snap is torn, truncated or damaged" "$TMP/trunc.snap"
+head -c $((size - 1)) "$base" >"$TMP/cut1.snap"
+refused_restore "a file one byte short" "torn, truncated or damaged" "$TMP/cut1.snap"
+cp "$base" "$TMP/flip.snap"
+read -r pfn off <<<"$(data_page_off "$TMP/flip.snap" 1000)"
+flip_byte "$TMP/flip.snap" "$off"
+refused_restore "a flipped byte in a page, naming the page" \
+	"page $pfn \(guest address 0x[0-9a-f]+\) of .*flip.snap fails its checksum" "$TMP/flip.snap"
+cp "$base" "$TMP/v2.snap"
+printf '\002' | dd of="$TMP/v2.snap" bs=1 seek=8 conv=notrunc 2>/dev/null
+refused_restore "another format version" "format version 2; this build reads version 1" "$TMP/v2.snap"
+seq 1 5000 >"$TMP/text.snap"
+refused_restore "not a snapshot" "text.snap is not a snapshot file" "$TMP/text.snap"
+refused_restore "no such file" "cannot read $TMP/none.snap: No such file or directory" "$TMP/none.snap"
+refused_restore "another engine" "holds a VM of the thread engine: it cannot run on --engine kvm" \
+	"$base" --engine kvm
+expect_error "an invalid name is a usage error" "invalid VM name" "$PM" restore "$base" --name .bad
+
+# ------------------------------------------- d. a crashed guest (kvm) ----
+# As in test_kvm.sh: the guest's code overwritten with int3 from outside.
+crash_guest() {
+	python3 - "$1" <<'PY'
+import sys
+pid = sys.argv[1]
+for line in open('/proc/%s/maps' % pid):
+    f = line.split()
+    if len(f) >= 6 and f[5] == '/memfd:guest-ram':
+        base = int(f[0].split('-')[0], 16) - int(f[2], 16)
+        with open('/proc/%s/mem' % pid, 'r+b', buffering=0) as m:
+            m.seek(base + (512 << 10))
+            m.write(b'\xcc' * (512 << 10))
+        sys.exit(0)
+sys.exit('no guest-ram mapping in /proc/%s/maps' % pid)
+PY
+}
+if [ -n "$KVM_OK" ]; then
+	start_vm K --engine kvm --mem 32M --vcpus 1 --workload kv
+	if crash_guest "$VM_PID" && wait_state K crashed 5; then
+		expect_error "a crashed guest" "the guest crashed" "$PM" snapshot K "$TMP/crash.snap" --pause
+		check "... and nothing was written" test ! -e "$TMP/crash.snap"
+	else
+		fail "could not crash the kvm guest: $("$PM" status K 2>&1 | tr '\n' ' ')"
+	fi
+	"$PM" stop K >/dev/null 2>&1 || true
+fi
+finish
