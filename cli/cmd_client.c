@@ -42,20 +42,6 @@ static const char *request(char *buf, size_t n, const char *req, const char *ske
 	return pcm_jw_finish(&w) < 0 ? "{}" : buf;
 }
 
-/* Errors of reaching a VM, in words. */
-static int client_fail(const char *name, int err, const char *why)
-{
-	if (err == -ENOENT)
-		return cli_error("no VM named '%s' is running here", name);
-	if (err == -EINVAL)
-		return cli_error("invalid VM name '%s'", name);
-	if (err == -EACCES)
-		return cli_error("the run directory is not private to this user");
-	if (err == -EIO || err == -ECONNRESET)
-		return cli_error("%s", why);
-	return cli_error("cannot reach VM '%s': %s", name, strerror(-err));
-}
-
 /* NAME as the only positional argument, --help, nothing else. */
 static int client_args(int argc, char **argv, const char *cmd, const char *help,
 		       const char **name)
@@ -140,7 +126,7 @@ int cmd_status(int argc, char **argv)
 		       &c, why, sizeof(why));
 	if (!err && !v.printed)
 		return cli_error("VM '%s' answered status without its state", argv[optind]);
-	return err ? client_fail(argv[optind], err, why) : 0;
+	return err ? cli_ctl_fail(argv[optind], err, why) : 0;
 }
 
 int cmd_stop(int argc, char **argv)
@@ -156,7 +142,7 @@ int cmd_stop(int argc, char **argv)
 	err = ctl_call(name, request(req, sizeof(req), "stop", NULL, NULL, NULL, false), &plain,
 		       why, sizeof(why));
 	if (err)
-		return client_fail(name, err, why);
+		return cli_ctl_fail(name, err, why);
 	printf("VM '%s' stopped\n", name);
 	return 0;
 }
@@ -208,7 +194,7 @@ static int migrate_switch(const char *name, const char *to)
 	if (err == -EIO)
 		return cli_error("cannot switch '%s': %s", name, why);
 	if (err)
-		return client_fail(name, err, why);
+		return cli_ctl_fail(name, err, why);
 	printf("VM '%s': switching its migration to post-copy\n", name);
 	return 0;
 }
@@ -270,7 +256,7 @@ int cmd_migrate(int argc, char **argv)
 	cli_progress_end(&v.pr);
 	if (err == -EIO)
 		return cli_error("migration failed: %s", why);
-	return err ? client_fail(argv[optind], err, why) : 0;
+	return err ? cli_ctl_fail(argv[optind], err, why) : 0;
 }
 
 static const char recover_help[] =
@@ -325,7 +311,7 @@ int cmd_recover(int argc, char **argv)
 		return cli_error("cannot %s '%s': %s", give_up ? "give up recovering" : "recover",
 				 argv[optind], why);
 	if (err)
-		return client_fail(argv[optind], err, why);
+		return cli_ctl_fail(argv[optind], err, why);
 	if (give_up)
 		printf("VM '%s': giving up the migration's recovery\n", argv[optind]);
 	else
@@ -376,6 +362,6 @@ int cmd_resume(int argc, char **argv)
 	if (err == -EIO)
 		return cli_error("cannot resume '%s': %s", argv[optind], why);
 	if (err)
-		return client_fail(argv[optind], err, why);
+		return cli_ctl_fail(argv[optind], err, why);
 	return 0;
 }
