@@ -46,7 +46,8 @@ endif
 
 test-kvm: deps nested-deps $(KVMN_DIR)/kvm_smoke
 	@echo "test-kvm: static build in $(KVMN_STATIC)"
-	@$(MAKE) --no-print-directory B=$(KVMN_STATIC) BINDIR=$(KVMN_STATIC)/bin LDFLAGS=-static $(KVMN_STATIC)/bin/postcopy-move
+	@$(MAKE) --no-print-directory B=$(KVMN_STATIC) BINDIR=$(KVMN_STATIC)/bin LDFLAGS=-static \
+	  $(KVMN_STATIC)/bin/postcopy-move $(KVMN_STATIC)/guest/linux/pcm-agent
 	@$(if $(KVMN_TESTS),$(MAKE) --no-print-directory B=$(KVMN_STATIC) BINDIR=$(KVMN_STATIC)/bin $(KVMN_TESTS),true)
 	@bash tests/kvm-nested/run.sh
 

@@ -267,8 +267,10 @@ for t in "$STATIC"/tests/test_kvm*; do
 done
 [ -f tests/kvm-nested/migrate.sh ] && add_test tests/kvm-nested/migrate.sh
 # The Linux guest (linux.sh): the harness's own kernel again, with a
-# busybox initramfs whose /init reports and powers off.
-# l2_initramfs MODDIR LOADLIST OUT: busybox, l2-init and the modules.
+# busybox initramfs whose /init reports, runs the agent and powers off.
+# l2_initramfs MODDIR LOADLIST OUT: busybox, l2-init, the agent
+# (guest/linux/, built static by nested.mk) and the modules.
+AGENT=$STATIC/guest/linux/pcm-agent
 l2_initramfs() {
 	local work=$DIR/l2-initramfs
 	rm -rf "$work"
@@ -279,12 +281,15 @@ l2_initramfs() {
 	cp "$2" "$work/lib/modules/modules.load"
 	cp "$BUSYBOX" "$work/bin/busybox"
 	ln -s busybox "$work/bin/sh"
+	cp "$AGENT" "$work/bin/pcm-agent"
 	cp tests/kvm-nested/l2-init "$work/init"
 	chmod 755 "$work/init"
 	mknod -m 600 "$work/dev/console" c 5 1 2>/dev/null || true
 	(cd "$work" && find . | cpio -o -H newc --quiet | gzip -1) > "$3"
 }
 if [ -f tests/kvm-nested/linux.sh ] && { [ -z "$ONLY" ] || [[ linux.sh == *"$ONLY"* ]]; }; then
+	[ -x "$AGENT" ] || die "$AGENT not built (nested.mk builds it)"
+	! ldd "$AGENT" >/dev/null 2>&1 || die "$AGENT is dynamically linked; the L2 initramfs has no libc"
 	L2=$IR/pcm/build/kvm-nested/l2
 	mkdir -p "$L2/cloud"
 	l2_initramfs "$KDIR/modules" "$KDIR/l2-modules.load" "$L2/initrd.gz"
