@@ -7,12 +7,17 @@
 # both CPUs and the ACPI tables through the VMM's tables and the virtio-rng
 # through the DSDT (virtio_mmio, LNRO0005), read entropy from it, and the
 # initramfs's poweroff must end `run` with status 0, saying the guest
-# powered off.
+# powered off. In each boot and across each migration the project's agent
+# (guest/linux/agent.c, pcm.agent=SECONDS) checks its RAM and disk blocks;
+# its last line must say ram=ok, and its longest gap between operations
+# across a move is the guest-visible stall, shown as `measure:` lines.
 #
 # Environment: PCM_BIN (build/static/bin/postcopy-move), PCM_L2_DIR
 # (build/kvm-nested/l2: vmlinuz and initrd.gz, run.sh puts them there),
 # PCM_L2_TIMEOUT (420 s, below inner.sh's bound of 600 s so that this
-# script still reports: the kernel boots under software emulation).
+# script still reports: the kernel boots under software emulation),
+# PCM_L2_AGENT_BOOT and PCM_L2_AGENT (the agent's seconds in a boot, 2, and
+# in a migration, 25; 0: no agent).
 PM=${PCM_BIN:-build/static/bin/postcopy-move}
 L2=${PCM_L2_DIR:-build/kvm-nested/l2}
 LIMIT=${PCM_L2_TIMEOUT:-420}
@@ -26,6 +31,38 @@ trap 'rm -rf "$T"' EXIT
 now() { cut -d' ' -f1 /proc/uptime; }
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 pass() { echo "ok: $*"; }
+AGENT_BOOT=${PCM_L2_AGENT_BOOT:-2}
+AGENT=${PCM_L2_AGENT:-25}
+
+# The agent's whole lines (guest/linux/agent.c's header) without the CRs:
+# a line the move cut in two ends without its CR on the source, and its
+# tail on the destination has no prefix.
+CR=$(printf '\r')
+agent_lines() { grep -a "^PCM-AGENT: .*$CR\$" "$1" 2>/dev/null | tr -d '\r'; }
+# agent_field FILE KIND KEY: KEY's value in the last line of KIND (t= for
+# status lines, done, start).
+agent_field() {
+	agent_lines "$1" | grep "^PCM-AGENT: $2" | tail -n 1 | sed -n "s/.* $3=\([^ ]*\).*/\1/p"
+}
+# agent_gaps FILE TAG: "TAG t=T gap_us=G" for every status line.
+agent_gaps() {
+	agent_lines "$1" | sed -n "s/^PCM-AGENT: t=\([0-9]*\) .* gap_us=\([0-9]*\) .*/$2 t=\1 gap_us=\2/p"
+}
+# agent_verdict NAME CONSOLE DISK: the agent's last line says ram=ok and
+# disk=DISK (ok, or none without a disk), and it exited 0.
+agent_verdict() {
+	last=$(agent_lines "$2" | grep '^PCM-AGENT: done ' | tail -n 1)
+	if [ -z "$last" ]; then
+		fail "$1: the agent printed no done line"
+	elif echo "$last" | grep -q " ram=ok disk=$3\$"; then
+		pass "$1: the agent's checks held (${last#PCM-AGENT: })"
+	else
+		fail "$1: the agent's checks failed: ${last#PCM-AGENT: }"
+	fi
+	agent_lines "$2" | grep '^PCM-AGENT: error' | head -n 5 | sed 's/^/    /'
+	tr -d '\r' < "$2" | grep -q '^PCM-L2: agent exited 0$' && pass "$1: the agent exited 0" ||
+		fail "$1: the agent did not exit 0 ($(tr -d '\r' < "$2" | grep '^PCM-L2: agent exited'))"
+}
 
 for f in "$L2/vmlinuz" "$L2/initrd.gz" "$L2/cloud/vmlinuz" "$L2/cloud/initrd.gz"; do
 	[ -f "$f" ] || { echo "FAIL: $f missing (run.sh builds it)"; exit 1; }
@@ -35,14 +72,25 @@ done
 boot_once() {
 	name=$1
 	rm -f "$T/console" "$T/out"
-	t0=$(now)
+	agent=
+	[ "$AGENT_BOOT" -gt 0 ] && agent=" pcm.agent=$AGENT_BOOT"
 	head -c 8388608 /dev/zero > "$T/disk.img"
+	t0=$(now)
+	# when the agent's first line comes, on this side's clock (the
+	# guest's uptime misses the kernel's decompression)
+	rm -f "$T/first"
+	(while ! grep -q "^PCM-AGENT: start" "$T/console" 2>/dev/null; do sleep 0.1; done
+	 now > "$T/first") &
+	wpid=$!
 	timeout "$LIMIT" "$PM" run --engine kvm --mem 256M --vcpus 2 --name l2 \
 		--kernel "$2" --initrd "$3" --disk "$T/disk.img" \
-		--cmdline "console=ttyS0 pci=off earlyprintk=serial,ttyS0 ${PCM_L2_CMDLINE:-loglevel=7}" \
+		--cmdline "console=ttyS0 pci=off earlyprintk=serial,ttyS0 ${PCM_L2_CMDLINE:-loglevel=7}$agent" \
 		--console "$T/console" > "$T/out" 2>&1
 	rc=$?
 	secs=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
+	kill "$wpid" 2>/dev/null
+	wait "$wpid" 2>/dev/null
+	first=$(awk -v a="$t0" -v b="$(cat "$T/first" 2>/dev/null)" 'BEGIN { if (b != "") printf "%.1f", b - a }')
 	echo "---- $name: run said (exit $rc after ${secs}s):"
 	sed 's/^/    /' "$T/out"
 	echo "---- $name: guest console (last lines):"
@@ -76,6 +124,17 @@ boot_once() {
 		fail "$name: the disk write did not reach the image or read back"
 	grep -q "PCM-L2: powering off" "$T/console" && ! grep -q "poweroff returned" "$T/console" &&
 		pass "$name: poweroff ended the guest" || fail "$name: poweroff did not end the guest"
+	[ -n "$agent" ] || return 0
+	# the agent: its first line (the boot's end), its checks, its blocks
+	# on the image (the block magic, "AGNTBLCK")
+	boot_ms=$(agent_field "$T/console" start boot_ms)
+	[ -n "$boot_ms" ] && pass "$name: the agent started" || fail "$name: the agent did not start"
+	agent_verdict "$name" "$T/console" ok
+	grep -aq AGNTBLCK "$T/disk.img" && pass "$name: the agent's blocks are on the image" ||
+		fail "$name: the image has none of the agent's blocks"
+	echo "measure: $name boot to the agent's first line ${first:-?} s from run's start" \
+		"(${boot_ms:-?} ms of guest uptime), run ${secs} s; agent ops=$(agent_field "$T/console" done ops)" \
+		"max_gap_us=$(agent_field "$T/console" done max_gap_us)"
 }
 
 boot_once amd64 "$L2/vmlinuz" "$L2/initrd.gz"
@@ -95,9 +154,47 @@ wait_for() {   # SECONDS FILE PATTERN
 	done
 	return 1
 }
+wait_lines() {   # SECONDS FILE PATTERN COUNT
+	n=$1
+	while [ "$n" -gt 0 ]; do
+		c=$(grep -c "$3" "$2" 2>/dev/null)
+		[ "${c:-0}" -ge "$4" ] && return 0
+		sleep 1
+		n=$((n - 1))
+	done
+	return 1
+}
 TICKS=${PCM_L2_TICKS:-150}
 
-# migrate_once MODE [MIGRATE OPTIONS]: boot, migrate at tick 5, check.
+# agent_move MODE DISK: after a move, the agent's lines went on on the
+# destination, its checks held; its longest gap is the guest's stall.
+agent_move() {
+	wait_for 90 "$T/dst.con" "^PCM-AGENT: done" ||
+		fail "$1: the agent did not finish on the destination"
+	src_t=$(agent_field "$T/src.con" t= t)
+	n=0 first=
+	for t in $(agent_lines "$T/dst.con" | sed -n 's/^PCM-AGENT: t=\([0-9]*\) .*/\1/p'); do
+		[ "$t" -gt "${src_t:-0}" ] || continue
+		n=$((n + 1))
+		[ -n "$first" ] || first=$t
+	done
+	[ -n "$src_t" ] && [ "$n" -ge 10 ] &&
+		pass "$1: the agent's lines went on after the move (source ..t=$src_t ms, destination $n lines from t=$first ms)" ||
+		fail "$1: the agent's lines did not go on (source ..t=${src_t:-?} ms, destination $n lines)"
+	agent_verdict "$1" "$T/dst.con" "$2"
+	# Where the longest gaps fell: a line's gap_us is its period's (the
+	# console may lag, so the first destination line need not be the
+	# period of the move; t is the guest's own clock on both ends).
+	top=$({ agent_gaps "$T/src.con" src; agent_gaps "$T/dst.con" dst; } |
+		sort -t= -k3,3nr | head -n 3 | paste -sd, - | sed 's/,/, /g')
+	echo "measure: $1 agent max_gap_us=$(agent_field "$T/dst.con" done max_gap_us)" \
+		"(source's last line t=$src_t ms max_gap_us=$(agent_field "$T/src.con" t= max_gap_us));" \
+		"longest periods: $top;" \
+		"migrate's downtime $(sed -n 's/^ *downtime *\([0-9.]*\) us.*/\1/p' "$T/mig.out" | head -n 1) us"
+}
+
+# migrate_once MODE [MIGRATE OPTIONS]: boot, migrate at tick 5 once the
+# agent's mix has run for a second, check.
 migrate_once() {
 	mode=$1; shift
 	port=$((20000 + ($$ + ${#mode}) % 20000))
@@ -111,21 +208,24 @@ migrate_once() {
 	# (nothing in flight); once an L2 froze the same way while booting,
 	# with no migration at all. Suspected: a lost LAPIC timer interrupt
 	# under QEMU TCG's nested SVM (a one-shot timer is never re-armed).
-	dopt=
+	dopt= adisk=none agent=
 	if [ "${PCM_L2_MIGRATE_DISK:-0}" = 1 ]; then
 		head -c 8388608 /dev/zero > "$T/disk.img"
-		dopt="--disk $T/disk.img"
+		dopt="--disk $T/disk.img" adisk=ok
 	fi
+	[ "$AGENT" -gt 0 ] && agent="pcm.agent=$AGENT "
 	"$PM" receive --listen "127.0.0.1:$port" --name l2dst --timeout "$LIMIT" $dopt \
 		--console "$T/dst.con" > "$T/dst.out" 2>&1 &
 	rpid=$!
 	timeout "$LIMIT" "$PM" run --engine kvm --mem 256M --vcpus 2 --name l2src \
 		--kernel "$L2/vmlinuz" --initrd "$L2/initrd.gz" $dopt \
-		--cmdline "console=ttyS0 pci=off quiet pcm.ticks=$TICKS ${PCM_L2_TICK_CMDLINE:-}" \
+		--cmdline "console=ttyS0 pci=off quiet pcm.ticks=$TICKS $agent${PCM_L2_TICK_CMDLINE:-}" \
 		--console "$T/src.con" > "$T/src.out" 2>&1 &
 	spid=$!
 	if ! wait_for 300 "$T/src.con" "PCM-L2: tick 5[^0-9]"; then
 		fail "$mode: the source guest did not reach tick 5"
+	elif [ -n "$agent" ] && ! wait_lines 60 "$T/src.con" "^PCM-AGENT: t=" 10; then
+		fail "$mode: the agent printed not 10 status lines on the source (a second of its mix)"
 	else
 		t1=$(now)
 		"$PM" migrate l2src --to "127.0.0.1:$port" --mode "$mode" "$@" > "$T/mig.out" 2>&1
@@ -152,6 +252,7 @@ migrate_once() {
 					pass "$mode: the disk kept what the source wrote and took the destination's writes" ||
 					fail "$mode: the disk lost writes across the move"
 			fi
+			[ -z "$agent" ] || agent_move "$mode" "$adisk"
 		else
 			fail "$mode: the guest did not finish its ticks on the destination"
 			echo "---- $mode: destination console (last lines):"
