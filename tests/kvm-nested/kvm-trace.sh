@@ -10,7 +10,8 @@
 # kvm trace events (entries, exits and their reasons, injected vectors,
 # LAPIC timer and IRQ acceptance). A vCPU with no exits for seconds
 # waits in HLT for an interrupt that does not come; injections that
-# come while the guest stays frozen point elsewhere.
+# come while the guest stays frozen point elsewhere. Last, where each
+# thread of the VMM's process waits.
 secs=${1:-2}
 dbg=/sys/kernel/debug/kvm
 [ -d "$dbg" ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
@@ -55,4 +56,18 @@ if [ -f "$tr/trace" ]; then
 	echo "kvm-trace: last events:"
 	grep -v '^#' "$tr/trace" | tail -n 30 | sed 's/^/    /'
 fi
+# Where each thread of a VM's process is: a vCPU halted inside KVM
+# (kvm_vcpu_block, kvm_vcpu_halt) waits for an interrupt; one in a futex
+# or poll was never given back to the guest by the VMM.
+for d in "$dbg"/*-*/; do
+	[ -d "$d" ] || continue
+	pid=$(basename "$d"); pid=${pid%%-*}
+	[ -d "/proc/$pid" ] || continue
+	echo "kvm-trace: threads of pid $pid ($(cat /proc/$pid/comm 2>/dev/null)):"
+	for t in /proc/$pid/task/*; do
+		st=$(awk '/^State:/ { print $2 }' "$t/status" 2>/dev/null)
+		top=$(head -n 3 "$t/stack" 2>/dev/null | awk '{ printf "%s ", $2 }')
+		echo "    $(basename "$t") $(cat "$t/comm" 2>/dev/null) $st wchan=$(cat "$t/wchan" 2>/dev/null) ${top:+stack: $top}"
+	done
+done
 rm -f "$a" "$b"
