@@ -66,8 +66,11 @@ for d in "$dbg"/*-*/; do
 	echo "kvm-trace: threads of pid $pid ($(cat /proc/$pid/comm 2>/dev/null)):"
 	for t in /proc/$pid/task/*; do
 		st=$(awk '/^State:/ { print $2 }' "$t/status" 2>/dev/null)
-		top=$(head -n 3 "$t/stack" 2>/dev/null | awk '{ printf "%s ", $2 }')
-		echo "    $(basename "$t") $(cat "$t/comm" 2>/dev/null) $st wchan=$(cat "$t/wchan" 2>/dev/null) ${top:+stack: $top}"
+		# reading a vCPU thread's stack hung once in the nested L1:
+		# each read gets 2 s
+		top=$(timeout 2 head -n 3 "$t/stack" 2>/dev/null | awk '{ printf "%s ", $2 }')
+		wch=$(timeout 2 cat "$t/wchan" 2>/dev/null)
+		echo "    $(basename "$t") $(cat "$t/comm" 2>/dev/null) $st wchan=$wch ${top:+stack: $top}"
 	done
 done
 rm -f "$a" "$b"
