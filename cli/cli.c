@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli/cli.h"
+#include "host/ctl.h"
+#include "lib/json.h"
 #include "postcopy/migopts.h"
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -33,6 +35,17 @@ int cli_ctl_fail(const char *name, int err, const char *why)
 	if (err == -EIO || err == -ECONNRESET || err == -EPROTO)
 		return cli_error("%s", why);
 	return cli_error("cannot reach VM '%s': %s", name, strerror(-err));
+}
+
+void cli_json_print(const struct pcm_json_doc *d, const struct pcm_json *r)
+{
+	static char buf[CTL_LINE_MAX];
+	struct pcm_jw w;
+
+	pcm_jw_init(&w, buf, sizeof(buf));
+	pcm_jw_value(&w, NULL, d, r);
+	if (pcm_jw_finish(&w) >= 0)
+		puts(buf);
 }
 
 void cli_progress_init(struct cli_progress *pr, FILE *f)

@@ -19,6 +19,11 @@
 /* An error of ctl_call to VM name, in words (no such VM, an error reply
  * in why, ...); returns exit status 1. */
 int cli_ctl_fail(const char *name, int err, const char *why);
+/* A reply's object r of document d on stdout as one line of JSON
+ * (--json); nothing if it does not fit a control line. */
+struct pcm_json_doc;
+struct pcm_json;
+void cli_json_print(const struct pcm_json_doc *d, const struct pcm_json *r);
 /* Prints "postcopy-move CMD: ..." plus a pointer to --help; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -74,13 +74,7 @@ static void status_result(void *arg, const struct pcm_json_doc *d, const struct 
 		return;
 	v->printed = true;
 	if (v->json) {
-		static char buf[CTL_LINE_MAX];
-		struct pcm_jw w;
-
-		pcm_jw_init(&w, buf, sizeof(buf));
-		pcm_jw_value(&w, NULL, d, r);
-		if (pcm_jw_finish(&w) >= 0)
-			puts(buf);
+		cli_json_print(d, r);
 		return;
 	}
 	for (const struct pcm_json *m = pcm_json_first(d, r); m; m = pcm_json_next(d, m)) {

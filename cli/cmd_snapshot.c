@@ -52,17 +52,6 @@ static const char *get_str(const struct pcm_json_doc *d, const struct pcm_json *
 	return v && v->type == PCM_JSON_STRING ? v->str : "?";
 }
 
-static void snap_print_json(const struct pcm_json_doc *d, const struct pcm_json *r)
-{
-	static char buf[CTL_LINE_MAX];
-	struct pcm_jw w;
-
-	pcm_jw_init(&w, buf, sizeof(buf));
-	pcm_jw_value(&w, NULL, d, r);
-	if (pcm_jw_finish(&w) >= 0)
-		puts(buf);
-}
-
 /* The answer in lines: the pause first, as the number an operator
  * watches. */
 static void snap_result(void *arg, const struct pcm_json_doc *d, const struct pcm_json *r)
@@ -76,7 +65,7 @@ static void snap_result(void *arg, const struct pcm_json_doc *d, const struct pc
 	ram = get_u64(d, r, "ram_bytes");
 	data = get_u64(d, r, "data_pages");
 	if (v->json) {
-		snap_print_json(d, r);
+		cli_json_print(d, r);
 		return;
 	}
 	printf("VM '%s' written to %s\n", get_str(d, r, "name"), get_str(d, r, "file"));

@@ -170,6 +170,26 @@ vm_alive() {
 	return 1
 }
 
+# crash_guest PID: overwrite a KVM payload guest's code with int3 from
+# outside, through the VMM's own mapping of guest RAM (/proc/PID/mem at
+# the guest-ram memfd's address plus PC_CODE_OFF, 512 KiB): its next
+# instruction traps through a garbage gate into a real triple fault.
+crash_guest() {
+	python3 - "$1" <<'PY'
+import sys
+pid = sys.argv[1]
+for line in open('/proc/%s/maps' % pid):
+    f = line.split()
+    if len(f) >= 6 and f[5] == '/memfd:guest-ram':
+        base = int(f[0].split('-')[0], 16) - int(f[2], 16)
+        with open('/proc/%s/mem' % pid, 'r+b', buffering=0) as m:
+            m.seek(base + (512 << 10))
+            m.write(b'\xcc' * (512 << 10))
+        sys.exit(0)
+sys.exit('no guest-ram mapping in /proc/%s/maps' % pid)
+PY
+}
+
 # A free loopback port.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || shuf -i 20000-60000 -n 1; }
 

@@ -162,21 +162,6 @@ refuse_case hello-version
 # memfd's address plus PC_CODE_OFF, 512 KiB): the next instruction traps
 # through a garbage gate into a triple fault, a real one. status says
 # crashed and why; stop still ends the VM.
-crash_guest() {
-	python3 - "$1" <<'PY'
-import sys
-pid = sys.argv[1]
-for line in open('/proc/%s/maps' % pid):
-    f = line.split()
-    if len(f) >= 6 and f[5] == '/memfd:guest-ram':
-        base = int(f[0].split('-')[0], 16) - int(f[2], 16)
-        with open('/proc/%s/mem' % pid, 'r+b', buffering=0) as m:
-            m.seek(base + (512 << 10))
-            m.write(b'\xcc' * (512 << 10))
-        sys.exit(0)
-sys.exit('no guest-ram mapping in /proc/%s/maps' % pid)
-PY
-}
 start_vm Ccrash --engine kvm --mem 32M --vcpus 2 --workload kv
 check "crash: status says running before" status_has Ccrash "state: running"
 if out=$(crash_guest "$VM_PID" 2>&1); then

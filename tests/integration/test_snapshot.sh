@@ -218,22 +218,7 @@ refused_restore "another engine" "holds a VM of the thread engine: it cannot run
 expect_error "an invalid name is a usage error" "invalid VM name" "$PM" restore "$base" --name .bad
 
 # ------------------------------------------- d. a crashed guest (kvm) ----
-# As in test_kvm.sh: the guest's code overwritten with int3 from outside.
-crash_guest() {
-	python3 - "$1" <<'PY'
-import sys
-pid = sys.argv[1]
-for line in open('/proc/%s/maps' % pid):
-    f = line.split()
-    if len(f) >= 6 and f[5] == '/memfd:guest-ram':
-        base = int(f[0].split('-')[0], 16) - int(f[2], 16)
-        with open('/proc/%s/mem' % pid, 'r+b', buffering=0) as m:
-            m.seek(base + (512 << 10))
-            m.write(b'\xcc' * (512 << 10))
-        sys.exit(0)
-sys.exit('no guest-ram mapping in /proc/%s/maps' % pid)
-PY
-}
+# The guest's code overwritten with int3 from outside (crash_guest, lib.sh).
 if [ -n "$KVM_OK" ]; then
 	start_vm K --engine kvm --mem 32M --vcpus 1 --workload kv
 	if crash_guest "$VM_PID" && wait_state K crashed 5; then
