@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -58,54 +59,67 @@ static uint64_t ops_of(struct machine *m)
 	return s.ops;
 }
 
-/* Wait (up to 30 s: sanitizers and a loaded machine are slow) until the
- * workload's operation count passes n: a fixed sleep is not enough for a
- * vCPU thread at nice 5 beside a busy core. */
+/* How many of the VM's vCPUs have their stats' field at off above x. */
+static unsigned vcpus_above(struct machine *m, size_t off, uint64_t x)
+{
+	uint8_t *ram = ram_of(m, NULL);
+	unsigned n = machine_config_of(m)->vcpus, past = 0;
+
+	for (unsigned v = 0; v < n; v++) {
+		const uint64_t *f = (const uint64_t *)((uint8_t *)guest_stats_of(ram, v) + off);
+
+		past += __atomic_load_n(f, __ATOMIC_RELAXED) > x;
+	}
+	return past;
+}
+
+static bool ops_above(struct machine *m, uint64_t n)
+{
+	return ops_of(m) > n;
+}
+
+/* every vCPU ended an operation after guest time ns */
+static bool vcpus_past(struct machine *m, uint64_t ns)
+{
+	return vcpus_above(m, offsetof(struct guest_vcpu_stats, last_op_ns), ns) ==
+	       machine_config_of(m)->vcpus;
+}
+
+/* every vCPU's workload finished its set-up */
+static bool vcpus_ready(struct machine *m, uint64_t unused)
+{
+	(void)unused;
+	return vcpus_above(m, offsetof(struct guest_vcpu_stats, ready), 0) ==
+	       machine_config_of(m)->vcpus;
+}
+
+/* Wait up to 30 s (sanitizers and a loaded machine are slow: a fixed
+ * sleep is not enough for a vCPU thread at nice 5 beside a busy core)
+ * until ok(m, x) holds; fail naming what did not happen. */
+static void wait_until(bool (*ok)(struct machine *, uint64_t), struct machine *m,
+		       uint64_t x, const char *what)
+{
+	for (int t = 0; t < 30000; t++) {
+		if (ok(m, x))
+			return;
+		sleep_ms(1);
+	}
+	fail_msg("%s in 30 s", what);
+}
+
 static void wait_ops_above(struct machine *m, uint64_t n)
 {
-	for (int t = 0; t < 30000 && ops_of(m) <= n; t++)
-		sleep_ms(1);
-	if (ops_of(m) <= n)
-		fail_msg("no operation past %llu in 30 s", (unsigned long long)n);
+	wait_until(ops_above, m, n, "no operation past the mark");
 }
 
-/* The same for every vCPU: each ends an operation after guest time ns. */
 static void wait_vcpus_past(struct machine *m, uint64_t ns)
 {
-	uint8_t *ram = ram_of(m, NULL);
-	unsigned n = machine_config_of(m)->vcpus;
-
-	for (int t = 0; t < 30000; t++) {
-		unsigned past = 0;
-
-		for (unsigned v = 0; v < n; v++)
-			past += __atomic_load_n(&guest_stats_of(ram, v)->last_op_ns,
-						__ATOMIC_RELAXED) > ns;
-		if (past == n)
-			return;
-		sleep_ms(1);
-	}
-	fail_msg("a vCPU ran no operation in 30 s");
+	wait_until(vcpus_past, m, ns, "a vCPU ran no operation");
 }
 
-/* Wait (up to 30 s: sanitizers are slow) until every vCPU's workload
- * finished its set-up. */
 static void wait_ready(struct machine *m)
 {
-	uint8_t *ram = ram_of(m, NULL);
-	unsigned n = machine_config_of(m)->vcpus;
-
-	for (int t = 0; t < 3000; t++) {
-		unsigned ready = 0;
-
-		for (unsigned v = 0; v < n; v++)
-			ready += __atomic_load_n(&guest_stats_of(ram, v)->ready,
-						 __ATOMIC_RELAXED) != 0;
-		if (ready == n)
-			return;
-		sleep_ms(10);
-	}
-	fail_msg("set-up did not finish in 30 s");
+	wait_until(vcpus_ready, m, 0, "set-up did not finish");
 }
 
 static void check_ram(struct machine *m)
