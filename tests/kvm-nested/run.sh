@@ -26,6 +26,7 @@
 #                         pcm.env.NAME=VALUE exports NAME=VALUE to the tests
 #   KVM_NESTED_ACCEL      QEMU -accel                 (tcg,thread=multi)
 #   KVM_NESTED_QEMU_ARGS  more QEMU options, split at spaces (e.g. -icount shift=0)
+#   KVM_NESTED_QEMU       the QEMU binary              (qemu-system-x86_64)
 #   KVM_NESTED_LOCK       machine-wide lock file for one run at a time
 #                         (/tmp/postcopy-move-test-kvm.lock)
 set -euo pipefail
@@ -55,6 +56,7 @@ MODPARAMS=${KVM_NESTED_MODPARAMS-}
 APPEND=${KVM_NESTED_APPEND-}
 ACCEL=${KVM_NESTED_ACCEL:-tcg,thread=multi}
 read -r -a QEMU_ARGS <<< "${KVM_NESTED_QEMU_ARGS-}"
+QEMU=${KVM_NESTED_QEMU:-qemu-system-x86_64}
 
 for tool in qemu-system-x86_64 cpio xz dpkg apt-get apt-cache ldd timeout; do
 	command -v "$tool" >/dev/null || die "$tool not found (run: make nested-deps)"
@@ -369,10 +371,10 @@ if command -v flock >/dev/null; then
 		say "lock taken after $(( $(date +%s) - tw ))s"
 	fi
 fi
-say "boot: kernel $KVER under QEMU -accel $ACCEL, -cpu $CPU, -m $MEM, -smp $SMP (bound: ${TIMEOUT}s; console log in ${LOG#"$ROOT"/}; monitor $MON)"
+say "boot: kernel $KVER under QEMU $("$QEMU" --version | head -n 1 | sed "s/.*version \([^ ]*\).*/\1/") -accel $ACCEL, -cpu $CPU, -m $MEM, -smp $SMP (bound: ${TIMEOUT}s; console log in ${LOG#"$ROOT"/}; monitor $MON)"
 TB=$(date +%s.%N)
 set +e
-timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
+timeout --foreground -k 10 "$TIMEOUT" "$QEMU" \
 	-accel "$ACCEL" -cpu "$CPU" -m "$MEM" -smp "$SMP" "${QEMU_ARGS[@]}" \
 	-machine q35 -display none -vga none -nodefaults -no-reboot \
 	-d cpu_reset,guest_errors -D "$QDBG" \
