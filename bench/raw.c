@@ -19,7 +19,14 @@
  * Threads are not pinned: the post-copy path is not either, so both see
  * the same scheduler. Warm-up rounds are run and discarded.
  *
- * One JSON object on stdout, a table on stderr. Usage: raw [--quick]
+ * --busy N keeps N threads spinning through all three, scheduled exactly
+ * as the engines schedule vCPU threads (machine_vcpu_sched: SCHED_BATCH at
+ * nice PCM_VCPU_NICE). A migration with N busy vCPUs shares the cores with
+ * them, so the fair yardstick for it is the baseline beside N spinners,
+ * not the baseline on an idle machine.
+ *
+ * One JSON object on stdout, a table on stderr.
+ * Usage: raw [--quick] [--busy N]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,6 +46,8 @@
 
 #include "uffd/uffd.h"
 #include "lib/clock.h"
+#include "lib/parse.h"
+#include "vm/engine.h"     /* machine_vcpu_sched: the vCPUs' priority */
 
 #define REQ_BYTES     8
 #define RESP_BYTES    4096
@@ -49,12 +58,14 @@
 #define SOCK_TIMEOUT  10       /* s: a stuck peer fails the run */
 #define POLL_MS       2000
 #define MAX_RUNS      3
+#define MAX_BUSY      256
 
 struct params {
 	size_t rtt_warm, rtt_n;
 	size_t fault_warm, fault_n;
 	size_t stream_bytes;
 	int stream_runs;
+	unsigned busy;       /* spinning threads beside every baseline */
 };
 
 struct lat {
@@ -616,12 +627,53 @@ static struct lat bench_fault_rtt(const struct params *p)
 	return l;
 }
 
+/* ---- busy threads: stand-ins for busy vCPUs ---- */
+
+struct busy {
+	pthread_t th[MAX_BUSY];
+	unsigned n;
+	int nice;
+	int stop;            /* atomic */
+};
+
+static void *busy_main(void *arg)
+{
+	struct busy *b = arg;
+	volatile uint64_t spins = 0;
+
+	machine_vcpu_sched(b->nice);
+	while (!__atomic_load_n(&b->stop, __ATOMIC_RELAXED))
+		spins++;
+	return NULL;
+}
+
+static void busy_start(struct busy *b, unsigned n)
+{
+	b->n = n;
+	b->nice = machine_vcpu_nice();
+	b->stop = 0;
+	for (unsigned i = 0; i < n; i++) {
+		int err = pthread_create(&b->th[i], NULL, busy_main, b);
+
+		if (err)
+			die("busy thread", -err);
+	}
+}
+
+static void busy_stop(struct busy *b)
+{
+	__atomic_store_n(&b->stop, 1, __ATOMIC_RELAXED);
+	for (unsigned i = 0; i < b->n; i++)
+		pthread_join(b->th[i], NULL);
+}
+
 /* ---- output ---- */
 
-static void print_json(const struct lat *rtt, const double *runs, int nruns,
-		       const struct lat *fault)
+static void print_json(const struct busy *b, const struct lat *rtt,
+		       const double *runs, int nruns, const struct lat *fault)
 {
-	printf("{\"tcp_rtt_us\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,"
+	printf("{\"busy\":%u,\"busy_nice\":%d,", b->n, b->nice);
+	printf("\"tcp_rtt_us\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,"
 	       "\"max\":%.2f},", rtt->p50, rtt->p90, rtt->p99, rtt->max);
 	printf("\"tcp_stream_mbps\":{\"median\":%.1f,\"runs\":[",
 	       median(runs, nruns));
@@ -638,12 +690,13 @@ static void print_lat_row(const char *name, size_t n, const struct lat *l)
 		l->p50, l->p90, l->p99, l->max);
 }
 
-static void print_table(const struct params *p, const struct lat *rtt,
-			const double *runs, const struct lat *fault,
-			double secs)
+static void print_table(const struct params *p, const struct busy *b,
+			const struct lat *rtt, const double *runs,
+			const struct lat *fault, double secs)
 {
 	fprintf(stderr, "raw: baselines, %ld CPUs online, loopback, threads "
-		"not pinned\n", sysconf(_SC_NPROCESSORS_ONLN));
+		"not pinned, %u busy threads (SCHED_BATCH, nice %d)\n",
+		sysconf(_SC_NPROCESSORS_ONLN), b->n, b->nice);
 	fprintf(stderr, "  %-34s %6s %8s %8s %8s %9s\n", "latency (us)", "n",
 		"p50", "p90", "p99", "max");
 	print_lat_row("TCP 8 B req / 4 KiB resp RTT", p->rtt_n, rtt);
@@ -661,17 +714,43 @@ static void print_table(const struct params *p, const struct lat *rtt,
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: raw [--quick] [--help]\n"
+		"usage: raw [--quick] [--busy N] [--help]\n"
 		"  Measures the raw baselines for post-copy: TCP 4 KiB round "
 		"trip,\n  TCP stream throughput and the local userfaultfd "
 		"fault round trip,\n  over loopback on this machine. Prints one "
 		"JSON object on stdout and\n  a table on stderr.\n"
-		"  --quick  fewer samples and one 256 MiB stream (< 8 s)\n"
-		"  --help   this text\n");
+		"  --quick   fewer samples and one 256 MiB stream (< 8 s)\n"
+		"  --busy N  N threads spinning beside every baseline, at the "
+		"priority\n            vCPU threads run (SCHED_BATCH, nice "
+		"PCM_VCPU_NICE, default 5)\n"
+		"  --help    this text\n");
+}
+
+static void usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "raw: ");
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	usage(stderr);
+	exit(2);
+}
+
+static unsigned parse_busy(const char *s)
+{
+	uint64_t n;
+
+	if (!s)
+		usage_error("--busy needs a thread count%s", "");
+	if (pcm_parse_u64(s, MAX_BUSY, &n))
+		usage_error("--busy '%s': want a thread count from 0 to 256",
+			    s);
+	return (unsigned)n;
 }
 
 static void parse_args(int argc, char **argv, struct params *p)
 {
+	unsigned busy = 0;
+
 	*p = (struct params){ .rtt_warm = 1000, .rtt_n = 20000,
 			      .fault_warm = 1000, .fault_n = 10000,
 			      .stream_bytes = 1ul << 30, .stream_runs = 3 };
@@ -682,30 +761,35 @@ static void parse_args(int argc, char **argv, struct params *p)
 					      .fault_n = 3000,
 					      .stream_bytes = 256ul << 20,
 					      .stream_runs = 1 };
+		} else if (!strcmp(argv[i], "--busy")) {
+			busy = parse_busy(i + 1 < argc ? argv[++i] : NULL);
 		} else if (!strcmp(argv[i], "--help") ||
 			   !strcmp(argv[i], "-h")) {
 			usage(stdout);
 			exit(0);
 		} else {
-			fprintf(stderr, "raw: unknown option '%s'\n", argv[i]);
-			usage(stderr);
-			exit(2);
+			usage_error("unknown option '%s'", argv[i]);
 		}
 	}
+	p->busy = busy;
 }
 
 int main(int argc, char **argv)
 {
+	static struct busy busy;
 	struct params p;
 	struct lat rtt, fault;
 	double runs[MAX_RUNS];
-	uint64_t t0 = pcm_now_ns();
+	uint64_t t0;
 
 	parse_args(argc, argv, &p);
+	busy_start(&busy, p.busy);
+	t0 = pcm_now_ns();
 	rtt = bench_tcp_rtt(&p);
 	bench_tcp_stream(&p, runs);
 	fault = bench_fault_rtt(&p);
-	print_table(&p, &rtt, runs, &fault, (pcm_now_ns() - t0) / 1e9);
-	print_json(&rtt, runs, p.stream_runs, &fault);
+	busy_stop(&busy);
+	print_table(&p, &busy, &rtt, runs, &fault, (pcm_now_ns() - t0) / 1e9);
+	print_json(&busy, &rtt, runs, p.stream_runs, &fault);
 	return 0;
 }
