@@ -27,7 +27,7 @@ LDLIBS  += -luring -lxxhash -lsodium -lpthread -lm
 B       ?= build
 BINDIR  ?= bin
 
-SRC_DIRS  := lib net uffd vm kvm kvm/x86 kvm/dev guest snap postcopy host cli
+SRC_DIRS  := lib net uffd vm kvm kvm/x86 kvm/dev guest pages snap postcopy host cli
 MAIN_SRC  := cli/main.c
 LIB_SRCS  := $(filter-out $(MAIN_SRC),$(wildcard $(addsuffix /*.c,$(SRC_DIRS))))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/%.o) $(B)/kvm/payload.o

@@ -1,12 +1,14 @@
-/* snap/load.c - the eager restore: runs of data pages read straight into
- * guest RAM, each page checked, zero pages left as the new machine's
- * holes, then the state. */
+/* snap/load.c - loading a snapshot file into a new machine. Eager: runs
+ * of data pages read straight into guest RAM, each page checked, zero
+ * pages left as the new machine's holes, then the state. Lazy: the file
+ * as a page source (pages/source.h) for a lazy fill of guest RAM
+ * through userfaultfd (pages/lazy.h), then the state. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "lib/clock.h"
+#include "pages/lazy.h"
 #include "snap/load.h"
 
 /* Pages per read: a run of data pages costs one pread, not one each. */
@@ -45,22 +47,6 @@ static bool has_bytes(const struct snap_file *f, uint64_t pfn)
 	return snap_page_held(f, pfn) && !snap_page_zero(f, pfn);
 }
 
-static int pread_all(int fd, uint8_t *p, size_t len, uint64_t off)
-{
-	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;   /* the frame said it was there */
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 /* Pages [0, np) of region g, whose first page is pfn base. */
 static int load_region(const struct snap_file *f, const struct machine_region *g,
 		       uint64_t base, const struct snap_load_progress *pr, uint64_t *bad,
@@ -83,12 +69,7 @@ static int load_region(const struct snap_file *f, const struct machine_region *g
 			n++;
 		if (!n)
 			break;
-		r = pread_all(snap_fd(f), g->host + p * SNAP_PAGE, n * SNAP_PAGE,
-			      snap_page_off(f, base + p));
-		for (uint64_t i = 0; i < n && !r; i++)
-			if ((r = snap_page_check(f, base + p + i, g->host + (p + i) * SNAP_PAGE)))
-				*bad = base + p + i;
-		if (r)
+		if ((r = snap_pages_read(f, base + p, n, g->host + p * SNAP_PAGE, bad)))
 			return r;
 		st->data_pages += n;
 		p += n;
@@ -135,6 +116,46 @@ int snap_load_eager(const struct snap_file *f, struct machine *m,
 	}
 	if (bad_pfn)
 		*bad_pfn = bad;
+	return r;
+}
+
+/* ---- lazy: the file as a page source ---- */
+
+static int file_kind(void *arg, uint64_t pfn)
+{
+	const struct snap_file *f = arg;
+
+	if (!snap_page_held(f, pfn))
+		return pfn < snap_npages(f) ? -ENOENT : -EINVAL;
+	return snap_page_zero(f, pfn) ? PAGES_ZERO : PAGES_DATA;
+}
+
+static int file_read(void *arg, uint64_t first, uint64_t n, void *buf, uint64_t *bad)
+{
+	return snap_pages_read(arg, first, n, buf, bad);
+}
+
+int snap_load_lazy(const struct snap_file *f, struct machine *m, const struct pages_hooks *h,
+		   struct pages_lazy **out)
+{
+	const struct pages_source src = { file_kind, file_read, (void *)f, LOAD_RUN };
+	const struct machine_region *rg;
+	unsigned n = machine_regions(m, &rg);
+	int r = layout_fits(f, m);
+
+	*out = NULL;
+	if (r)
+		return r;
+	if (snap_is_incremental(f))
+		return -ENOENT;   /* a chain's pages are in its parents: not built yet */
+	/* Registered before the state loads: whatever the load reads or
+	 * writes of guest RAM faults and is served from the file. */
+	if ((r = pages_lazy_start(rg, n, &src, h, out)))
+		return r;
+	if ((r = load_state(f, m))) {
+		pages_lazy_destroy(*out);
+		*out = NULL;
+	}
 	return r;
 }
 

@@ -1,8 +1,9 @@
-/* snap/load.h - an eager restore: every page of a snapshot file into the
- * RAM of a machine made for it, each checked against the file's index,
- * then its state. The VM starts only once all of it is in. (A lazy
- * restore, pages on demand through userfaultfd, is a later step of issue
- * 13; it makes the same checks, a page at a time.)
+/* snap/load.h - a snapshot file into the RAM of a machine made for it,
+ * every page checked against the file's index, then its state. Eager:
+ * the VM starts only once every page is in. Lazy: guest RAM is filled
+ * through userfaultfd (pages/lazy.h) with the file as the page source,
+ * so the VM starts as soon as the state is loaded; a page a vCPU touches
+ * is read, checked and installed at once, a filler brings in the rest.
  *
  * The machine is the caller's: machine_create_incoming on snap_meta_config
  * of the file's meta. Functions return 0 or negative errno.
@@ -13,6 +14,7 @@
 #include <stdint.h>
 
 #include "guest/workload.h"
+#include "pages/lazy.h"
 #include "snap/read.h"
 #include "vm/machine.h"
 
@@ -46,6 +48,18 @@ int snap_load_fits(const struct snap_file *f, struct machine *m);
 int snap_load_eager(const struct snap_file *f, struct machine *m,
 		    const struct snap_load_progress *pr, uint64_t *bad_pfn,
 		    struct snap_load_stats *st);
+
+/* The lazy restore: m's RAM registered with userfaultfd and filled from
+ * f (which must outlive *out), then machine_load of the state; h's end
+ * hook says when every page is in, or the first page that failed (the
+ * errors of snap_pages_read: -EILSEQ a checksum, -EBADMSG the file cut
+ * short since it was opened). m must be new; a full snapshot only
+ * (-ENOENT for a layer). On an error nothing is left running (for a
+ * state that machine_load refuses, machine_why says why). The caller
+ * starts m, and ends with pages_lazy_halt before it destroys m, then
+ * pages_lazy_destroy. */
+int snap_load_lazy(const struct snap_file *f, struct machine *m, const struct pages_hooks *h,
+		   struct pages_lazy **out);
 
 /* The guest-physical address of page pfn of f's RAM (region order). */
 uint64_t snap_pfn_gpa(const struct snap_file *f, uint64_t pfn);

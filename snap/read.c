@@ -246,6 +246,33 @@ static bool has_bytes(const struct snap_file *f, uint64_t pfn)
 	return pcm_bitmap_test(&f->x.present, pfn) && !pcm_bitmap_test(&f->x.zero, pfn);
 }
 
+int snap_pages_read(const struct snap_file *f, uint64_t first, uint64_t n, void *buf,
+		    uint64_t *bad)
+{
+	uint8_t *b = buf;
+	int r;
+
+	if (first >= f->h.npages || n > f->h.npages - first) {
+		*bad = first;
+		return -EINVAL;
+	}
+	for (uint64_t i = 0; i < n; i++)
+		if (!has_bytes(f, first + i)) {
+			*bad = first + i;
+			return pcm_bitmap_test(&f->x.present, first + i) ? -EINVAL : -ENOENT;
+		}
+	if ((r = pread_all(f->fd, b, n * SNAP_PAGE, snap_page_off(f, first)))) {
+		*bad = first;
+		return r;
+	}
+	for (uint64_t i = 0; i < n; i++)
+		if ((r = snap_page_check(f, first + i, b + i * SNAP_PAGE))) {
+			*bad = first + i;
+			return r;
+		}
+	return 0;
+}
+
 /* Pages with bytes in the file, a run of at most 256 (1 MiB) per read. */
 static int verify_pages(const struct snap_file *f, uint8_t *buf, uint64_t *bad)
 {
@@ -261,13 +288,7 @@ static int verify_pages(const struct snap_file *f, uint8_t *buf, uint64_t *bad)
 			n++;
 		if (!n)
 			break;
-		r = pread_all(f->fd, buf, n * SNAP_PAGE, snap_page_off(f, p));
-		if (r)
-			*bad = p;
-		for (uint64_t i = 0; i < n && !r; i++)
-			if ((r = snap_page_check(f, p + i, buf + i * SNAP_PAGE)))
-				*bad = p + i;
-		if (r)
+		if ((r = snap_pages_read(f, p, n, buf, bad)))
 			return r;
 		p += n;
 	}

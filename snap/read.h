@@ -53,6 +53,13 @@ bool snap_page_zero(const struct snap_file *f, uint64_t pfn);
 int snap_fd(const struct snap_file *f);
 uint64_t snap_page_off(const struct snap_file *f, uint64_t pfn);
 int snap_page_check(const struct snap_file *f, uint64_t pfn, const void *page);
+/* Pages first..first+n-1, each held with bytes in the file (not zero),
+ * with one read into buf (n * 4 KiB), each checked: 0, or the error with
+ * *bad its page: -EILSEQ a checksum, -EBADMSG the file ends before them
+ * (cut since it was opened), -ENOENT a page not held, -EINVAL a zero
+ * page or one past the end. */
+int snap_pages_read(const struct snap_file *f, uint64_t first, uint64_t n, void *buf,
+		    uint64_t *bad);
 /* Page pfn's 4 KiB into buf, checked. */
 int snap_page_read(const struct snap_file *f, uint64_t pfn, void *buf);
 

@@ -1,0 +1,117 @@
+/* pages/fill.c - the filler of a lazy fill: every page not yet in, in
+ * pfn order, a run of data pages per read of the source (at most
+ * run_max, never across a region), installed with one UFFDIO_COPY. Zero
+ * pages are skipped: they stay holes of the memfd, which read as zero
+ * once the RAM is let go. When the last data page is in, it ends the
+ * fault thread, unregisters the RAM and tells the end hook.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "lib/clock.h"
+#include "pages/lazy_int.h"
+
+/* The data run at pfn: pages not in, of kind data, in one region. 0 for
+ * a zero page or one already in; negative errno from the source. */
+static int64_t fill_run(struct pages_lazy *lz, uint64_t pfn)
+{
+	uint64_t max = pages_region_left(lz, pfn), n = 0;
+
+	if (max > lz->src.run_max)
+		max = lz->src.run_max;
+	while (n < max && !pcm_bitmap_test(&lz->in, pfn + n)) {
+		int kind = lz->src.kind(lz->src.arg, pfn + n);
+
+		if (kind < 0) {
+			if (n)
+				break;   /* this run first; the bad page next */
+			pages_fail(lz, kind, pfn);
+			return kind;
+		}
+		if (kind != PAGES_DATA)
+			break;
+		n++;
+	}
+	return (int64_t)n;
+}
+
+/* Run [pfn, pfn + n) from the source into guest RAM. */
+static int fill_install(struct pages_lazy *lz, uint64_t pfn, uint64_t n, uint8_t *buf)
+{
+	uint64_t bad = pfn;
+	long got;
+	int err = lz->src.read(lz->src.arg, pfn, n, buf, &bad);
+
+	if (err) {
+		pages_fail(lz, err, bad);
+		return err;
+	}
+	got = uffd_copy(&lz->uffd, pages_addr(lz, pfn), buf, n * UFFD_PAGE, true);
+	if (got < 0) {
+		pages_fail(lz, (int)got, pfn);
+		return (int)got;
+	}
+	atomic_fetch_add(&lz->filled, (uint64_t)got);
+	pcm_bitmap_set_range(&lz->in, pfn, n);
+	return 0;
+}
+
+static int fill_all(struct pages_lazy *lz, uint8_t *buf)
+{
+	for (uint64_t pfn = 0; pfn < lz->npages;) {
+		int64_t n;
+
+		if (atomic_load(&lz->halt))
+			return -ECANCELED;
+		if (pcm_bitmap_test(&lz->in, pfn)) {
+			pfn++;
+			continue;
+		}
+		if ((n = fill_run(lz, pfn)) < 0)
+			return (int)n;
+		if (!n) {   /* a zero page: a hole, unless a fault maps it */
+			pfn++;
+			continue;
+		}
+		if (fill_install(lz, pfn, (uint64_t)n, buf))
+			return -EIO;
+		pfn += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Every data page is in: no fault can want the source any more. */
+static void fill_done(struct pages_lazy *lz)
+{
+	int err = 0;
+
+	pages_fault_stop(lz);
+	if (atomic_load(&lz->err))
+		return;   /* the fault thread failed on its last page */
+	for (unsigned i = 0; i < lz->nrg; i++) {
+		int e = uffd_unregister(&lz->uffd, lz->rg[i].host, lz->rg[i].size);
+
+		err = err ? err : e;
+	}
+	if (err) {
+		pages_fail(lz, err, UINT64_MAX);
+		return;
+	}
+	atomic_store(&lz->resident_ns, pcm_now_ns());
+	pages_end(lz, 0, UINT64_MAX);
+}
+
+void *pages_fill_main(void *arg)
+{
+	struct pages_lazy *lz = arg;
+	uint8_t *buf = aligned_alloc(UFFD_PAGE, lz->src.run_max * UFFD_PAGE);
+
+	if (!buf) {
+		pages_fail(lz, -ENOMEM, UINT64_MAX);
+		return NULL;
+	}
+	if (!fill_all(lz, buf))
+		fill_done(lz);
+	free(buf);
+	return NULL;
+}

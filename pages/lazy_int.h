@@ -1,0 +1,53 @@
+/* pages/lazy_int.h - what the lazy fill's files share (pages/lazy.c,
+ * fault.c, fill.c); not for outside pages/. */
+#ifndef PAGES_LAZY_INT_H
+#define PAGES_LAZY_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "lib/bitmap.h"
+#include "pages/lazy.h"
+#include "uffd/uffd.h"
+
+#define PAGES_RUN_DEFAULT 256u   /* 1 MiB per read of the filler */
+
+struct pages_lazy {
+	struct uffd uffd;
+	struct pages_source src;
+	struct pages_hooks hooks;
+	unsigned nrg;
+	struct machine_region rg[MACHINE_MAX_REGIONS];
+	uint64_t first[MACHINE_MAX_REGIONS];   /* first pfn of each region */
+	uint64_t npages;
+	struct pcm_bitmap in;                  /* installed, by either thread */
+	int stop_fd;                           /* eventfd: the fault thread ends */
+	pthread_t fault_thr, fill_thr;
+	bool fault_running, fill_running;
+	atomic_bool halt;                      /* the filler stops */
+	atomic_bool ended;                     /* the end hook was called */
+	atomic_int err;
+	_Atomic uint64_t bad_pfn;
+	_Atomic uint64_t faults, faulted, faulted_zero, filled;
+	_Atomic uint64_t fault_ns_max, fault_ns_sum, resident_ns;
+	uint64_t started_ns;
+};
+
+/* pages/core.c */
+/* Host address of page pfn; the pfn of a host address (-EFAULT outside). */
+uint8_t *pages_addr(const struct pages_lazy *lz, uint64_t pfn);
+int pages_pfn_of(const struct pages_lazy *lz, uint64_t addr, uint64_t *pfn);
+/* Pages from pfn to the end of its region. */
+uint64_t pages_region_left(const struct pages_lazy *lz, uint64_t pfn);
+/* The first failure is kept; both threads stop; the end hook is told. */
+void pages_fail(struct pages_lazy *lz, int err, uint64_t pfn);
+/* The end hook, once. */
+void pages_end(struct pages_lazy *lz, int err, uint64_t pfn);
+
+/* pages/fault.c, pages/fill.c */
+void *pages_fault_main(void *arg);
+void *pages_fill_main(void *arg);
+/* Ask the fault thread to end and join it (the filler, once all is in). */
+void pages_fault_stop(struct pages_lazy *lz);
+
+#endif
