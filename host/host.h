@@ -5,6 +5,7 @@
 #define HOST_HOST_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #define PCM_PROG "postcopy-move"
 
@@ -16,9 +17,27 @@ struct receive_opts;
 int vmhost_serve(struct machine *m, const char *name);
 /* A VM restored from a snapshot file: status names the file and what the
  * restore's check of the guest said. The strings must outlive the call. */
+struct pcm_jw;
+struct vmhost_restore_ops;
 struct vmhost_restored {
 	const char *file;         /* absolute path */
 	const char *check;        /* e.g. "kv self-check passed, ..." */
+	const struct vmhost_restore_ops *ops;   /* NULL: none */
+};
+/* What a restore still doing its work while the VM runs (lazy) gives the
+ * host. status adds the restore's keys, restore_check among them (check
+ * is then unused). While fd is not -1 the restore goes on: the host
+ * polls it and, once readable, over() says 0 (done: fd is done with),
+ * > 0 (not yet) or a failure, with its words in why: the host says them,
+ * leaves the VM (a vCPU may wait for a page that never comes; the
+ * process's exit ends it) and exits 1. Until done, snapshot and migrate
+ * are refused. halt() is called before the host destroys the VM. */
+struct vmhost_restore_ops {
+	void (*status)(void *arg, struct pcm_jw *w);
+	int fd;
+	int (*over)(void *arg, char *why, size_t len);
+	void (*halt)(void *arg);
+	void *arg;
 };
 /* vmhost_serve for it; r NULL is vmhost_serve. */
 int vmhost_serve_restored(struct machine *m, const char *name, const struct vmhost_restored *r);

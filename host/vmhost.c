@@ -80,6 +80,8 @@ struct vmhost {
 	atomic_bool switch_req;
 	int wake_fd;          /* eventfd: the migration thread finished */
 	struct vmhost_restored restored;   /* file NULL: not restored */
+	bool restoring;           /* its ops->fd is still polled */
+	bool restore_failed;      /* the VM is left to the process's exit */
 };
 
 static const char *host_state(struct vmhost *h)
@@ -142,7 +144,10 @@ static void host_status(struct vmhost *h, FILE *f)
 		pcm_jw_u64(&w, "heartbeats", st.heartbeats);
 		if (h->restored.file) {
 			pcm_jw_str(&w, "restored_from", h->restored.file);
-			pcm_jw_str(&w, "restore_check", h->restored.check);
+			if (h->restored.ops && h->restored.ops->status)
+				h->restored.ops->status(h->restored.ops->arg, &w);
+			else
+				pcm_jw_str(&w, "restore_check", h->restored.check);
 		}
 	} else {
 		host_status_incoming(h, &w);
@@ -389,6 +394,11 @@ static bool host_migrate(struct vmhost *h, FILE *f, const struct pcm_json_doc *d
 		ctl_err(f, "the VM is paused after a failed migration; it cannot move again");
 		return false;
 	}
+	if (h->restoring) {
+		ctl_err(f, "the VM is still being restored lazily (its pages are arriving from "
+			"the file): migrate it once every page is in (status: restore_resident_ms)");
+		return false;
+	}
 	pm_strset(o->name, sizeof(o->name), h->name);
 	atomic_store(&h->switch_req, false);
 	h->mig_f = f;
@@ -536,6 +546,9 @@ static const char *host_snap_refusal(struct vmhost *h)
 	if (h->migrating)
 		return "a migration of this VM is running: its RAM is in flight, and a snapshot "
 		       "now would not be safe; take it once the migration ends";
+	if (h->restoring)
+		return "the VM is still being restored lazily (its pages are arriving from the "
+		       "file): take it once every page is in (status: restore_resident_ms)";
 	if (machine_crashed(h->m))
 		return "the guest crashed (status says why): there is no running VM to snapshot";
 	if (h->paused)
@@ -1049,6 +1062,26 @@ static bool host_guest_end(struct vmhost *h, int fd)
 	return true;
 }
 
+/* The restore's fd is readable. Returns true when the host should exit
+ * (the restore failed: a page, the file). */
+static bool host_restore_event(struct vmhost *h)
+{
+	const struct vmhost_restore_ops *o = h->restored.ops;
+	char why[600] = "";
+	int r = o->over(o->arg, why, sizeof(why));
+
+	if (r > 0)
+		return false;
+	h->restoring = false;
+	if (!r)
+		return false;
+	h->status = host_error("%s", why);
+	fprintf(stderr, "%s: VM '%s' stopped: it cannot run without that page\n", PCM_PROG,
+		h->name);
+	h->restore_failed = true;
+	return true;
+}
+
 static void host_loop(struct vmhost *h)
 {
 	sigset_t sigs;
@@ -1059,12 +1092,16 @@ static void host_loop(struct vmhost *h)
 	sigaddset(&sigs, SIGTERM);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	for (bool done = false; !done;) {
-		struct pollfd p[4] = { { .fd = atomic_load(&h->ctl_fd), .events = POLLIN },
+		struct pollfd p[5] = { { .fd = atomic_load(&h->ctl_fd), .events = POLLIN },
 				       { .fd = sfd, .events = POLLIN },
 				       { .fd = h->wake_fd, .events = POLLIN },
-				       { .fd = h->m ? machine_end_fd(h->m) : -1, .events = POLLIN } };
+				       { .fd = h->m ? machine_end_fd(h->m) : -1, .events = POLLIN },
+				       { .fd = h->restoring ? h->restored.ops->fd : -1,
+					 .events = POLLIN } };
 
-		if (poll(p, 4, -1) < 0 && errno != EINTR)
+		if (poll(p, 5, -1) < 0 && errno != EINTR)
+			break;
+		if (p[4].revents && host_restore_event(h))
 			break;
 		if (p[3].revents && host_guest_end(h, p[3].fd))
 			break;
@@ -1110,6 +1147,10 @@ static int host_exit(struct vmhost *h)
 	}
 	if (h->abandoned)
 		return h->status;   /* the receive thread may still use what follows */
+	if (h->restore_failed)
+		return h->status;   /* a vCPU may wait on a page: the exit ends it */
+	if (h->restored.ops && h->restored.ops->halt)
+		h->restored.ops->halt(h->restored.ops->arg);
 	host_linger_stop(h);
 	close(h->wake_fd);
 	link_destroy(&h->link);
@@ -1135,6 +1176,7 @@ int vmhost_serve_restored(struct machine *m, const char *name, const struct vmho
 	h.m = m;
 	if (r)
 		h.restored = *r;
+	h.restoring = r && r->ops && r->ops->fd >= 0;
 	pm_strset(h.name, sizeof(h.name), name);
 	err = ctl_listen(name, &fd);
 	if (err == -EADDRINUSE)
