@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# snapshot --pause and restore (issue 13, stop-the-world), as an operator
-# uses them, on the thread engine and, where /dev/kvm works, the kvm
-# engine, with a 256 MiB kv guest: the snapshotted VM runs on; a restore
-# under a new name runs, carries on from the snapshot's operations and
-# passes the workload's self-check; that copy migrates to a `receive`
-# and verifies there. Then every refusal: no such VM, no --pause (live
-# snapshots are not built yet), an existing file without --force, a
-# directory that does not exist or is read-only, a full disk, a VM that
-# migrates or crashed; a restore of a truncated file, of a page with a
-# flipped byte, of something else or another version, under a running
-# name or onto another engine. After each refusal the VM runs on as it
-# was, and a refused restore leaves nothing running.
+# snapshot --pause and restore (issue 13), as an operator uses them, on
+# the thread engine and, where /dev/kvm works, the kvm engine, with a
+# 256 MiB kv guest: the snapshotted VM runs on; an eager restore under a
+# new name runs, carries on from the snapshot's operations and passes the
+# workload's self-check; that copy migrates to a `receive` and verifies
+# there. A lazy restore (the default) of the same file starts at once,
+# has every page in soon after (status: times, pages faulted and
+# filled), passes the self-check; its RAM equals an eager restore's
+# (snapdigest, with threads faulting while the filler runs). Then every
+# refusal: no such VM, no --pause (live snapshots are not built yet), an
+# existing file without --force, a directory that does not exist or is
+# read-only, a full disk, a VM that migrates or crashed; a restore of a
+# truncated file, of a page with a flipped byte (eager: before anything
+# runs; lazy: found as the VM runs, which then stops, exit 1), of a file
+# cut short after a lazy restore began, of something else or another
+# version, under a running name or onto another engine. After each
+# refusal the VM runs on as it was, and a refused restore leaves nothing
+# running.
 source "$(dirname "$0")/lib.sh"
 
 # Mounts made here go before lib.sh's cleanup removes $TMP under them.
@@ -88,7 +94,7 @@ roundtrip() {
 		<<<"$(st_json "$src")"
 
 	# A copy, while the original runs: a restore is not a move.
-	if ! start_restore "$cp" "$snap"; then
+	if ! start_restore "$cp" "$snap" --eager; then
 		fail "$eng: restore did not come up"
 		"$PM" stop "$src" >/dev/null 2>&1 || true
 		return
@@ -121,12 +127,62 @@ roundtrip() {
 	"$PM" stop "$dst" >/dev/null || true
 }
 
+# ------------------------------------------- a2. lazy restore ----
+# wait_resident NAME S: true once status says every page is in.
+wait_resident() {
+	for _ in $(seq $(( $2 * 10 ))); do
+		jqt '.restore_resident_ms != null' <<<"$(st_json "$1" 2>/dev/null)" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+lazy_roundtrip() {
+	local eng=$1 cp=L$1 snap=$TMP/$1.snap res=$TMP/$1.snap.json st
+	if ! start_restore "$cp" "$snap"; then
+		fail "$eng: lazy restore did not come up"
+		return
+	fi
+	check "$eng lazy: restore says it started lazily ($(head -1 "$TMP/$cp.log"))" \
+		grep -q "^VM '$cp' running: restored lazily from $snap in [0-9.]* ms" "$TMP/$cp.log"
+	check "$eng lazy: every page comes in" wait_resident "$cp" 60
+	st=$(st_json "$cp")
+	check "$eng lazy: the restore says when every page was in, and how" grep -Eq \
+		"^VM '$cp': every page resident [0-9.]+ ms after the restore began \(started at [0-9.]+ ms\): [0-9]+ faulted, [0-9]+ filled" \
+		"$TMP/$cp.log"
+	check "$eng lazy: the self-check passed" grep -q "check: kv self-check passed" "$TMP/$cp.log"
+	check "$eng lazy: status: mode, times, and faulted + filled = the file's data pages" \
+		jqt --argjson d "$(jq .data_pages "$res")" --argjson z "$(jq .zero_pages "$res")" \
+		'.restore_mode == "lazy" and .restore_started_ms > 0
+		 and .restore_resident_ms >= .restore_started_ms
+		 and .restore_pages_faulted + .restore_pages_filled == $d and .restore_pages_faulted > 0
+		 and .restore_pages_zero == $z and .restore_pages_left == 0
+		 and (.restore_check | test("self-check passed"))' <<<"$st"
+	pass "$eng lazy: started in $(jq .restore_started_ms <<<"$st") ms, every page in at $(jq .restore_resident_ms <<<"$st") ms, $(jq .restore_pages_faulted <<<"$st") pages faulted, $(jq .restore_pages_filled <<<"$st") filled"
+	check "$eng lazy: the copy runs and makes progress" vm_alive "$cp"
+	"$PM" stop "$cp" >/dev/null
+	check "$eng lazy: stop ends it, exit 0" wait_pid_rc "$VM_PID" 0
+}
+
+# wait_pid_rc PID RC: the process ends (10 s) with exit status RC.
+wait_pid_rc() {
+	local rc=0
+	for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	wait "$1" || rc=$?
+	[ "$rc" -eq "$2" ]
+}
+
 roundtrip thread
+lazy_roundtrip thread
+out=$("$ROOT/${PCM_BUILD:-build}/tools/snapdigest" "$TMP/thread.snap" --touchers 2 2>&1) && rc=0 || rc=$?
+check "thread: a lazy restore's RAM equals an eager one's ($(tr '\n' ';' <<<"$out"))" \
+	test "$rc" -eq 0 -a -n "$(grep 'equal$' <<<"$out")"
 
 KVM_OK=
 if [ -c /dev/kvm ] && "$PM" engines --check kvm 2>/dev/null; then
 	KVM_OK=1
 	roundtrip kvm
+	lazy_roundtrip kvm
 else
 	skip "kvm round trip: /dev/kvm does not work here ($("$PM" engines 2>&1 | grep -m1 kvm || true))"
 fi
@@ -205,8 +261,43 @@ refused_restore "a file one byte short" "torn, truncated or damaged" "$TMP/cut1.
 cp "$base" "$TMP/flip.snap"
 read -r pfn off <<<"$(data_page_off "$TMP/flip.snap" 1000)"
 flip_byte "$TMP/flip.snap" "$off"
-refused_restore "a flipped byte in a page, naming the page" \
+refused_restore "eager: a flipped byte in a page, naming the page" \
+	"page $pfn \(guest address 0x[0-9a-f]+\) of .*flip.snap fails its checksum" "$TMP/flip.snap" --eager
+refused_restore "lazy: a flipped byte in a page, naming the page" \
 	"page $pfn \(guest address 0x[0-9a-f]+\) of .*flip.snap fails its checksum" "$TMP/flip.snap"
+expect_error "--lazy and --eager together are a usage error" "exclude each other" \
+	"$PM" restore "$base" --lazy --eager
+
+# Found as the VM runs: a page far into RAM, which the filler reaches
+# after the start; or the file cut short once the restore has opened it.
+# Either stops the VM and the process (exit 1), naming page and file.
+late_failure() {
+	local d=$1 name=$2 file=$3 pat=$4 cut=${5:-} rc=0
+	"$PM" restore "$file" --name "$name" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	local pid=$!
+	for _ in $(seq 200); do
+		[ -S "$POSTCOPY_MOVE_RUN_DIR/$name.sock" ] || ! kill -0 $pid 2>/dev/null && break
+		sleep 0.01
+	done
+	[ -z "$cut" ] || truncate -s "$cut" "$file"
+	wait_pid_rc $pid 1 || rc=$?
+	if [ "$rc" -eq 0 ] && grep -q "running: restored lazily" "$TMP/$name.out" &&
+	   grep -Eq "$pat" "$TMP/$name.err" && [ "$(grep -c error "$TMP/$name.err")" -eq 1 ]; then
+		pass "$d (exit 1: $(head -1 "$TMP/$name.err"))"
+	else
+		fail "$d: $(cat "$TMP/$name.out" "$TMP/$name.err")"
+	fi
+	check "... nothing runs" bash -c "! '$PM' status $name >/dev/null 2>&1 && [ ! -e '$POSTCOPY_MOVE_RUN_DIR/$name.sock' ]"
+}
+cp "$base" "$TMP/flip2.snap"
+read -r pfn off <<<"$(data_page_off "$TMP/flip2.snap" 60000)"
+flip_byte "$TMP/flip2.snap" "$off"
+late_failure "lazy: a damaged page found while the VM runs stops it" Xl "$TMP/flip2.snap" \
+	"page $pfn \(guest address 0x[0-9a-f]+\) of .*flip2.snap fails its checksum: the file is damaged"
+cp "$base" "$TMP/cutlate.snap"
+late_failure "lazy: a file cut short after the restore began stops it" Xt "$TMP/cutlate.snap" \
+	"cutlate.snap ends before page [0-9]+ \(guest address 0x[0-9a-f]+\): the file was cut short" \
+	$((size / 2))
 cp "$base" "$TMP/v2.snap"
 printf '\002' | dd of="$TMP/v2.snap" bs=1 seek=8 conv=notrunc 2>/dev/null
 refused_restore "another format version" "format version 2; this build reads version 1" "$TMP/v2.snap"
