@@ -314,4 +314,54 @@ int kvm_virtio_blk_attach(struct kvm_bus *mmio, struct kvm_devs *devs,
 int kvm_virtio_blk_add(struct kvm_vm *vm, uint64_t base, unsigned gsi,
 		       const struct kvm_virtio_blk_config *c);
 
+
+/* ==== virtio-net (virtio_net.c; virtio 1.2, 5.1) ====
+ * Device ID 1 on a tap (kvm/dev/tap.h): queue 0 receives, queue 1
+ * transmits; no control queue, one queue pair. Offers MAC and STATUS only
+ * (no offloads, no mergeable buffers): the configuration space is the MAC
+ * and a status that always says link up. Every buffer starts with the
+ * 12-byte struct virtio_net_hdr_v1 (VERSION_1 is required); frames go to
+ * the tap with an all-zero header whatever the driver wrote there (it may
+ * ask for nothing), and come to the driver with one that asks nothing
+ * (num_buffers 1). A transmit chain with a device-writable buffer or
+ * fewer readable bytes than the header, and a receive chain with a
+ * device-readable buffer or fewer writable bytes than the header, are
+ * malformed like a bad ring: DEVICE_NEEDS_RESET, and the device takes
+ * nothing from either queue until reset. A frame larger than the receive
+ * buffer at the head of the ring is dropped, the buffer left for the
+ * next; frames arriving while the driver is not running are dropped.
+ * Both queues are served by the device's own thread, polling the tap and
+ * an eventfd that notify writes; the frame and buffer copies run outside
+ * the device lock. quiesce waits for the frame in hand. State: the MAC,
+ * the link status and the features offered; a load adopts the source's
+ * MAC unless this end was given one (mac=) and it differs. */
+#define KVM_VIRTIO_NET_QUEUE_MAX   256
+#define KVM_VIRTIO_NET_HDR_LEN     12       /* struct virtio_net_hdr_v1 */
+#define KVM_VIRTIO_NET_FRAME_MAX   65536    /* bytes after the header */
+#define KVM_VIRTIO_NET_CONFIG_SIZE 8        /* mac, status */
+#define KVM_VIRTIO_NET_STATE_SIZE  17       /* the back-end's own bytes */
+#define KVM_VIRTIO_NET_RXQ         0
+#define KVM_VIRTIO_NET_TXQ         1
+
+#define KVM_VIRTIO_NET_F_MAC       5
+#define KVM_VIRTIO_NET_F_STATUS    16
+#define KVM_VIRTIO_NET_S_LINK_UP   1
+
+struct kvm_virtio_net_config {
+	const char *tap;          /* interface name: opened, or created */
+	uint8_t mac[6];
+	int mac_set;              /* 0: a random locally administered MAC */
+};
+
+/* Open the tap and register the device as kvm_virtio_mmio_attach does.
+ * Negative errno with the reason, naming the tap, in why (tap.h's
+ * errors, -EINVAL for a multicast or all-zero MAC). */
+int kvm_virtio_net_attach(struct kvm_bus *mmio, struct kvm_devs *devs,
+			  const struct kvm_virtio_mmio_config *mc,
+			  const struct kvm_virtio_net_config *c, char *why, size_t wlen,
+			  struct kvm_virtio **out);
+/* The same on a VM; the reason goes to vm->why. */
+int kvm_virtio_net_add(struct kvm_vm *vm, uint64_t base, unsigned gsi,
+		       const struct kvm_virtio_net_config *c);
+
 #endif
