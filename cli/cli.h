@@ -53,6 +53,9 @@ int vm_opts_parse(struct vm_opts *v, const char *cmd, int opt, const char *arg);
 /* --disk FILE[,ro] into d[*n]: 1 taken, else the exit status after
  * printing why. */
 int vm_disk_parse(const char *cmd, char *arg, struct machine_disk *d, unsigned *n);
+/* --net tap=NAME[,mac=MAC] into nics[*n]: 1 taken, else the exit status
+ * after a usage error. */
+int vm_net_parse(const char *cmd, char *arg, struct machine_nic *nics, unsigned *n);
 /* Check the whole; 0 or exit status 2 after printing why. */
 int vm_opts_finish(struct vm_opts *v, const char *cmd);
 struct migrate_opts;

@@ -1,6 +1,8 @@
 /* cli/vmopts.c - the machine options `run` and `demo` share. */
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
+#include <net/if.h>
 #include "cli/cli.h"
 #include "cli/vmopts.h"
 
@@ -60,6 +62,8 @@ int vm_opts_parse(struct vm_opts *v, const char *cmd, int opt, const char *arg)
 		return 1;
 	case VMOPT_DISK:
 		return vm_disk_parse(cmd, (char *)arg, v->cfg.lx.disks, &v->cfg.lx.ndisks);
+	case VMOPT_NET:
+		return vm_net_parse(cmd, (char *)arg, v->cfg.lx.nics, &v->cfg.lx.nnics);
 	case VMOPT_ENGINE:
 		if (strcmp(arg, "auto") && strcmp(arg, "kvm") && strcmp(arg, "thread"))
 			return cli_usage_error(cmd, "unknown engine '%s' (auto, kvm, thread)", arg);
@@ -114,12 +118,60 @@ int vm_disk_parse(const char *cmd, char *arg, struct machine_disk *d, unsigned *
 	return 1;
 }
 
+/* MAC as six hex bytes a:b:c:d:e:f (one or two digits each): 0 or -EINVAL. */
+static int mac_parse(const char *s, uint8_t mac[6])
+{
+	for (unsigned i = 0; i < 6; i++) {
+		unsigned v = 0, k = 0;
+
+		for (; k < 2 && isxdigit((unsigned char)s[k]); k++)
+			v = v * 16 + (unsigned)(isdigit((unsigned char)s[k]) ? s[k] - '0'
+							    : (tolower((unsigned char)s[k]) - 'a' + 10));
+		if (!k || s[k] != (i < 5 ? ':' : 0))
+			return -EINVAL;
+		mac[i] = (uint8_t)v;
+		s += k + (i < 5);
+	}
+	return 0;
+}
+
+int vm_net_parse(const char *cmd, char *arg, struct machine_nic *nics, unsigned *n)
+{
+	struct machine_nic c = { 0 };
+	char *save = NULL, *kv;
+
+	if (*n == MACHINE_MAX_NICS)
+		return cli_usage_error(cmd, "at most %d --net", MACHINE_MAX_NICS);
+	for (kv = strtok_r(arg, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(kv, "tap=", 4)) {
+			c.tap = kv + 4;   /* argv's, which outlives the VM */
+		} else if (!strncmp(kv, "mac=", 4)) {
+			if (mac_parse(kv + 4, c.mac))
+				return cli_usage_error(cmd, "--net: invalid mac '%s' (six hex bytes, "
+						       "e.g. 52:54:00:12:34:56)", kv + 4);
+			if ((c.mac[0] & 1) || !memcmp(c.mac, "\0\0\0\0\0\0", 6))
+				return cli_usage_error(cmd, "--net: mac %s is not a unicast address "
+						       "(the first byte must be even, not all 0)", kv + 4);
+			c.mac_set = 1;
+		} else {
+			return cli_usage_error(cmd, "--net: unknown '%s' (tap=NAME, mac=MAC)", kv);
+		}
+	}
+	if (!c.tap || !*c.tap)
+		return cli_usage_error(cmd, "--net needs tap=NAME");
+	if (strlen(c.tap) >= IFNAMSIZ)
+		return cli_usage_error(cmd, "--net: tap name '%s' is longer than %d characters",
+				       c.tap, IFNAMSIZ - 1);
+	nics[(*n)++] = c;
+	return 1;
+}
+
 /* A Linux guest has no workload; what only a kernel takes needs one. */
 static int linux_finish(struct vm_opts *v, const char *cmd)
 {
 	if (v->cfg.guest != MACHINE_GUEST_LINUX) {
-		if (v->cfg.lx.initrd || v->cfg.lx.cmdline || v->cfg.lx.ndisks)
-			return cli_usage_error(cmd, "--initrd, --cmdline and --disk need --kernel");
+		if (v->cfg.lx.initrd || v->cfg.lx.cmdline || v->cfg.lx.ndisks || v->cfg.lx.nnics)
+			return cli_usage_error(cmd, "--initrd, --cmdline, --disk and --net need --kernel");
 		return 0;
 	}
 	if (v->workload_set)

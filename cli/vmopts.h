@@ -8,7 +8,7 @@
 enum {
 	VMOPT_MEM = 1000, VMOPT_VCPUS, VMOPT_WORKLOAD, VMOPT_ENGINE, VMOPT_WSET,
 	VMOPT_WRITE, VMOPT_PUT, VMOPT_RATE, VMOPT_KEYS, VMOPT_SEED, VMOPT_CONSOLE,
-	VMOPT_KERNEL, VMOPT_INITRD, VMOPT_CMDLINE, VMOPT_DISK,
+	VMOPT_KERNEL, VMOPT_INITRD, VMOPT_CMDLINE, VMOPT_DISK, VMOPT_NET,
 };
 
 /* The Linux guest's options (`run` only, until a Linux guest migrates). */
@@ -16,7 +16,8 @@ enum {
 	{ "kernel", required_argument, 0, VMOPT_KERNEL }, \
 	{ "initrd", required_argument, 0, VMOPT_INITRD }, \
 	{ "cmdline", required_argument, 0, VMOPT_CMDLINE }, \
-	{ "disk", required_argument, 0, VMOPT_DISK }
+	{ "disk", required_argument, 0, VMOPT_DISK }, \
+	{ "net", required_argument, 0, VMOPT_NET }
 
 #define VMOPTS_LINUX_CMDLINE "console=ttyS0 pci=off"
 
@@ -28,7 +29,10 @@ enum {
 "                         '" VMOPTS_LINUX_CMDLINE "'; keep pci=off: there is no PCI)\n" \
 "  --disk FILE[,ro]       kvm: a raw image as a virtio disk (/dev/vda, vdb, ... in\n" \
 "                         order; at most 4; ro: read-only); a migration needs the\n" \
-"                         same image at the destination (receive --disk)\n"
+"                         same image at the destination (receive --disk)\n" \
+"  --net tap=NAME[,mac=MAC]  kvm: a virtio network card on tap NAME (opened if\n" \
+"                         it exists, else created; at most 2); MAC default: a\n" \
+"                         random 52:54:00:xx:xx:xx\n"
 
 #define VMOPTS_LONG \
 	{ "mem", required_argument, 0, VMOPT_MEM }, \

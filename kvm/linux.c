@@ -34,7 +34,8 @@
 #define LINUX_VIRTIO_BASE 0xd0000000ull
 #define LINUX_VIRTIO_GSI  16
 
-/* Device i: 0 the entropy source, 1.. the disks in --disk order. */
+/* Device i: 0 the entropy source, 1.. the disks in --disk order, then
+ * the network cards in --net order. */
 static struct kvm_acpi_mmio_dev linux_virtio(unsigned i)
 {
 	return (struct kvm_acpi_mmio_dev){ LINUX_VIRTIO_BASE + 0x1000ull * i,
@@ -83,12 +84,12 @@ static int file_read(struct kvm_vm *vm, const char *what, const char *path,
 
 static int acpi_write(struct kvm_vm *vm, const struct machine_config *c, uint64_t *rsdp)
 {
-	struct kvm_acpi_mmio_dev devs[1 + MACHINE_MAX_DISKS];
+	struct kvm_acpi_mmio_dev devs[1 + MACHINE_MAX_DISKS + MACHINE_MAX_NICS];
 	struct kvm_acpi_config a = {
 		.ncpus = vm->n,
 		.com1 = 1,
 		.devs = devs,
-		.ndevs = 1 + c->lx.ndisks,
+		.ndevs = 1 + c->lx.ndisks + c->lx.nnics,
 		.sleep_port = KVM_POWER_PORT,
 		.reset_port = KVM_POWER_PORT,
 	};
@@ -172,6 +173,19 @@ int kvm_linux_devs_add(struct kvm_vm *vm, const struct machine_config *c)
 			if (why[0])   /* it names the image already */
 				return kvm_why_set(vm, r, "%s (--disk %u)", why, i + 1);
 			return kvm_why_set(vm, r, "disk %s: %s (--disk %u)", b.path, strerror(-r), i + 1);
+		}
+	}
+	for (unsigned i = 0; i < c->lx.nnics; i++) {
+		const struct machine_nic *nic = &c->lx.nics[i];
+		struct kvm_virtio_net_config n = { .tap = nic->tap, .mac_set = nic->mac_set };
+
+		memcpy(n.mac, nic->mac, sizeof(n.mac));
+		d = linux_virtio(1 + c->lx.ndisks + i);
+		if ((r = kvm_virtio_net_add(vm, d.base, d.gsi, &n))) {
+			char why[sizeof(vm->why)];
+
+			snprintf(why, sizeof(why), "%s", vm->why);   /* it names the tap */
+			return kvm_why_set(vm, r, "%s (--net %u)", why, i + 1);
 		}
 	}
 	return 0;

@@ -42,6 +42,16 @@ struct machine_disk {
 	int read_only;
 };
 
+#define MACHINE_MAX_NICS 2
+
+/* A network card: a virtio-net device on a tap interface of this host,
+ * opened if it exists, else created. */
+struct machine_nic {
+	const char *tap;
+	uint8_t mac[6];
+	int mac_set;                       /* 0: the device picks one */
+};
+
 /* A Linux guest: the files are read when the VM is created (not for an
  * incoming VM, whose RAM arrives); the disks are opened on both ends. */
 struct machine_linux {
@@ -50,6 +60,8 @@ struct machine_linux {
 	const char *cmdline;               /* NULL: empty */
 	struct machine_disk disks[MACHINE_MAX_DISKS];
 	unsigned ndisks;
+	struct machine_nic nics[MACHINE_MAX_NICS];
+	unsigned nnics;
 };
 
 struct machine_config {

@@ -53,6 +53,13 @@ expect_error "disk with an unknown flag" "unknown flag 'rw'" \
 	"$PM" run --kernel "$TMP/zero.img" --disk "$TMP/zero.img,rw"
 expect_error "five disks" "at most 4 --disk" "$PM" run --kernel "$TMP/zero.img" \
 	--disk a --disk b --disk c --disk d --disk e
+expect_error "net without kernel" "need --kernel" "$PM" run --net tap=pcm0
+expect_error "net without a tap" "needs tap=NAME" "$PM" run --kernel "$TMP/zero.img" --net mac=52:54:00:00:00:01
+expect_error "net with an unknown key" "unknown 'ifname=x'" "$PM" run --kernel "$TMP/zero.img" --net tap=a,ifname=x
+expect_error "net with a bad MAC" "invalid mac '52:54:00'" "$PM" run --kernel "$TMP/zero.img" --net tap=a,mac=52:54:00
+expect_error "net with a multicast MAC" "not a unicast address" "$PM" run --kernel "$TMP/zero.img" --net tap=a,mac=01:00:5e:00:00:01
+expect_error "net with a long tap name" "longer than 15" "$PM" run --kernel "$TMP/zero.img" --net tap=abcdefghijklmnop
+expect_error "three nets" "at most 2 --net" "$PM" run --kernel "$TMP/zero.img" --net tap=a --net tap=b --net tap=c
 expect_error "Linux guest in 128M" "at least 256M" "$PM" run --kernel "$TMP/zero.img" --mem 128M
 expect_error "Linux guest on the thread engine" "thread engine runs only" \
 	"$PM" run --kernel "$TMP/zero.img" --engine thread
