@@ -43,7 +43,7 @@ DIR=${KVM_NESTED_DIR:-build/kvm-nested}
 STATIC=${KVM_NESTED_STATIC:-build/static}
 MODULES=${KVM_NESTED_MODULES:-irqbypass ccp kvm kvm-amd}
 # What the Linux guest of linux.sh loads (dependencies resolved the same way).
-L2_MODULES="virtio_mmio virtio_rng virtio_blk"
+L2_MODULES="virtio_mmio virtio_rng virtio_blk failover net_failover virtio_net"
 TIMEOUT=${KVM_NESTED_TIMEOUT:-900}
 TEST_TIMEOUT=${KVM_NESTED_TEST_TIMEOUT:-600}
 MEM=${KVM_NESTED_MEM:-3G}
