@@ -29,6 +29,9 @@ static const char receive_help[] =
 "  --disk FILE[,ro]       a Linux guest's disk here, in the source's order: the\n"
 "                         same image (shared storage); a VM with another number\n"
 "                         of disks is refused before anything moves\n"
+"  --net tap=NAME[,mac=MAC]  a Linux guest's network card here, in the source's\n"
+"                         order, on tap NAME (opened, or created); the MAC\n"
+"                         comes with the VM (mac= here must be the same)\n"
 "  --psk-file FILE        accept only a source that proves it holds the key\n"
 "                         in FILE (mode 600, 16+ bytes); required when ADDR\n"
 "                         is not loopback, unless --insecure\n"
@@ -61,7 +64,7 @@ static int receive_parse(int argc, char **argv, struct receive_opts *o,
 		{ "console", required_argument, 0, 'c' }, { "disk", required_argument, 0, 'd' },
 		{ "psk-file", required_argument, 0, 'k' }, { "insecure", no_argument, 0, 'i' },
 		{ "recover-timeout", required_argument, 0, 'r' }, { "encrypt", no_argument, 0, 'e' },
-		{ "link-timeout", required_argument, 0, 'L' },
+		{ "link-timeout", required_argument, 0, 'L' }, { "net", required_argument, 0, 'N' },
 		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
 	bool have_listen = false, insecure = false;
 	char why[300];
@@ -92,6 +95,13 @@ static int receive_parse(int argc, char **argv, struct receive_opts *o,
 			break;
 		case 'd': {
 			int r = vm_disk_parse("receive", optarg, o->disks, &o->ndisks);
+
+			if (r != 1)
+				return r;
+			break;
+		}
+		case 'N': {
+			int r = vm_net_parse("receive", optarg, o->nics, &o->nnics);
 
 			if (r != 1)
 				return r;

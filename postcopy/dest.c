@@ -136,6 +136,8 @@ static int dst_prepare(struct dst *d)
 
 	memcpy(c.lx.disks, d->o->disks, sizeof(c.lx.disks));
 	c.lx.ndisks = d->o->ndisks;
+	memcpy(c.lx.nics, d->o->nics, sizeof(c.lx.nics));
+	c.lx.nnics = d->o->nnics;
 	pm_strset(c.engine, sizeof(c.engine), d->hello.engine);
 	if ((err = machine_create_incoming_why(&c, &d->m, why, sizeof(why)))) {
 		char r[PM_WHY_LEN];

@@ -79,6 +79,10 @@ struct receive_opts {
 	 * (shared storage), as many as it has, in its order. */
 	struct machine_disk disks[MACHINE_MAX_DISKS];
 	unsigned ndisks;
+	/* Its network cards here, in its order: taps of this host; the MAC
+	 * comes with the state (a card's mac= here must be the same). */
+	struct machine_nic nics[MACHINE_MAX_NICS];
+	unsigned nnics;
 	struct pm_key key;         /* set: sources must prove they hold it */
 	bool encrypt;              /* refuse sources that do not seal the channels */
 	/* A peer refused before anything is reserved does not end the wait
