@@ -29,6 +29,7 @@
 
 #define HDR      KVM_VIRTIO_NET_HDR_LEN
 #define NUM_BUFS 10                        /* num_buffers' offset in the header */
+#define BATCH    64                        /* frames each way before the other way */
 #define FEATURES ((1ull << KVM_VIRTIO_NET_F_MAC) | (1ull << KVM_VIRTIO_NET_F_STATUS))
 
 struct net {
@@ -47,6 +48,7 @@ struct net {
 	int busy, quiesced, stop;
 	pthread_t thread;
 	/* The thread's alone. */
+	int tap_gone;                      /* the interface was deleted */
 	struct kvm_virtq_req req;
 	size_t frame_len;                  /* a frame read, waiting for a buffer */
 	uint8_t frame[HDR + KVM_VIRTIO_NET_FRAME_MAX];
@@ -187,17 +189,17 @@ static int tx_one(struct net *n, struct kvm_virtio *d)
  * (offloads are off: never) or shorter than one are dropped. */
 static int rx_frame(struct net *n)
 {
-	while (!n->frame_len) {
+	while (!n->frame_len && !n->tap_gone) {
 		ssize_t k = read(n->tap, n->frame, sizeof(n->frame));
 
 		if (k < 0 && errno == EINTR)
 			continue;
-		if (k < 0)
+		if (k <= 0)
 			return 0;                  /* EAGAIN, or the tap went away */
 		if (k > HDR && n->frame[1] == 0)   /* gso_type VIRTIO_NET_HDR_GSO_NONE */
 			n->frame_len = (size_t)k;
 	}
-	return 1;
+	return !!n->frame_len;
 }
 
 /* The frame in hand into the next receive buffer: 1 done (delivered or
@@ -231,26 +233,43 @@ static int rx_one(struct net *n, struct kvm_virtio *d)
 
 /* ---- the device thread ---- */
 
-/* Serve both queues until neither has work: 1 when a received frame waits
- * for a buffer (then the tap is not polled until the driver notifies). */
+/* Serve both queues, a batch of each in turn so that neither starves
+ * the other, until neither has work: 1 when a received frame waits for
+ * a buffer (then the tap is not polled until the driver notifies). */
 static int work(struct net *n, struct kvm_virtio *d)
 {
-	while (!quiescing(n) && tx_one(n, d))
-		;
-	while (!quiescing(n) && rx_frame(n))
-		if (!rx_one(n, d))
-			return 1;
-	return 0;
+	for (;;) {
+		unsigned tx = 0, rx = 0;
+		int blocked = 0;
+
+		while (tx < BATCH && !quiescing(n) && tx_one(n, d))
+			tx++;
+		while (!blocked && rx < BATCH && !quiescing(n) && rx_frame(n))
+			if (rx_one(n, d))
+				rx++;
+			else
+				blocked = 1;
+		if (quiescing(n) || (tx < BATCH && (blocked || rx < BATCH)))
+			return blocked;
+	}
 }
 
-/* Wait for the tap (unless a frame waits for a buffer) or a kick. */
+/* Wait for the tap (unless a frame waits for a buffer, or the tap is
+ * gone) or a kick. A tap deleted under us polls as an error for ever:
+ * from then on frames sent are dropped and none arrive. */
 static void wait_io(struct net *n, int rx_blocked)
 {
-	struct pollfd p[2] = { { n->kick, POLLIN, 0 }, { rx_blocked ? -1 : n->tap, POLLIN, 0 } };
+	struct pollfd p[2] = {
+		{ n->kick, POLLIN, 0 }, { rx_blocked || n->tap_gone ? -1 : n->tap, POLLIN, 0 },
+	};
 	uint64_t v;
 
-	if (poll(p, 2, -1) > 0 && (p[0].revents & POLLIN))
+	if (poll(p, 2, -1) <= 0)
+		return;
+	if (p[0].revents & POLLIN)
 		(void)!read(n->kick, &v, sizeof(v));
+	if (p[1].revents & (POLLERR | POLLHUP | POLLNVAL))
+		n->tap_gone = 1;
 }
 
 static void *net_main(void *arg)

@@ -1020,6 +1020,44 @@ static void test_load_refusals(void **state)
 	munmap(ram, RAM_SIZE);
 }
 
+/* The tap deleted under a running device: its thread does not spin on
+ * the dead descriptor, frames sent are dropped and their buffers
+ * returned, and the VMM goes on. */
+static void test_tap_deleted(void **state)
+{
+	uint8_t *ram = ram_new(), f[64];
+	struct timespec a, b;
+	struct t t;
+	long spent_ms;
+
+	(void)state;
+	NEED_NET();
+	t_attach(&t, ram, TAP0, MAC_A);
+	driver_init(&t, 1);
+	close(t.pkt);
+	t.pkt = -1;
+	if (system("ip link del " TAP0 " 2>/dev/null")) {
+		t_done(&t);
+		munmap(ram, RAM_SIZE);
+		print_message("skip: 'ip link del' failed (no iproute2?)\n");
+		skip();
+	}
+	usleep(50 * 1000);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+	usleep(300 * 1000);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+	spent_ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+	if (spent_ms > 50)
+		fail_msg("%ld ms of CPU in 300 ms with the tap gone: the device spins", spent_ms);
+	frame_make(f, sizeof(f), MAC_A, 60);
+	tx_post(&t, 0, f, sizeof(f), 0, 0);
+	wr(&t, QNOTIFY, TX);
+	wait_used(&t, TX, 1);
+	assert_false(rd(&t, STATUS) & KVM_VIRTIO_S_NEEDS_RESET);
+	t_done(&t);
+	munmap(ram, RAM_SIZE);
+}
+
 /* ---- opening the tap ---- */
 
 /* Drop CAP_NET_ADMIN (and everything else) in a child and try to create
@@ -1134,6 +1172,7 @@ int main(void)
 		cmocka_unit_test(test_reset_in_flight),
 		cmocka_unit_test(test_save_load),
 		cmocka_unit_test(test_load_refusals),
+		cmocka_unit_test(test_tap_deleted),
 		cmocka_unit_test(test_open_errors),
 	};
 
