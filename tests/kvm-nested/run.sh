@@ -12,7 +12,7 @@
 #   KVM_NESTED_DIR        work directory              (build/kvm-nested)
 #   KVM_NESTED_STATIC     static build directory      (build/static)
 #   KVM_NESTED_KERNEL_PKG kernel package to boot      (what linux-image-amd64 depends on)
-#   KVM_NESTED_MODULES    modules to load, in order   (irqbypass ccp kvm kvm-amd)
+#   KVM_NESTED_MODULES    modules to load, in order   (irqbypass ccp kvm kvm-amd tun)
 #   KVM_NESTED_TIMEOUT    bound on the whole QEMU run, seconds       (900)
 #   KVM_NESTED_TEST_TIMEOUT bound on each test inside the guest, s   (600)
 #   KVM_NESTED_MEM, KVM_NESTED_SMP  guest size                       (3G, 2)
@@ -41,7 +41,8 @@ elapsed() { awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }
 
 DIR=${KVM_NESTED_DIR:-build/kvm-nested}
 STATIC=${KVM_NESTED_STATIC:-build/static}
-MODULES=${KVM_NESTED_MODULES:-irqbypass ccp kvm kvm-amd}
+# tun: /dev/net/tun, for an L2 guest's network card (run --net tap=NAME).
+MODULES=${KVM_NESTED_MODULES:-irqbypass ccp kvm kvm-amd tun}
 # What the Linux guest of linux.sh loads (dependencies resolved the same way).
 L2_MODULES="virtio_mmio virtio_rng virtio_blk failover net_failover virtio_net"
 TIMEOUT=${KVM_NESTED_TIMEOUT:-900}
