@@ -213,8 +213,11 @@ int kvm_virtio_mmio_attach(struct kvm_bus *mmio, struct kvm_devs *devs,
 			   const struct kvm_virtio_mmio_config *c,
 			   const struct kvm_virtio_backend *be, void *be_ctx,
 			   struct kvm_virtio **out);
-/* The same on a VM: its RAM (set up before), vm->mmio, vm->devs, and
- * KVM_IRQ_LINE on the VM's in-kernel irqchip. */
+/* Where a device of the VM sits and how it signals: its RAM (set up
+ * before), base, gsi, and KVM_IRQ_LINE on the VM's in-kernel irqchip. */
+void kvm_virtio_vm_config(struct kvm_vm *vm, uint64_t base, unsigned gsi,
+			  struct kvm_virtio_mmio_config *c);
+/* The same on a VM: kvm_virtio_vm_config's, on vm->mmio and vm->devs. */
 int kvm_virtio_mmio_add(struct kvm_vm *vm, uint64_t base, unsigned gsi,
 			const struct kvm_virtio_backend *be, void *be_ctx);
 

@@ -644,16 +644,23 @@ static void vm_irq(void *ctx, unsigned gsi, int level)
 	kvm_dev_irq((int)(intptr_t)ctx, gsi, level);
 }
 
-int kvm_virtio_mmio_add(struct kvm_vm *vm, uint64_t base, unsigned gsi,
-			const struct kvm_virtio_backend *be, void *be_ctx)
+void kvm_virtio_vm_config(struct kvm_vm *vm, uint64_t base, unsigned gsi,
+			  struct kvm_virtio_mmio_config *c)
 {
-	struct kvm_virtio_mmio_config c = {
+	*c = (struct kvm_virtio_mmio_config){
 		.mem = { vm->ram, vm->ram_size, vm->dev_dirty },
 		.base = base,
 		.gsi = gsi,
 		.irq = vm_irq,
 		.irq_ctx = (void *)(intptr_t)vm->vm_fd,
 	};
+}
 
+int kvm_virtio_mmio_add(struct kvm_vm *vm, uint64_t base, unsigned gsi,
+			const struct kvm_virtio_backend *be, void *be_ctx)
+{
+	struct kvm_virtio_mmio_config c;
+
+	kvm_virtio_vm_config(vm, base, gsi, &c);
 	return kvm_virtio_mmio_attach(&vm->mmio, &vm->devs, &c, be, be_ctx, NULL);
 }

@@ -515,21 +515,11 @@ int kvm_virtio_net_attach(struct kvm_bus *mmio, struct kvm_devs *devs,
 	return 0;
 }
 
-static void vm_irq(void *ctx, unsigned gsi, int level)
-{
-	kvm_dev_irq((int)(intptr_t)ctx, gsi, level);
-}
-
 int kvm_virtio_net_add(struct kvm_vm *vm, uint64_t base, unsigned gsi,
 		       const struct kvm_virtio_net_config *c)
 {
-	struct kvm_virtio_mmio_config mc = {
-		.mem = { vm->ram, vm->ram_size, vm->dev_dirty },
-		.base = base,
-		.gsi = gsi,
-		.irq = vm_irq,
-		.irq_ctx = (void *)(intptr_t)vm->vm_fd,
-	};
+	struct kvm_virtio_mmio_config mc;
 
+	kvm_virtio_vm_config(vm, base, gsi, &mc);
 	return kvm_virtio_net_attach(&vm->mmio, &vm->devs, &mc, c, vm->why, sizeof(vm->why), NULL);
 }
