@@ -744,6 +744,53 @@ static void test_indirect(void **state)
 	munmap(ram, RAM_SIZE);
 }
 
+/* With VIRTIO_F_EVENT_IDX (Linux's choice): a receive queue found empty
+ * asks the driver to notify at the next buffer (avail_event), and a
+ * used_event the device has not reached yet holds the interrupt back. */
+static int used_reached(struct t *t, unsigned q, unsigned n)
+{
+	return used_idx(t, q) >= n;
+}
+
+static void test_event_idx(void **state)
+{
+	uint8_t *ram = ram_new(), f[80];
+	uint16_t ev = 5, avail_event;
+	struct t t;
+
+	(void)state;
+	NEED_NET();
+	t_attach(&t, ram, TAP0, MAC_A);
+	wr(&t, STATUS, 0);
+	wr(&t, STATUS, KVM_VIRTIO_S_ACKNOWLEDGE | KVM_VIRTIO_S_DRIVER);
+	wr(&t, DRV_FEAT_SEL, 1);
+	wr(&t, DRV_FEAT, F_V1_HI);
+	wr(&t, DRV_FEAT_SEL, 0);
+	wr(&t, DRV_FEAT, F_NET | (1u << KVM_VIRTIO_F_EVENT_IDX));
+	wr(&t, STATUS, KVM_VIRTIO_S_ACKNOWLEDGE | KVM_VIRTIO_S_DRIVER | KVM_VIRTIO_S_FEATURES_OK);
+	queue_init(&t, RX);
+	queue_init(&t, TX);
+	wr(&t, STATUS, rd(&t, STATUS) | KVM_VIRTIO_S_DRIVER_OK);
+	rx_post(&t, 0, BUF, RXBUF, 0);
+	wr(&t, QNOTIFY, RX);
+	pkt_send(t.pkt, f, frame_make(f, sizeof(f), MAC_B, 70));
+	wait_used(&t, RX, 1);                    /* used_event 0: interrupt */
+	pkt_send(t.pkt, f, frame_make(f, sizeof(f), MAC_B, 71));
+	usleep(100 * 1000);                      /* the device finds no buffer */
+	memcpy(&avail_event, t.ram + q_used(RX) + 4 + 8 * QSIZE, 2);
+	assert_int_equal(avail_event, 1);
+	memcpy(t.ram + q_avail(RX) + 4 + 2 * QSIZE, &ev, 2);   /* used_event 5 */
+	rx_post(&t, 1, BUF + 0x1000, RXBUF, 0);
+	wr(&t, QNOTIFY, RX);
+	if (!wait_for(&t, used_reached, RX, 2))
+		fail_msg("the held frame did not arrive");
+	assert_rx_frame(&t, BUF + 0x1000, f, sizeof(f));
+	usleep(50 * 1000);
+	assert_int_equal(t.level, 0);            /* held back: used idx 2 < 6 */
+	t_done(&t);
+	munmap(ram, RAM_SIZE);
+}
+
 /* ---- state ---- */
 
 #define SEC_FIXED (40 + 32 * 2 + 4)   /* the transport's part for two queues */
@@ -1168,6 +1215,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_tx),
 		cmocka_unit_test(test_malformed_rx),
 		cmocka_unit_test(test_indirect),
+		cmocka_unit_test(test_event_idx),
 		cmocka_unit_test(test_quiesce),
 		cmocka_unit_test(test_reset_in_flight),
 		cmocka_unit_test(test_save_load),
