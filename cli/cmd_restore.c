@@ -32,6 +32,7 @@
 static const char restore_help[] =
 "usage: postcopy-move restore FILE [--lazy | --eager] [--name NAME] [--engine E]\n"
 "                             [--console FILE] [--disk FILE[,ro]]...\n"
+"                             [--net tap=NAME[,mac=MAC]]...\n"
 "\n"
 "Start a VM from the snapshot file FILE (written by `snapshot`) and keep it\n"
 "running in this process, with a control socket like `run` (`status`,\n"
@@ -54,13 +55,16 @@ static const char restore_help[] =
 "                         stdout; default: none)\n"
 "  --disk FILE[,ro]       a Linux guest's disks here, in the snapshot's order\n"
 "                         (default: the paths the snapshot names)\n"
+"  --net tap=NAME[,mac=MAC]  a Linux guest's network cards here, in the order\n"
+"                         they had (the snapshot does not name them); the MAC\n"
+"                         comes with the VM\n"
 "  -h, --help             this help\n";
 
 struct restore {
 	const char *file;
 	char path[PATH_MAX];          /* absolute, for status */
 	const char *name;
-	struct vm_opts v;             /* --engine --console --disk */
+	struct vm_opts v;             /* --engine --console --disk --net */
 	struct snap_file *f;
 	struct machine_config cfg;
 	struct machine *m;
@@ -85,6 +89,7 @@ static int restore_args(struct restore *r, int argc, char **argv)
 		{ "engine", required_argument, 0, VMOPT_ENGINE },
 		{ "console", required_argument, 0, VMOPT_CONSOLE },
 		{ "disk", required_argument, 0, VMOPT_DISK },
+		{ "net", required_argument, 0, VMOPT_NET },
 		{ "lazy", no_argument, 0, 'L' }, { "eager", no_argument, 0, 'E' },
 		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
 	int modes = 0;
@@ -184,7 +189,7 @@ static int restore_engine(struct restore *r, const struct snap_meta *sm)
 }
 
 /* The machine_config the snapshot describes, with this command's
- * console and disks; can this host run it? */
+ * console, disks and network cards; can this host run it? */
 static int restore_config(struct restore *r)
 {
 	const struct snap_meta *sm = snap_meta_of(r->f);
@@ -201,6 +206,12 @@ static int restore_config(struct restore *r)
 					 r->v.cfg.lx.ndisks);
 		memcpy(r->cfg.lx.disks, r->v.cfg.lx.disks, sizeof(r->cfg.lx.disks));
 	}
+	/* A card's state is in the snapshot, its tap is this host's. */
+	if (r->v.cfg.lx.nnics && sm->guest != MACHINE_GUEST_LINUX)
+		return cli_error("%s holds a payload guest, which has no network card; "
+				 "--net is for a Linux guest", r->file);
+	memcpy(r->cfg.lx.nics, r->v.cfg.lx.nics, sizeof(r->cfg.lx.nics));
+	r->cfg.lx.nnics = r->v.cfg.lx.nnics;
 	if ((err = restore_engine(r, sm)))
 		return err;
 	if (!r->name)
