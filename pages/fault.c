@@ -1,5 +1,7 @@
 /* pages/fault.c - the fault thread of a lazy fill: reads userfaultfd
- * events, gets each missing page from the source and installs it.
+ * events, gets each missing page from the source and installs it; once
+ * every page is in and the RAM unregistered, it only wakes late faults
+ * until the fill is destroyed.
  *
  * A page the filler installed since the fault was raised is only woken
  * (its install woke the waiters it knew of; a wake more is harmless). A
@@ -63,7 +65,9 @@ static int fault_serve(struct pages_lazy *lz, const struct uffd_fault *ev, uint8
 		pages_fail(lz, -EFAULT, UINT64_MAX);
 		return -EFAULT;
 	}
-	if (pcm_bitmap_test(&lz->in, pfn)) {
+	/* Once the RAM is let go, a fault that still reaches us raced the
+	 * unregistration (below): woken, it retries on unregistered RAM. */
+	if (atomic_load(&lz->released) || pcm_bitmap_test(&lz->in, pfn)) {
 		uffd_wake(&lz->uffd, pages_addr(lz, pfn), UFFD_PAGE);
 		return 0;
 	}

@@ -2,8 +2,8 @@
  * pfn order, a run of data pages per read of the source (at most
  * run_max, never across a region), installed with one UFFDIO_COPY. Zero
  * pages are skipped: they stay holes of the memfd, which read as zero
- * once the RAM is let go. When the last data page is in, it ends the
- * fault thread, unregisters the RAM and tells the end hook.
+ * once the RAM is let go. When the last data page is in, it unregisters
+ * the RAM and tells the end hook.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -80,17 +80,25 @@ static int fill_all(struct pages_lazy *lz, uint8_t *buf)
 	return 0;
 }
 
-/* Every data page is in: no fault can want the source any more. */
+/* Every data page is in: no fault can want the source any more.
+ *
+ * The kernel wakes a range's waiters as it unregisters it, but a fault
+ * under the VMA's own lock (not the mmap lock unregistering holds) can
+ * queue itself just after that wake and sleep for good. So the fault
+ * thread stays, waking whatever reaches it from now on (released), and
+ * every region is woken once more after its unregistration. */
 static void fill_done(struct pages_lazy *lz)
 {
 	int err = 0;
 
-	pages_fault_stop(lz);
+	atomic_store(&lz->released, true);
 	if (atomic_load(&lz->err))
 		return;   /* the fault thread failed on its last page */
 	for (unsigned i = 0; i < lz->nrg; i++) {
 		int e = uffd_unregister(&lz->uffd, lz->rg[i].host, lz->rg[i].size);
 
+		if (!e)
+			e = uffd_wake(&lz->uffd, lz->rg[i].host, lz->rg[i].size);
 		err = err ? err : e;
 	}
 	if (err) {

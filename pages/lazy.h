@@ -10,9 +10,9 @@
  * installed; an install that loses a race to the other thread sees
  * EEXIST, so each page is counted once.
  *
- * Once every data page is in, the filler stops the fault thread and
- * unregisters the RAM (which lets any waiter on a zero page go on a
- * hole) and calls the end hook with 0. At the first failure (a page
+ * Once every data page is in, the filler unregisters the RAM (which lets
+ * any waiter on a zero page go on a hole; the fault thread now only wakes
+ * late faults) and calls the end hook with 0. At the first failure (a page
  * whose checksum fails, a source cut short) both threads stop, nothing
  * more is installed, and the end hook gets the error and the page: a
  * vCPU waiting for a page keeps waiting, so the guest never runs on a

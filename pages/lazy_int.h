@@ -26,6 +26,7 @@ struct pages_lazy {
 	bool fault_running, fill_running;
 	atomic_bool halt;                      /* the filler stops */
 	atomic_bool ended;                     /* the end hook was called */
+	atomic_bool released;                  /* every page in: faults are only woken */
 	atomic_int err;
 	_Atomic uint64_t bad_pfn;
 	_Atomic uint64_t faults, faulted, faulted_zero, filled;
@@ -47,7 +48,7 @@ void pages_end(struct pages_lazy *lz, int err, uint64_t pfn);
 /* pages/fault.c, pages/fill.c */
 void *pages_fault_main(void *arg);
 void *pages_fill_main(void *arg);
-/* Ask the fault thread to end and join it (the filler, once all is in). */
+/* Ask the fault thread to end and join it (pages_lazy_destroy). */
 void pages_fault_stop(struct pages_lazy *lz);
 
 #endif
