@@ -162,12 +162,27 @@ lazy_roundtrip() {
 	check "$eng lazy: the copy runs and makes progress" vm_alive "$cp"
 	"$PM" stop "$cp" >/dev/null
 	check "$eng lazy: stop ends it, exit 0" wait_pid_rc "$VM_PID" 0
+	# Stopped while its pages still arrive (vCPUs may wait on faults):
+	# it ends as cleanly.
+	if start_restore "$cp" "$snap"; then
+		"$PM" stop "$cp" >/dev/null
+		check "$eng lazy: stop during the fill ends it, exit 0 ($(tail -1 "$TMP/$cp.log"))" \
+			wait_pid_rc "$VM_PID" 0
+	else
+		fail "$eng: the second lazy restore did not come up"
+	fi
 }
 
-# wait_pid_rc PID RC: the process ends (10 s) with exit status RC.
+# wait_pid_rc PID RC: the process ends (10 s) with exit status RC; one
+# still running then is killed, and that is false.
 wait_pid_rc() {
 	local rc=0
 	for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$1" 2>/dev/null; then
+		kill "$1"
+		wait "$1" || true
+		return 1
+	fi
 	wait "$1" || rc=$?
 	[ "$rc" -eq "$2" ]
 }
@@ -294,7 +309,13 @@ read -r pfn off <<<"$(data_page_off "$TMP/flip2.snap" 60000)"
 flip_byte "$TMP/flip2.snap" "$off"
 late_failure "lazy: a damaged page found while the VM runs stops it" Xl "$TMP/flip2.snap" \
 	"page $pfn \(guest address 0x[0-9a-f]+\) of .*flip2.snap fails its checksum: the file is damaged"
-cp "$base" "$TMP/cutlate.snap"
+# A guest whose every page holds data, so the fill takes long enough
+# (hundreds of ms) for the cut to land while it runs.
+start_vm W --engine thread --mem 256M --vcpus 1 --workload sweep --write-fraction 1
+sleep 1
+"$PM" snapshot W "$TMP/cutlate.snap" --pause >/dev/null
+"$PM" stop W >/dev/null
+size=$(stat -c %s "$TMP/cutlate.snap")
 late_failure "lazy: a file cut short after the restore began stops it" Xt "$TMP/cutlate.snap" \
 	"cutlate.snap ends before page [0-9]+ \(guest address 0x[0-9a-f]+\): the file was cut short" \
 	$((size / 2))
