@@ -314,23 +314,29 @@ static void chain(struct t *t, unsigned q, unsigned head, const struct seg *s, u
 	avail_add(t, q, (uint16_t)head);
 }
 
-/* Wait, on the interrupt callback, until cond(t) or the deadline. cond
- * reads RAM only: the device calls t_irq with its lock held. */
+/* Wait until cond(t) or the deadline: woken by the interrupt callback,
+ * and every 10 ms for what comes without one. cond reads RAM only: the
+ * device calls t_irq with its lock held. */
 static int wait_for(struct t *t, int (*cond)(struct t *, unsigned, unsigned), unsigned q,
 		    unsigned arg)
 {
-	struct timespec end, now;
+	struct timespec now, tick;
+	int64_t end;
 	int ok;
 
-	clock_gettime(CLOCK_REALTIME, &end);
-	end.tv_sec += WAIT_S;
+	clock_gettime(CLOCK_REALTIME, &now);
+	end = now.tv_sec * 1000000000ll + now.tv_nsec + WAIT_S * 1000000000ll;
 	pthread_mutex_lock(&t->mu);
 	while (!(ok = cond(t, q, arg))) {
+		int64_t at;
+
 		clock_gettime(CLOCK_REALTIME, &now);
-		if (now.tv_sec > end.tv_sec ||
-		    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+		at = now.tv_sec * 1000000000ll + now.tv_nsec;
+		if (at >= end)
 			break;
-		pthread_cond_timedwait(&t->cv, &t->mu, &end);
+		at = at + 10000000 < end ? at + 10000000 : end;
+		tick = (struct timespec){ at / 1000000000, at % 1000000000 };
+		pthread_cond_timedwait(&t->cv, &t->mu, &tick);
 	}
 	pthread_mutex_unlock(&t->mu);
 	return ok;
