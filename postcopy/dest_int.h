@@ -49,6 +49,7 @@ struct dst {
 	struct net_chan *next_ctl;
 	struct net_msg next_m;
 	uint64_t t_seen;                         /* last message on control (liveness) */
+	uint64_t t_resume;                       /* the vCPUs started here */
 
 	pthread_t fault_thr, bulk_thr;
 	bool fault_running, bulk_running;

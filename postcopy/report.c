@@ -59,6 +59,22 @@ static void human_times(FILE *f, const struct report *r)
 	fprintf(f, "  total          %.3f ms\n", r->total_ms);
 }
 
+static void human_rate(FILE *f, const char *name, double rate, double ms, const char *sep)
+{
+	if (isfinite(rate))
+		fprintf(f, "%s %.0f/s (%.1f ms)%s", name, rate, ms, sep);
+	else
+		fprintf(f, "%s n/a%s", name, sep);
+}
+
+static void human_guest_rate(FILE *f, const struct report *r)
+{
+	fputs("  guest ops      ", f);
+	human_rate(f, "before", r->guest_rate.before, r->guest_rate.before_ms, ", ");
+	human_rate(f, "during", r->guest_rate.during, r->guest_rate.during_ms, ", ");
+	human_rate(f, "after", r->guest_rate.after, r->guest_rate.after_ms, "\n");
+}
+
 static void human_traffic(FILE *f, const struct report *r)
 {
 	uint64_t all = r->bytes_control + r->bytes_urgent + r->bytes_bulk;
@@ -108,6 +124,7 @@ void report_print_human(FILE *f, const struct report *r)
 {
 	human_header(f, r);
 	human_times(f, r);
+	human_guest_rate(f, r);
 	human_traffic(f, r);
 	human_faults(f, r);
 	fprintf(f, "  verified       %s", r->verified ? "yes" : "no");
@@ -194,6 +211,13 @@ static void json_run(FILE *f, const struct report *r)
 	else
 		fputs(",\"max_stall_us\":null", f);
 	JSON_DBL(f, ",", "total_ms", r->total_ms);
+	JSON_DBL(f, ",\"guest_rate\":{", "before", r->guest_rate.before);
+	JSON_DBL(f, ",", "during", r->guest_rate.during);
+	JSON_DBL(f, ",", "after", r->guest_rate.after);
+	JSON_DBL(f, ",", "before_ms", r->guest_rate.before_ms);
+	JSON_DBL(f, ",", "during_ms", r->guest_rate.during_ms);
+	JSON_DBL(f, ",", "after_ms", r->guest_rate.after_ms);
+	fputc('}', f);
 }
 
 static void json_traffic(FILE *f, const struct report *r)
@@ -224,6 +248,28 @@ static void json_faults(FILE *f, const struct report *r)
 	JSON_DBL(f, ",", "paused_ms", r->link_paused_ms);
 	JSON_DBL(f, ",", "longest_ms", r->link_longest_ms);
 	fputc('}', f);
+}
+
+/* Operations per second from a to b over ns; NAN where there is nothing
+ * to divide (an empty window, a count that went backwards: not the same
+ * guest's counter). A guest that did nothing in the window ran at 0. */
+static double per_s(uint64_t a, uint64_t b, uint64_t ns)
+{
+	return ns && b >= a ? (b - a) / (ns / 1e9) : NAN;
+}
+
+void report_guest_rate(struct report *r, const uint64_t ops[4], const uint64_t ns[3])
+{
+	/* A guest that never counted (a Linux guest keeps no count) has no
+	 * rate, not a rate of 0. */
+	bool counts = ops[3] != 0;
+
+	r->guest_rate.before = counts ? per_s(ops[0], ops[1], ns[0]) : NAN;
+	r->guest_rate.during = counts ? per_s(ops[1], ops[2], ns[1]) : NAN;
+	r->guest_rate.after = counts ? per_s(ops[2], ops[3], ns[2]) : NAN;
+	r->guest_rate.before_ms = ns[0] / 1e6;
+	r->guest_rate.during_ms = ns[1] / 1e6;
+	r->guest_rate.after_ms = ns[2] / 1e6;
 }
 
 void report_print_json(FILE *f, const struct report *r)

@@ -50,8 +50,20 @@ struct report {
 	double link_longest_ms; /* the longest */
 	bool verified;
 	char verify_detail[160];
+	/* The workload's operations per second (NAN: not known, e.g. a Linux
+	 * guest, which counts none) over three windows, with their lengths:
+	 * before: the engine's last second before the pause where it keeps
+	 * one (thread), else the migration's start to the pause (in pre-copy
+	 * and hybrid that is while the rounds ran); during: the destination's resume to
+	 * every page in; after: every page in to the destination's self-check
+	 * (the check pauses the guest, so the window ends there). */
+	struct { double before, during, after, before_ms, during_ms, after_ms; } guest_rate;
 };
 
+/* guest_rate from the guest's operation count at the edges of its three
+ * windows (ops: start, pause/resume, every page in, self-check) and the
+ * windows' lengths in ns. */
+void report_guest_rate(struct report *r, const uint64_t ops[4], const uint64_t ns[3]);
 void report_print_human(FILE *f, const struct report *r);
 void report_print_json(FILE *f, const struct report *r);
 struct pm_progress;

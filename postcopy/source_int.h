@@ -86,6 +86,9 @@ struct src {
 	atomic_bool stop;
 
 	uint64_t t_start, t_ready, t_pause, t_paused, t_final, t_sent;
+	uint64_t ops_start, ops_paused;   /* the guest's operation count then */
+	double rate_before;               /* machine_stats ops_rate before the pause, */
+	uint64_t rate_before_ns;          /* over this window (0: none) */
 	uint64_t rtt_ns, downtime_ns, dst_ns;
 	uint64_t bytes[PM_CH_COUNT];
 	bool paused, committed;

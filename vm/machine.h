@@ -90,6 +90,12 @@ struct machine_stats {
 	uint64_t max_gap_ns;     /* longest guest-visible gap in this window */
 	uint64_t pause_ns_last;  /* how long the last pause took to take hold */
 	uint64_t pause_ns_max;
+	/* The guest's operations per second over the last half second to
+	 * second up to now, and that window (0: the engine keeps no history
+	 * of its counts; the thread engine does): what a migration report
+	 * calls the rate before the migration. */
+	double ops_rate;
+	uint64_t ops_rate_ns;
 };
 
 /* A payload workload's parameters, field by field (48 bytes): HELLO and

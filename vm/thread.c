@@ -53,9 +53,19 @@ enum { TS_CREATED, TS_RUNNING, TS_PAUSED };
 
 struct thread_vm;
 
+#define RATE_SLOTS      4
+#define RATE_SAMPLE_NS  250000000ull
+#define RATE_CHECK_MASK 63   /* look at the clock every 64 operations */
+
 struct tvcpu {
 	_Alignas(64) _Atomic uint32_t in_step;   /* futex */
 	_Atomic uint64_t heartbeats;
+	/* (time, heartbeats) samples for machine_stats' ops_rate, one every
+	 * RATE_SAMPLE_NS into a ring the vCPU writes alone (rate_t 0: slot
+	 * empty or being written); the oldest is up to a second old. */
+	_Atomic uint64_t rate_t[RATE_SLOTS], rate_hb[RATE_SLOTS];
+	uint64_t rate_last;
+	unsigned rate_next;
 	struct thread_vm *tm;
 	struct guest_cpu cpu;
 	struct wl_regs regs;
@@ -93,15 +103,34 @@ static uint64_t op_clock(void *ctx)
 	return guest_now(((struct tvcpu *)ctx)->tm);
 }
 
+/* A sample every RATE_SAMPLE_NS, over the oldest slot. rate_t is cleared
+ * first and set last, so a reader that sees the same nonzero rate_t
+ * before and after reading rate_hb has a matching pair. */
+static void rate_note(struct tvcpu *v, uint64_t hb)
+{
+	uint64_t now = pcm_now_ns();
+	unsigned i = v->rate_next;
+
+	if (v->rate_last && now - v->rate_last < RATE_SAMPLE_NS)
+		return;
+	atomic_store_explicit(&v->rate_t[i], 0, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&v->rate_hb[i], hb, memory_order_relaxed);
+	atomic_store_explicit(&v->rate_t[i], now, memory_order_release);
+	v->rate_last = now;
+	v->rate_next = (i + 1) % RATE_SLOTS;
+}
+
 static void op_heartbeat(void *ctx, uint64_t progress)
 {
 	struct tvcpu *v = ctx;
+	uint64_t hb = atomic_load_explicit(&v->heartbeats, memory_order_relaxed) + 1;
 
 	(void)progress;
 	/* One writer per counter: no locked instruction needed. */
-	atomic_store_explicit(&v->heartbeats,
-			      atomic_load_explicit(&v->heartbeats, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
+	atomic_store_explicit(&v->heartbeats, hb, memory_order_relaxed);
+	if (!(hb & RATE_CHECK_MASK) || hb == 1)
+		rate_note(v, hb);
 }
 
 static void op_idle(void *ctx, uint64_t ns)
@@ -439,10 +468,53 @@ out:
 	return r;
 }
 
+/* A vCPU's oldest whole sample at least RATE_SAMPLE_NS old: 0, or -1. */
+static int rate_oldest(struct tvcpu *v, uint64_t now, uint64_t *t0, uint64_t *hb0)
+{
+	*t0 = UINT64_MAX;
+	for (unsigned i = 0; i < RATE_SLOTS; i++) {
+		uint64_t t = atomic_load_explicit(&v->rate_t[i], memory_order_acquire);
+		uint64_t hb = atomic_load_explicit(&v->rate_hb[i], memory_order_relaxed);
+
+		atomic_thread_fence(memory_order_acquire);
+		if (t && t == atomic_load_explicit(&v->rate_t[i], memory_order_relaxed) &&
+		    t < *t0 && t < now && now - t >= RATE_SAMPLE_NS) {
+			*t0 = t;
+			*hb0 = hb;
+		}
+	}
+	return *t0 == UINT64_MAX ? -1 : 0;
+}
+
+/* The sum of the vCPUs' operation rates from their oldest samples to now,
+ * over the shortest of their windows (up to a second); none if a vCPU has
+ * no sample yet. Heartbeats count the workload's operations. */
+static void thread_ops_rate(struct thread_vm *tm, struct machine_stats *s)
+{
+	uint64_t now = pcm_now_ns(), win = UINT64_MAX;
+	double rate = 0;
+
+	for (unsigned i = 0; i < tm->n; i++) {
+		struct tvcpu *v = &tm->v[i];
+		uint64_t t0, hb0 = 0, hb = atomic_load_explicit(&v->heartbeats, memory_order_relaxed);
+
+		if (rate_oldest(v, now, &t0, &hb0) || hb < hb0)
+			return;
+		rate += (hb - hb0) * 1e9 / (double)(now - t0);
+		if (now - t0 < win)
+			win = now - t0;
+	}
+	if (tm->n) {
+		s->ops_rate = rate;
+		s->ops_rate_ns = win;
+	}
+}
+
 static void thread_stats(struct machine *m, struct machine_stats *s)
 {
 	struct thread_vm *tm = m->priv;
 
+	thread_ops_rate(tm, s);
 	for (unsigned i = 0; i < tm->n; i++)
 		s->heartbeats += atomic_load_explicit(&tm->v[i].heartbeats,
 						      memory_order_relaxed);

@@ -40,7 +40,14 @@ demo_check() {
 	if [ "$wl" != idle ]; then
 		check "demo $wl $mem: remote faults > 0" jqt '.remote_faults > 0' <<<"$json"
 	fi
-	echo "   $(jq -c '{downtime_us, max_stall_us, total_ms, remote_faults, fault_latency_us, pages}' <<<"$json")"
+	# Every payload workload counts operations, so each window has a rate:
+	# the guest ran before the pause, over the thread engine's own window
+	# (its samples start 250 ms into the run: the warmup is longer), and
+	# the destination timed the rest.
+	check "demo $wl $mem: guest_rate before > 0 over >= 250 ms, during and after >= 0" \
+		jqt '.guest_rate | .before > 0 and .before_ms >= 250 and .during_ms > 0 and
+		       .after_ms > 0 and .during >= 0 and .after >= 0' <<<"$json"
+	echo "   $(jq -c '{downtime_us, max_stall_us, total_ms, remote_faults, fault_latency_us, pages, guest_rate}' <<<"$json")"
 }
 
 for mem in 256M 1G; do

@@ -223,7 +223,8 @@ static const char *const keys[] = {
 	"pages", "pushed", "requested", "zero", "precopied", "resent", "total",
 	"remote_faults", "fault_latency_us", "p50", "p90", "p99", "max",
 	"blocktime_us", "state_bytes", "bulk_mbps", "dest_overhead_bytes",
-	"verified", "verify_detail",
+	"verified", "verify_detail", "guest_rate", "before", "during", "after",
+	"before_ms", "during_ms", "after_ms",
 };
 
 static void test_json_keys(void **state)
@@ -292,6 +293,55 @@ static void test_json_edge(void **state)
 	free(out);
 }
 
+static void test_guest_rate(void **state)
+{
+	/* ops at start, pause, every page in, self-check; window lengths */
+	const uint64_t ops[4] = { 100, 200, 250, 260 };
+	const uint64_t ns[3] = { 100000000, 1000000000, 10000000 };
+	struct report r;
+	char *out;
+
+	(void)state;
+	report_fill(&r);
+	report_guest_rate(&r, ops, ns);
+	out = capture(report_print_json, &r);
+	assert_int_equal(json_check_line(out), 0);
+	assert_non_null(strstr(out, "\"total_ms\":2048.000,\"guest_rate\":{\"before\":1000.000,"
+				    "\"during\":50.000,\"after\":1000.000,\"before_ms\":100.000,"
+				    "\"during_ms\":1000.000,\"after_ms\":10.000},"));
+	free(out);
+	out = capture(report_print_human, &r);
+	assert_non_null(strstr(out, "guest ops      before 1000/s (100.0 ms), during 50/s "
+				    "(1000.0 ms), after 1000/s (10.0 ms)\n"));
+	free(out);
+
+	/* An empty window and a count that went backwards have no rate; a
+	 * window without an operation is a rate of 0. */
+	report_guest_rate(&r, (const uint64_t[4]){ 100, 90, 90, 95 },
+			  (const uint64_t[3]){ 5000000, 0, 1000000 });
+	assert_true(isnan(r.guest_rate.before));
+	assert_true(isnan(r.guest_rate.during));
+	assert_true(r.guest_rate.after == 5000.0);
+	report_guest_rate(&r, (const uint64_t[4]){ 7, 7, 7, 7 },
+			  (const uint64_t[3]){ 5000000, 1000000, 1000000 });
+	assert_true(r.guest_rate.before == 0 && r.guest_rate.during == 0 &&
+		    r.guest_rate.after == 0);
+	out = capture(report_print_json, &r);
+	assert_non_null(strstr(out, "\"guest_rate\":{\"before\":0.000,\"during\":0.000,"));
+	free(out);
+
+	/* A guest that counts nothing (Linux): null, and n/a in the summary. */
+	report_guest_rate(&r, (const uint64_t[4]){ 0, 0, 0, 0 }, ns);
+	out = capture(report_print_json, &r);
+	assert_int_equal(json_check_line(out), 0);
+	assert_non_null(strstr(out, "\"guest_rate\":{\"before\":null,\"during\":null,"
+				    "\"after\":null,\"before_ms\":100.000,"));
+	free(out);
+	out = capture(report_print_human, &r);
+	assert_non_null(strstr(out, "guest ops      before n/a, during n/a, after n/a\n"));
+	free(out);
+}
+
 static void test_checker_rejects(void **state)
 {
 	(void)state;
@@ -338,6 +388,7 @@ int main(void)
 		cmocka_unit_test(test_json_keys),
 		cmocka_unit_test(test_json_escape),
 		cmocka_unit_test(test_json_edge),
+		cmocka_unit_test(test_guest_rate),
 		cmocka_unit_test(test_human),
 	};
 
