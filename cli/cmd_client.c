@@ -199,7 +199,7 @@ int cmd_migrate(int argc, char **argv)
 		{ "to", required_argument, 0, 't' }, { "switch-to-postcopy", no_argument, 0, 's' },
 		{ "json", no_argument, 0, 'j' }, { "help", no_argument, 0, 'h' } };
 	struct option longopts[4 + MIGOPT_COUNT + 1] = { 0 };
-	struct migrate_opts o = { .mode = "postcopy" };
+	struct migrate_opts o = { .mode = PM_MODE_POSTCOPY };
 	const char *to = NULL;
 	char host[256], req[2048], why[400];
 	struct migrate_view v = { .t0 = pcm_now_ns() };

@@ -122,7 +122,7 @@ int cmd_demo(int argc, char **argv)
 	struct option longopts[NOWN + MIGOPT_COUNT + 1] = { 0 };
 	struct migrate_opts o = { .connect_timeout_ms = 5000, .reply_timeout_ms = 30000,
 				  .progress = demo_progress, .round_done = demo_round,
-				  .mode = "postcopy" };
+				  .mode = PM_MODE_POSTCOPY };
 	struct vm_opts v;
 	double warmup = 1;
 	bool json = false;

@@ -365,7 +365,7 @@ static bool host_migrate(struct vmhost *h, FILE *f, const struct pcm_json_doc *d
 				    .progress = host_progress, .progress_arg = f,
 				    .round_done = host_round, .note = host_note,
 				    .switch_req = &h->switch_req, .link = &h->link,
-				    .mode = "postcopy" };
+				    .mode = PM_MODE_POSTCOPY };
 	if (!to || bad_to || net_parse_addr(to, o->host, sizeof(o->host), &o->port)) {
 		ctl_err(f, "migrate needs \"to\": \"HOST:PORT\"");
 		return false;
@@ -1203,7 +1203,7 @@ static int host_on_hello(void *arg, const struct pm_hello *hello, char *why)
 	printf("incoming VM '%s': engine %s, %llu MiB, %u vCPUs, workload %s, mode %s\n",
 	       hello->name, hello->engine, (unsigned long long)(hello->ram_bytes >> 20),
 	       hello->vcpus, machine_guest_label(hello->guest, hello->params.workload),
-	       hello->mode);
+	       pm_mode_name(hello->mode));
 	fflush(stdout);
 	if (ctl_name_check(name)) {
 		snprintf(why, PM_WHY_LEN, "the VM's name '%s' is not valid here", name);

@@ -13,7 +13,7 @@
 #include "postcopy/migrate.h"
 
 enum migopt_kind {
-	MOK_MODE,        /* char[16]: postcopy, precopy, hybrid */
+	MOK_MODE,        /* enum pm_mode: postcopy, precopy, hybrid */
 	MOK_COUNT,       /* uint32_t, 1..max */
 	MOK_SECONDS32,   /* uint32_t ms; text: seconds with fractions, up to max s */
 	MOK_SECONDS,     /* int ms; text: seconds with fractions, up to max s */
@@ -107,11 +107,6 @@ static const void *cfield(const struct migrate_opts *o, const struct migopt *m)
 	return (const char *)o + m->off;
 }
 
-static bool mode_known(const char *s)
-{
-	return !strcmp(s, "postcopy") || !strcmp(s, "precopy") || !strcmp(s, "hybrid");
-}
-
 static int bad_value(const struct migopt *m, const char *arg, char *why, size_t n)
 {
 	switch (m->kind) {
@@ -175,9 +170,8 @@ int migopts_set(struct migrate_opts *o, int code, const char *arg, char *why, si
 	m = &migopts[code - MIGOPT_CODE];
 	switch (m->kind) {
 	case MOK_MODE:
-		if (!mode_known(arg))
+		if (pm_mode_parse(arg, field(o, m)))
 			return bad_value(m, arg, why, n);
-		pm_strset(field(o, m), sizeof(o->mode), arg);
 		return 1;
 	case MOK_COUNT:
 		if (pcm_parse_u64(arg, m->max, &v) || v == 0)
@@ -218,7 +212,7 @@ int migopts_check(const struct migrate_opts *o, char *why, size_t n)
 		snprintf(why, n, "--encrypt needs --psk-file (the keys come from it)");
 		return -EINVAL;
 	}
-	if (o->verify_ram && strcmp(o->mode, "precopy")) {
+	if (o->verify_ram && o->mode != PM_MODE_PRECOPY) {
 		snprintf(why, n, "--verify-ram needs --mode precopy");
 		return -EINVAL;
 	}
@@ -233,6 +227,8 @@ void migopts_to_json(const struct migrate_opts *o, struct pcm_jw *w)
 
 		switch (m->kind) {
 		case MOK_MODE:
+			pcm_jw_str(w, m->key, pm_mode_name(*(const enum pm_mode *)f));
+			break;
 		case MOK_PATH:
 			pcm_jw_str(w, m->key, f);
 			break;
@@ -278,10 +274,9 @@ static int from_json_one(struct migrate_opts *o, const struct migopt *m, const s
 
 	switch (m->kind) {
 	case MOK_MODE:
-		if (v->type != PCM_JSON_STRING || !mode_known(v->str))
+		if (v->type != PCM_JSON_STRING)
 			return -EINVAL;
-		pm_strset(f, sizeof(o->mode), v->str);
-		return 0;
+		return pm_mode_parse(v->str, f);
 	case MOK_PATH:
 		if (v->type != PCM_JSON_STRING || v->len >= sizeof(o->psk_file) ||
 		    (v->len && v->str[0] != '/'))

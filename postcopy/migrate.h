@@ -38,7 +38,7 @@ struct precopy_opts {
 struct migrate_opts {
 	char host[256];
 	uint16_t port;
-	char mode[16];             /* "postcopy", "precopy", "hybrid" */
+	enum pm_mode mode;
 	char name[PM_NAME_LEN];
 	int connect_timeout_ms;
 	int reply_timeout_ms;      /* silence on control before giving up */

@@ -77,8 +77,25 @@ static int hello_layout_check(const struct pm_hello *h, const char **why)
 
 /* Codes on the wire; the names stay in memory and at the edges. */
 static const char *const engine_codes[] = { [1] = "thread", [2] = "kvm" };
-static const char *const mode_codes[] = { [1] = "postcopy", [2] = "precopy", [3] = "hybrid" };
+static const char *const mode_codes[] = {
+	[PM_MODE_POSTCOPY] = "postcopy", [PM_MODE_PRECOPY] = "precopy", [PM_MODE_HYBRID] = "hybrid",
+};
 #define NCODES(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *pm_mode_name(enum pm_mode m)
+{
+	return (unsigned)m < NCODES(mode_codes) && mode_codes[m] ? mode_codes[m] : "?";
+}
+
+int pm_mode_parse(const char *name, enum pm_mode *m)
+{
+	for (size_t i = 1; i < NCODES(mode_codes); i++)
+		if (!strcmp(mode_codes[i], name)) {
+			*m = (enum pm_mode)i;
+			return 0;
+		}
+	return -EINVAL;
+}
 
 static uint8_t code_of(const char *const *names, size_t n, const char *name)
 {
@@ -100,7 +117,7 @@ size_t pm_encode_hello(const struct pm_hello *h, uint8_t buf[PM_HELLO_WIRE_MAX])
 	pcm_put_u32(&e, h->guest_abi);
 	pcm_put_u64(&e, h->session);
 	pcm_put_u8(&e, code_of(engine_codes, NCODES(engine_codes), h->engine));
-	pcm_put_u8(&e, code_of(mode_codes, NCODES(mode_codes), h->mode));
+	pcm_put_u8(&e, (unsigned)h->mode < NCODES(mode_codes) ? (uint8_t)h->mode : 0);
 	pcm_put_u8(&e, (uint8_t)h->guest);
 	pcm_put_u8(&e, (uint8_t)h->ndisks);
 	pcm_put_u32(&e, h->vcpus);
@@ -146,7 +163,7 @@ static int hello_fields(struct pcm_dec *d, struct pm_hello *h, const char **why)
 		return bad(why, "HELLO names more disks than a VM can have");
 	h->ndisks = ndisks;
 	pm_strset(h->engine, sizeof(h->engine), engine_codes[engine]);
-	pm_strset(h->mode, sizeof(h->mode), mode_codes[mode]);
+	h->mode = (enum pm_mode)mode;
 	h->guest = guest;
 	h->vcpus = pcm_get_u32(d);
 	h->ram_bytes = pcm_get_u64(d);

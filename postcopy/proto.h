@@ -15,7 +15,7 @@
 #include "lib/hist.h"
 #include "vm/machine.h"
 
-#define PM_PROTO_VERSION   10  /* 10: DONE carries the guest's operation counts */
+#define PM_PROTO_VERSION   9   /* 9: HELLO carries the devices' identity */
 #define PM_PAGE            4096u
 #define PM_RUN_MAX         64u         /* pages per PAGES message */
 #define PM_ZERO_MAX        256u        /* ranges per ZERO message */
@@ -57,6 +57,13 @@ enum pm_channel { PM_CH_CONTROL, PM_CH_URGENT, PM_CH_BULK, PM_CH_COUNT };
 
 struct pm_region { uint64_t gpa, size; };
 
+/* How a migration moves RAM. The values are HELLO's codes on the wire
+ * (docs/protocol.md): fixed, never renumbered; the names are for the
+ * command line, JSON and reports only. */
+enum pm_mode { PM_MODE_POSTCOPY = 1, PM_MODE_PRECOPY = 2, PM_MODE_HYBRID = 3 };
+const char *pm_mode_name(enum pm_mode m);            /* "?" for no mode */
+int pm_mode_parse(const char *name, enum pm_mode *m);  /* -EINVAL: unknown */
+
 /* HELLO in memory; on the wire it is encoded field by field
  * (pm_encode_hello: docs/protocol.md), the engine and mode as codes. */
 struct pm_hello {
@@ -67,7 +74,7 @@ struct pm_hello {
 	char engine[MACHINE_ENGINE_LEN];
 	char name[PM_NAME_LEN];
 	uint32_t cpu_features[MACHINE_FEATURE_WORDS];   /* what the guest was given */
-	char mode[16];
+	enum pm_mode mode;
 	uint64_t ram_bytes;
 	uint32_t page_size;
 	uint32_t vcpus;
@@ -137,13 +144,6 @@ struct pm_done {
 	uint32_t pad;
 	char verify_detail[160];
 	struct pcm_hist fault_lat;         /* ns, fault read to page mapped */
-	/* The guest's operation counter (machine_stats ops, which crossed in
-	 * RAM) when every page was in, and again just before the self-check,
-	 * with the destination's time from resume to the first and from the
-	 * first to the second: the source, which knows the count at its
-	 * pause, turns them into the guest's rates (report guest_rate). */
-	uint64_t guest_ops_in, guest_in_ns;
-	uint64_t guest_ops_end, guest_end_ns;
 };
 
 struct pm_error { int32_t err; uint32_t pad; char why[PM_WHY_LEN]; };

@@ -23,25 +23,6 @@
 #include "postcopy/ram.h"
 #include "postcopy/source_int.h"
 
-/* The guest's operation count, for the report's guest_rate. */
-static uint64_t src_guest_ops(struct machine *m)
-{
-	struct machine_stats st;
-
-	machine_stats(m, &st);
-	return st.ops;
-}
-
-/* The engine's rate over the last second, while the guest still runs. */
-static void src_rate_before(struct src *s)
-{
-	struct machine_stats st;
-
-	machine_stats(s->m, &st);
-	s->rate_before = st.ops_rate;
-	s->rate_before_ns = st.ops_rate_ns;
-}
-
 int src_recv(struct src *s, struct net_msg *m, int timeout_ms, const char *what)
 {
 	int err = net_recv(s->ch[PM_CH_CONTROL], m, timeout_ms);
@@ -94,7 +75,7 @@ static void src_hello_fill(struct src *s, struct pm_hello *h)
 	pm_strset(h->engine, sizeof(h->engine), c->engine);
 	pm_strset(h->name, sizeof(h->name), s->o->name);
 	machine_features(s->m, h->cpu_features);
-	pm_strset(h->mode, sizeof(h->mode), s->o->mode);
+	h->mode = s->o->mode;
 	h->ram_bytes = c->ram_bytes;
 	h->page_size = PM_PAGE;
 	h->vcpus = c->vcpus;
@@ -289,7 +270,7 @@ static int src_verify_ram(struct src *s)
 	struct pm_digest d = { .off = 0 };
 	int err;
 
-	if (!s->o->verify_ram || strcmp(s->o->mode, "precopy") || src_switched(s))
+	if (!s->o->verify_ram || s->o->mode != PM_MODE_PRECOPY || src_switched(s))
 		return 0;
 	d.digest = ram_digest(&s->ram, 0);
 	d.len = s->ram.npages * PM_PAGE;
@@ -310,14 +291,12 @@ static int src_stop_and_copy(struct src *s)
 	if (!s->blob)
 		return pm_fail_set(s->fail, -ENOMEM, "no memory for the state blob");
 	machine_stall_reset(s->m);
-	src_rate_before(s);
 	s->t_pause = pcm_now_ns();
 	if ((err = machine_pause(s->m)))
 		return pm_fail_set(s->fail, err, "pausing the VM: %s", strerror(-err));
 	s->paused = true;
 	s->t_paused = s->t_final = pcm_now_ns();
-	s->ops_paused = src_guest_ops(s->m);
-	if (strcmp(s->o->mode, "postcopy") && (err = src_precopy_final(s)))
+	if (s->o->mode != PM_MODE_POSTCOPY && (err = src_precopy_final(s)))
 		return err;
 	if ((err = src_verify_ram(s)))
 		return err;
@@ -516,7 +495,6 @@ static int src_new(struct machine *m, const struct migrate_opts *o, struct pm_fa
 	pm_strset(s->host, sizeof(s->host), o->host);
 	s->port = o->port;
 	s->t_start = pcm_now_ns();
-	s->ops_start = src_guest_ops(m);
 	ram_init(&s->ram, m);
 	s->session = ((uint64_t)getpid() << 32) ^ s->t_start;
 	pcm_ratelimit_init(&s->rl, o->pc.max_bandwidth);
@@ -549,7 +527,7 @@ int source_migrate(struct machine *m, const struct migrate_opts *o,
 		return err;
 	err = src_reserve(s);
 	s->t_ready = pcm_now_ns();
-	if (!err && strcmp(o->mode, "postcopy"))
+	if (!err && o->mode != PM_MODE_POSTCOPY)
 		err = src_precopy(s);
 	if (!err)
 		err = src_stop_and_copy(s);

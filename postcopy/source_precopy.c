@@ -24,9 +24,9 @@
 #include "postcopy/source_int.h"
 
 
-static bool mode_is(const struct src *s, const char *mode)
+static bool mode_is(const struct src *s, enum pm_mode mode)
 {
-	return !strcmp(s->o->mode, mode);
+	return s->o->mode == mode;
 }
 
 static void policy_of(const struct src *s, struct pc_policy *p, struct pc_state *st)
@@ -34,7 +34,7 @@ static void policy_of(const struct src *s, struct pc_policy *p, struct pc_state 
 	const struct precopy_round *r = &s->pc.round[(s->pc.rounds ? s->pc.rounds - 1 : 0) %
 						    PC_ROUNDS_MAX];
 
-	*p = (struct pc_policy){ .hybrid = mode_is(s, "hybrid"),
+	*p = (struct pc_policy){ .hybrid = mode_is(s, PM_MODE_HYBRID),
 				 .max_downtime_ms = s->o->pc.max_downtime_ms,
 				 .max_rounds = s->o->pc.max_rounds, .rounds = s->o->pc.rounds,
 				 .seconds_ms = s->o->pc.seconds_ms };
@@ -221,7 +221,8 @@ int src_precopy(struct src *s)
 	err = machine_dirty_start(s->m);
 	if (err == -EOPNOTSUPP)
 		return pm_fail_set(s->fail, err, "the %s engine cannot track dirty pages, "
-				   "which %s mode needs", machine_config_of(s->m)->engine, s->o->mode);
+				   "which %s mode needs", machine_config_of(s->m)->engine,
+				   pm_mode_name(s->o->mode));
 	if (err)
 		return pm_fail_set(s->fail, err, "starting dirty tracking: %s", strerror(-err));
 	s->tracking = true;
@@ -237,7 +238,7 @@ int src_precopy(struct src *s)
 	/* Going post-copy: the pages written during the last round are known
 	 * now, so drop them on the destination while the VM still runs; the
 	 * pause then only has the last few milliseconds' writes to drop. */
-	if (!err && (mode_is(s, "hybrid") || src_switched(s))) {
+	if (!err && (mode_is(s, PM_MODE_HYBRID) || src_switched(s))) {
 		err = send_discards(s);
 		pcm_bitmap_clear_all(&s->pending);
 	}
@@ -263,7 +264,7 @@ int src_precopy_final(struct src *s)
 	if (err)
 		return pm_fail_set(s->fail, err, "reading the dirty log: %s", strerror(-err));
 	s->pc.ns = pcm_now_ns() - s->t_ready;
-	if (mode_is(s, "precopy") && !src_switched(s)) {
+	if (mode_is(s, PM_MODE_PRECOPY) && !src_switched(s)) {
 		if (!(b = calloc(1, sizeof(*b))))
 			return pm_fail_set(s->fail, -ENOMEM, "no memory");
 		err = send_pending(s, b, &r, false);

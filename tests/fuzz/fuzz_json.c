@@ -195,7 +195,7 @@ static void fzj_same(const struct pcm_json_doc *da, const struct pcm_json *a,
 static void fzj_migopts(const struct pcm_json_doc *d)
 {
 	const struct pcm_json *root = pcm_json_root(d);
-	struct migrate_opts o = { .mode = "postcopy" }, o2 = { .mode = "postcopy" };
+	struct migrate_opts o = { .mode = PM_MODE_POSTCOPY }, o2 = { .mode = PM_MODE_POSTCOPY };
 	static struct pcm_json_doc back;
 	static char out[8192], out2[8192];
 	char why[400] = "";
@@ -207,9 +207,8 @@ static void fzj_migopts(const struct pcm_json_doc *d)
 		return;
 	}
 	FZ_CHECK(root->type == PCM_JSON_OBJECT);
-	FZ_CHECK(memchr(o.mode, 0, sizeof(o.mode)) && memchr(o.psk_file, 0, sizeof(o.psk_file)));
-	FZ_CHECK(!strcmp(o.mode, "postcopy") || !strcmp(o.mode, "precopy") ||
-		 !strcmp(o.mode, "hybrid"));
+	FZ_CHECK(memchr(o.psk_file, 0, sizeof(o.psk_file)));
+	FZ_CHECK(o.mode >= PM_MODE_POSTCOPY && o.mode <= PM_MODE_HYBRID);
 	FZ_CHECK(!o.psk_file[0] || o.psk_file[0] == '/');
 	FZ_CHECK(o.link_timeout_ms >= 0 && o.recover_timeout_ms >= 0);
 	pcm_jw_init(&w, out, sizeof(out));

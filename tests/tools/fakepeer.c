@@ -297,7 +297,7 @@ static int as_source(const char *mode, const char *host, const char *portstr)
 	h.session = 0x66616b6570656572ull;
 	pm_strset(h.engine, sizeof(h.engine), "kvm");
 	pm_strset(h.name, sizeof(h.name), "fakepeer");
-	pm_strset(h.mode, sizeof(h.mode), "postcopy");
+	h.mode = PM_MODE_POSTCOPY;
 	h.ram_bytes = 256ull << 20;
 	h.page_size = PM_PAGE;
 	h.vcpus = 2;

@@ -53,13 +53,15 @@ static inline void lp_sleep_ms(unsigned ms)
 }
 
 /* Defaults as the command line uses them; every field not named is 0,
- * which means "default" for fields added later. */
+ * which means "default" for fields added later. An unknown mode is sent
+ * as none: the destination refuses it, naming it. */
 static inline void lp_init(struct lp_mig *x, struct machine *src, const char *mode)
 {
 	memset(x, 0, sizeof(*x));
 	x->src = src;
 	x->mo = (struct migrate_opts){ .connect_timeout_ms = 5000, .reply_timeout_ms = 30000 };
-	pm_strset(x->mo.mode, sizeof(x->mo.mode), mode);
+	if (pm_mode_parse(mode, &x->mo.mode))
+		x->mo.mode = 0;
 	pm_strset(x->mo.host, sizeof(x->mo.host), "127.0.0.1");
 	pm_strset(x->mo.name, sizeof(x->mo.name), "pcm-tool");
 	x->ro = (struct receive_opts){ .accept_timeout_ms = 10000, .reply_timeout_ms = 30000 };

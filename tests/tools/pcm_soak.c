@@ -107,7 +107,9 @@ struct soak {
 
 static bool mode_ok(const char *m)
 {
-	return !strcmp(m, "postcopy") || !strcmp(m, "precopy") || !strcmp(m, "hybrid");
+	enum pm_mode unused;
+
+	return pm_mode_parse(m, &unused) == 0;
 }
 
 static int soak_opt(struct soak_opts *o, int opt, const char *arg)

@@ -291,7 +291,7 @@ static void hello_ok(struct pm_hello *h)
 	memset(h, 0, sizeof(*h));
 	h->proto_version = PM_PROTO_VERSION;
 	strcpy(h->engine, "thread");
-	strcpy(h->mode, "postcopy");
+	h->mode = PM_MODE_POSTCOPY;
 	h->ram_bytes = 64ull << 20;
 	h->page_size = PM_PAGE;
 	h->vcpus = 2;
@@ -372,7 +372,7 @@ static void test_hello_layout(void **state)
 	h.page_size = 0;
 	hello_is(&h, -EBADMSG, "page size");
 	hello_ok(&h);
-	memset(h.mode, 'p', sizeof(h.mode) - 1);        /* a mode nobody has */
+	h.mode = (enum pm_mode)99;                     /* a mode nobody has */
 	hello_is(&h, -EBADMSG, "mode");
 	hello_ok(&h);
 	strcpy(h.engine, "qemu");

@@ -14,7 +14,7 @@ static void hello_good(struct pm_hello *h)
 	memset(h, 0, sizeof(*h));
 	h->proto_version = PM_PROTO_VERSION;
 	strcpy(h->engine, "thread");
-	strcpy(h->mode, "postcopy");
+	h->mode = PM_MODE_POSTCOPY;
 	h->ram_bytes = 64ull << 20;
 	h->page_size = PM_PAGE;
 	h->vcpus = 2;
