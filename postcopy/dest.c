@@ -487,6 +487,7 @@ static int dst_activate(struct dst *d)
 				   machine_why(d->m) ? machine_why(d->m) : strerror(-err));
 	if ((err = machine_start(d->m)))
 		return pm_fail_set(d->fail, err, "starting the vCPUs: %s", strerror(-err));
+	d->t_resume = pcm_now_ns();
 	/* From here the VM is ours to keep through any outage. */
 	atomic_store(&d->activated, true);
 	atomic_store(&d->link->phase, LINK_UP);
@@ -699,13 +700,20 @@ void dst_complete(struct dst *d, const struct pm_digest *dg, bool have_dg)
 {
 	struct pm_done *done = &d->done;
 	struct dst_keepalive k = { .d = d };
-	struct machine_stats st;
-	bool ka = pthread_create(&k.thr, NULL, dst_keepalive_main, &k) == 0;
+	struct machine_stats in, st;
+	uint64_t t_in = pcm_now_ns();
+	bool ka;
 
+	machine_stats(d->m, &in);   /* every page is in: this reads no missing one */
+	ka = pthread_create(&k.thr, NULL, dst_keepalive_main, &k) == 0;
 	dst_threads_stop(d);
 	dst_uffd_release(d);
 	memset(done, 0, sizeof(*done));
 	machine_stats(d->m, &st);
+	done->guest_ops_in = in.ops;
+	done->guest_in_ns = t_in - d->t_resume;
+	done->guest_ops_end = st.ops;
+	done->guest_end_ns = pcm_now_ns() - t_in;
 	done->max_stall_ns = st.max_gap_ns;
 	done->pages_pushed = atomic_load(&d->pushed);
 	done->pages_requested = atomic_load(&d->requested_in);

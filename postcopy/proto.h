@@ -15,7 +15,7 @@
 #include "lib/hist.h"
 #include "vm/machine.h"
 
-#define PM_PROTO_VERSION   9   /* 9: HELLO carries the devices' identity */
+#define PM_PROTO_VERSION   10  /* 10: DONE carries the guest's operation counts */
 #define PM_PAGE            4096u
 #define PM_RUN_MAX         64u         /* pages per PAGES message */
 #define PM_ZERO_MAX        256u        /* ranges per ZERO message */
@@ -144,6 +144,13 @@ struct pm_done {
 	uint32_t pad;
 	char verify_detail[160];
 	struct pcm_hist fault_lat;         /* ns, fault read to page mapped */
+	/* The guest's operation counter (machine_stats ops, which crossed in
+	 * RAM) when every page was in, and again just before the self-check,
+	 * with the destination's time from resume to the first and from the
+	 * first to the second: the source, which knows the count at its
+	 * pause, turns them into the guest's rates (report guest_rate). */
+	uint64_t guest_ops_in, guest_in_ns;
+	uint64_t guest_ops_end, guest_end_ns;
 };
 
 struct pm_error { int32_t err; uint32_t pad; char why[PM_WHY_LEN]; };

@@ -23,6 +23,25 @@
 #include "postcopy/ram.h"
 #include "postcopy/source_int.h"
 
+/* The guest's operation count, for the report's guest_rate. */
+static uint64_t src_guest_ops(struct machine *m)
+{
+	struct machine_stats st;
+
+	machine_stats(m, &st);
+	return st.ops;
+}
+
+/* The engine's rate over the last second, while the guest still runs. */
+static void src_rate_before(struct src *s)
+{
+	struct machine_stats st;
+
+	machine_stats(s->m, &st);
+	s->rate_before = st.ops_rate;
+	s->rate_before_ns = st.ops_rate_ns;
+}
+
 int src_recv(struct src *s, struct net_msg *m, int timeout_ms, const char *what)
 {
 	int err = net_recv(s->ch[PM_CH_CONTROL], m, timeout_ms);
@@ -291,11 +310,13 @@ static int src_stop_and_copy(struct src *s)
 	if (!s->blob)
 		return pm_fail_set(s->fail, -ENOMEM, "no memory for the state blob");
 	machine_stall_reset(s->m);
+	src_rate_before(s);
 	s->t_pause = pcm_now_ns();
 	if ((err = machine_pause(s->m)))
 		return pm_fail_set(s->fail, err, "pausing the VM: %s", strerror(-err));
 	s->paused = true;
 	s->t_paused = s->t_final = pcm_now_ns();
+	s->ops_paused = src_guest_ops(s->m);
 	if (s->o->mode != PM_MODE_POSTCOPY && (err = src_precopy_final(s)))
 		return err;
 	if ((err = src_verify_ram(s)))
@@ -495,6 +516,7 @@ static int src_new(struct machine *m, const struct migrate_opts *o, struct pm_fa
 	pm_strset(s->host, sizeof(s->host), o->host);
 	s->port = o->port;
 	s->t_start = pcm_now_ns();
+	s->ops_start = src_guest_ops(m);
 	ram_init(&s->ram, m);
 	s->session = ((uint64_t)getpid() << 32) ^ s->t_start;
 	pcm_ratelimit_init(&s->rl, o->pc.max_bandwidth);

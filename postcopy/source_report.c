@@ -1,5 +1,6 @@
 /* postcopy/source_report.c - turn the source's timings and the
  * destination's DONE into the report. */
+#include <math.h>
 #include <string.h>
 #include "guest/workload.h"
 #include "net/crypt.h"
@@ -8,6 +9,23 @@
 
 static double us(uint64_t ns) { return ns / 1e3; }
 static double ms(uint64_t ns) { return ns / 1e6; }
+
+/* The count at the pause is also the count the destination resumed
+ * from: the counter lives in guest RAM, which the pause froze. The rate
+ * before is the engine's over the last second where it keeps one (the
+ * thread engine), else from the migration's start to the pause: only
+ * the few ms of set-up in post-copy. */
+static void src_guest_rate(const struct src *s, const struct pm_done *d, struct report *r)
+{
+	const uint64_t ops[4] = { s->ops_start, s->ops_paused, d->guest_ops_in, d->guest_ops_end };
+	const uint64_t ns[3] = { s->t_pause - s->t_start, d->guest_in_ns, d->guest_end_ns };
+
+	report_guest_rate(r, ops, ns);
+	if (s->rate_before_ns && isfinite(r->guest_rate.before)) {
+		r->guest_rate.before = s->rate_before;
+		r->guest_rate.before_ms = ms(s->rate_before_ns);
+	}
+}
 
 void src_report(const struct src *s, const struct pm_done *d, struct report *r)
 {
@@ -66,4 +84,5 @@ void src_report(const struct src *s, const struct pm_done *d, struct report *r)
 	r->link_longest_ms = ms(s->link->longest_ns);
 	r->verified = d->verified;
 	pm_strset(r->verify_detail, sizeof(r->verify_detail), d->verify_detail);
+	src_guest_rate(s, d, r);
 }
