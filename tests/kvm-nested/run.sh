@@ -318,6 +318,7 @@ if [ -f tests/kvm-nested/linux.sh ] && { [ -z "$ONLY" ] || [[ linux.sh == *"$ONL
 	say "L2 kernels: $KVER and $ckver (cloud), modules $(paste -sd' ' "$KDIR/l2-modules.load")"
 	copy_project tests/kvm-nested/kvm-trace.sh   # linux.sh's look at a frozen L2
 	add_test tests/kvm-nested/linux.sh
+	add_test tests/kvm-nested/net.sh
 fi
 if [ "${KVM_NESTED_BENCH:-0}" = 1 ]; then
 	copy_project "$STATIC/bench/kvm_state"
