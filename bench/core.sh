@@ -82,6 +82,9 @@ jq -n --slurpfile raw "$tmp/raw0.json" --slurpfile r1 "$tmp/raw1.json" \
      value: $bu.total_ms, target: (1.2 * stream_ms($bu.ram_bytes; $b1)), busy: 1},
     {name: "total 1 GiB, 4 vCPUs <= 1.2 x bytes / raw TCP stream, same busy threads (ms)",
      value: $k1.total_ms, target: (1.2 * stream_ms($k1.ram_bytes; $b4)), busy: 4},
+    {name: "kv 1 GiB, 1 vCPU: guest_rate.during >= 50% of before (ops/s)",
+     value: ($bu.guest_rate.during // 0), target: (0.5 * ($bu.guest_rate.before // 0)),
+     higher_is_better: true},
     {name: "downtime 1 GiB <= 1000 us", value: $k1.downtime_us, target: 1000},
     {name: "downtime 8 GiB <= 1000 us", value: $k8.downtime_us, target: 1000},
     {name: "downtime 8 GiB / 1 GiB (flat: about 1)", value: ($k8.downtime_us / $k1.downtime_us), target: 2},
@@ -102,6 +105,6 @@ cp "$tmp/core.json" "$out/core-$stamp.json"
 	jq -r '[.raw, .raw_busy["1"], .raw_busy["4"]][] | "baselines, \(.busy) busy threads: TCP 4K RTT p50 \(.tcp_rtt_us.p50) us p99 \(.tcp_rtt_us.p99) us; TCP stream \(.tcp_stream_mbps.median) MB/s; local fault RTT p50 \(.fault_rtt_us.p50) us p99 \(.fault_rtt_us.p99) us"' "$tmp/core.json"
 	jq -r '.spread | to_entries[] | "\(.key): min \(.value.min) max \(.value.max) over \(.value.runs) runs"' "$tmp/core.json"
 	for k in kv1g kv8g bulk; do
-		jq -r --arg k "$k" '.[$k] | "\($k) (median run): \(.ram_bytes/1073741824) GiB, \(.vcpus) vCPUs: downtime \(.downtime_us) us (pause \(.pause_us) us), max stall \(.max_stall_us) us, total \(.total_ms) ms, faults \(.remote_faults), fault p50/p90/p99/max \(.fault_latency_us.p50)/\(.fault_latency_us.p90)/\(.fault_latency_us.p99)/\(.fault_latency_us.max) us, bulk \(.bulk_mbps) MB/s, dest overhead \(.dest_overhead_bytes/1048576 | floor) MiB, verified \(.verified)"' "$tmp/core.json"
+		jq -r --arg k "$k" '.[$k] | "\($k) (median run): \(.ram_bytes/1073741824) GiB, \(.vcpus) vCPUs: downtime \(.downtime_us) us (pause \(.pause_us) us), max stall \(.max_stall_us) us, total \(.total_ms) ms, faults \(.remote_faults), fault p50/p90/p99/max \(.fault_latency_us.p50)/\(.fault_latency_us.p90)/\(.fault_latency_us.p99)/\(.fault_latency_us.max) us, bulk \(.bulk_mbps) MB/s, guest ops/s before/during/after \(.guest_rate.before)/\(.guest_rate.during)/\(.guest_rate.after), dest overhead \(.dest_overhead_bytes/1048576 | floor) MiB, verified \(.verified)"' "$tmp/core.json"
 	done
 } | tee "$out/core-$stamp.md"
