@@ -742,7 +742,11 @@ void dst_complete(struct dst *d, const struct pm_digest *dg, bool have_dg)
 int dst_send_done(struct dst *d)
 {
 	struct net_msg m;
-	int err = net_send(d->ch[PM_CH_CONTROL], PM_DONE, &d->done, sizeof(d->done));
+	uint8_t wire[PM_DONE_WIRE_LEN];
+	int err;
+
+	pm_encode_done(&d->done, wire);
+	err = net_send(d->ch[PM_CH_CONTROL], PM_DONE, wire, sizeof(wire));
 
 	if (err)
 		return dst_link_fail(d, err, "sending DONE: %s", wire_strerror(err));

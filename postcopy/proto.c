@@ -223,6 +223,60 @@ int pm_decode_hello(const void *payload, uint32_t len, struct pm_hello *h,
 	return hello_layout_check(h, why);
 }
 
+/* DONE's integers, in wire order, without the verdict, text and histogram. */
+#define DONE_COUNTS(d) { &(d)->pages_pushed, &(d)->pages_requested, &(d)->pages_zero, \
+	&(d)->pages_precopied, &(d)->pages_resent, &(d)->remote_faults, &(d)->blocktime_ns, \
+	&(d)->max_stall_ns, &(d)->overhead_bytes, &(d)->bulk_ns }
+#define DONE_GUEST(d) { &(d)->guest_ops_in, &(d)->guest_in_ns, &(d)->guest_ops_end, \
+	&(d)->guest_end_ns }
+
+void pm_encode_done(const struct pm_done *d, uint8_t buf[PM_DONE_WIRE_LEN])
+{
+	struct pcm_enc e = { buf, PM_DONE_WIRE_LEN, 0, false };
+	const uint64_t *counts[] = DONE_COUNTS(d), *guest[] = DONE_GUEST(d);
+	const struct pcm_hist *h = &d->fault_lat;
+
+	for (size_t i = 0; i < NCODES(counts); i++)
+		pcm_put_u64(&e, *counts[i]);
+	pcm_put_u32(&e, d->verified);
+	pcm_put_u32(&e, 0);
+	pcm_put_str(&e, d->verify_detail, sizeof(d->verify_detail));
+	pcm_put_u64(&e, h->count);
+	pcm_put_u64(&e, h->sum);
+	pcm_put_u64(&e, h->min);
+	pcm_put_u64(&e, h->max);
+	for (unsigned i = 0; i < PCM_HIST_BUCKETS; i++)
+		pcm_put_u64(&e, h->b[i]);
+	for (size_t i = 0; i < NCODES(guest); i++)
+		pcm_put_u64(&e, *guest[i]);
+}
+
+int pm_decode_done(const void *payload, uint32_t len, struct pm_done *d, const char **why)
+{
+	struct pcm_dec dec = { payload, len, 0, false };
+	uint64_t *counts[] = DONE_COUNTS(d), *guest[] = DONE_GUEST(d);
+	struct pcm_hist *h = &d->fault_lat;
+
+	memset(d, 0, sizeof(*d));
+	if (len != PM_DONE_WIRE_LEN)
+		return bad(why, "message has the wrong length for its type");
+	for (size_t i = 0; i < NCODES(counts); i++)
+		*counts[i] = pcm_get_u64(&dec);
+	d->verified = pcm_get_u32(&dec);
+	(void)pcm_get_u32(&dec);
+	(void)pcm_get_str(&dec, d->verify_detail, sizeof(d->verify_detail));
+	d->verify_detail[sizeof(d->verify_detail) - 1] = 0;
+	h->count = pcm_get_u64(&dec);
+	h->sum = pcm_get_u64(&dec);
+	h->min = pcm_get_u64(&dec);
+	h->max = pcm_get_u64(&dec);
+	for (unsigned i = 0; i < PCM_HIST_BUCKETS; i++)
+		h->b[i] = pcm_get_u64(&dec);
+	for (size_t i = 0; i < NCODES(guest); i++)
+		*guest[i] = pcm_get_u64(&dec);
+	return dec.over ? bad(why, "DONE shorter than its fields") : 0;
+}
+
 int pm_decode_pages(const void *payload, uint32_t len, uint64_t npages,
 		    struct pm_pages_hdr *h, const uint8_t **data, const char **why)
 {

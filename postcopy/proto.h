@@ -180,6 +180,13 @@ int pm_decode_fixed(const void *payload, uint32_t len, void *out, size_t size,
 #define PM_HELLO_WIRE_LEN 288
 #define PM_HELLO_WIRE_MAX (PM_HELLO_WIRE_LEN + MACHINE_IDENTITY_MAX)
 size_t pm_encode_hello(const struct pm_hello *h, uint8_t buf[PM_HELLO_WIRE_MAX]);
+/* DONE field by field, little-endian, in struct pm_done's order, the
+ * fault-latency histogram as count, sum, min, max and its buckets
+ * (docs/protocol.md); exactly PM_DONE_WIRE_LEN bytes. The decoder ends
+ * verify_detail with a NUL whatever came. */
+#define PM_DONE_WIRE_LEN (10 * 8 + 2 * 4 + 160 + (4 + PCM_HIST_BUCKETS) * 8 + 4 * 8)
+void pm_encode_done(const struct pm_done *d, uint8_t buf[PM_DONE_WIRE_LEN]);
+int pm_decode_done(const void *payload, uint32_t len, struct pm_done *d, const char **why);
 /* HELLO: -EPROTONOSUPPORT (h->proto_version set, nothing else) for
  * another protocol version; -EBADMSG for a wrong length, an unknown
  * engine, mode or guest kind, an impossible layout, an identity too long

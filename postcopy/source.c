@@ -386,9 +386,8 @@ int src_done(struct src *s, const struct net_msg *m)
 {
 	const char *why;
 
-	if (pm_decode_fixed(m->payload, m->len, s->done, sizeof(*s->done), &why))
+	if (pm_decode_done(m->payload, m->len, s->done, &why))
 		return src_link_fail(s, -EBADMSG, "bad DONE: %s", why);
-	s->done->verify_detail[sizeof(s->done->verify_detail) - 1] = 0;
 	s->committed = true;
 	/* DONE is what lets the VM go here; a RELEASED lost on the way only
 	 * costs the destination its wait for it. */

@@ -169,9 +169,14 @@ static void fzp_done(const void *p, uint32_t len)
 {
 	static struct pm_done d;     /* 4 KiB of histogram: not on the stack */
 	static struct pcm_hist sum;
+	const char *why = NULL;
+	int r = pm_decode_done(p, len, &d, &why);
 
-	if (fzp_fixed(p, len, &d, sizeof(d)))
+	if (r) {
+		fzp_refused(r, why);
 		return;
+	}
+	FZ_CHECK(len == PM_DONE_WIRE_LEN && memchr(d.verify_detail, 0, sizeof(d.verify_detail)));
 	pcm_hist_init(&sum);
 	pcm_hist_merge(&sum, &d.fault_lat);
 	for (unsigned q = 0; q <= 100; q += 10) {

@@ -148,6 +148,7 @@ static void put_messages(void)
 {
 	static uint8_t pages[sizeof(struct pm_pages_hdr) + PM_PAGE];
 	static struct pm_done done;
+	static uint8_t done_wire[PM_DONE_WIRE_LEN];
 	struct pm_pages_hdr ph = { .first = 5, .count = 1 };
 	struct pm_range zero[3] = { { 0, 1 }, { 16, 64 }, { GEN_NPAGES - 8, 8 } };
 	struct pm_range discard[2] = { { 512, 3 }, { 1000, 1 } };
@@ -187,7 +188,8 @@ static void put_messages(void)
 	pcm_hist_init(&done.fault_lat);
 	for (uint64_t v = 1000; v < 5000000; v = v * 3 / 2)
 		pcm_hist_add(&done.fault_lat, v);
-	put_frame("done", PM_DONE, &done, sizeof(done));
+	pm_encode_done(&done, done_wire);
+	put_frame("done", PM_DONE, done_wire, sizeof(done_wire));
 }
 
 /* One snapshot of 4 pages (1 and 2 data, 0 and 3 zero) into snap/NAME.bin;
