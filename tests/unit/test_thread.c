@@ -422,7 +422,7 @@ static void test_clock_across_load(void **state)
 	struct machine *src, *d1, *d2;
 	uint8_t blob[1024];
 	ssize_t n;
-	uint64_t size, saved_gns, last;
+	uint64_t size, saved_gns, last, saved_real, late;
 	struct machine_stats s;
 
 	(void)state;
@@ -433,6 +433,7 @@ static void test_clock_across_load(void **state)
 	n = machine_save(src, blob, sizeof(blob));
 	assert_true(n > 0);
 	saved_gns = B(blob)->guest_ns;
+	saved_real = B(blob)->realtime_ns;
 	last = guest_stats_of(ram_of(src, &size), 0)->last_op_ns;
 	assert_true(last <= saved_gns);
 
@@ -443,14 +444,19 @@ static void test_clock_across_load(void **state)
 	memcpy(ram_of(d1, NULL), ram_of(src, NULL), size);
 	machine_stall_reset(d1);
 	assert_int_equal(machine_load(d1, blob, n), 0);
+	late = pcm_now_ns();
 	assert_int_equal(machine_start(d1), 0);
 	wait_vcpus_past(d1, saved_gns);
+	late = pcm_now_ns() - late;   /* start to an operation seen: the gap's bulk */
 	assert_int_equal(machine_pause(d1), 0);
 	assert_true(guest_stats_of(ram_of(d1, NULL), 0)->last_op_ns > saved_gns);
 	machine_stats(d1, &s);
-	assert_true(s.max_gap_ns < 1000000000ull);
+	assert_true(s.max_gap_ns < late + 500000000ull);
 
-	/* The save was 2 s ago (wall time): the guest sees a 2 s stall. */
+	/* The save was 2 s before it was (wall time): the guest sees a
+	 * stall of 2 s plus the wall time since the real save until its
+	 * first operation here, which on a loaded machine is not small (the
+	 * part above waits for a vCPU too): measured, not assumed. */
 	B(blob)->realtime_ns -= 12000000000ull;
 	assert_int_equal(machine_create_incoming(&c, &d2), 0);
 	memcpy(ram_of(d2, NULL), ram_of(src, NULL), size);
@@ -458,10 +464,12 @@ static void test_clock_across_load(void **state)
 	assert_int_equal(machine_load(d2, blob, n), 0);
 	assert_int_equal(machine_start(d2), 0);
 	wait_vcpus_past(d2, saved_gns + 2000000000ull);
+	late = pcm_clock_ns(CLOCK_REALTIME) - saved_real;
 	assert_int_equal(machine_pause(d2), 0);
 	machine_stats(d2, &s);
-	printf("      2 s old save -> guest max gap %.3f s\n", s.max_gap_ns / 1e9);
-	assert_true(s.max_gap_ns >= 2000000000ull && s.max_gap_ns < 3000000000ull);
+	printf("      2 s old save -> guest max gap %.3f s (the real save %.3f s before the"
+	       " first operation was seen)\n", s.max_gap_ns / 1e9, late / 1e9);
+	assert_true(s.max_gap_ns >= 2000000000ull && s.max_gap_ns < 2000000000ull + late + 500000000ull);
 	assert_true(guest_stats_of(ram_of(d2, NULL), 0)->last_op_ns > saved_gns + 2000000000ull);
 
 	/* Loading an older blob into a machine that already ran further
