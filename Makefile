@@ -6,6 +6,7 @@
 #   make test       build and run every test
 #   make bench-core the core benchmark (writes bench/results/core-*.txt)
 #   make bench-kvm  the KVM engine's state and downtime benchmark
+#   make bench-snapshot  lazy against eager restore of a 1 GiB guest, against reading the file
 #   make bench      downtime vs pre-copy on shaped links (QUICK=1: reduced, ~6 min)
 #   make test-kvm   the KVM tests inside QEMU (hosts without /dev/kvm)
 #   make test-asan  unit and integration tests under ASan and UBSan
@@ -63,7 +64,8 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 DEB_PKGS  := liburing-dev libxxhash-dev libcmocka-dev libsodium-dev pkg-config iproute2 procps jq \
 	     python3-minimal groff-base man-db acpica-tools
 
-.PHONY: all agent deps demo test test-asan unit integration bench bench-core bench-kvm clean reliability \
+.PHONY: all agent deps demo test test-asan unit integration bench bench-core bench-kvm bench-snapshot \
+	clean reliability \
 	install uninstall
 all: $(BIN) $(AGENT)
 agent: $(AGENT)
@@ -199,6 +201,10 @@ reliability: deps
 bench-kvm: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	bash bench/kvm.sh
+
+bench-snapshot: deps
+	@$(MAKE) --no-print-directory all
+	bash bench/snapshot.sh
 
 # PREFIX and DESTDIR as every Makefile takes them: the command goes to
 # $(DESTDIR)$(PREFIX)/bin, its man page to .../share/man/man1.
