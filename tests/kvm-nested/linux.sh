@@ -17,7 +17,8 @@
 # PCM_L2_TIMEOUT (420 s, below inner.sh's bound of 600 s so that this
 # script still reports: the kernel boots under software emulation),
 # PCM_L2_AGENT_BOOT and PCM_L2_AGENT (the agent's seconds in a boot, 2, and
-# in a migration, 25; 0: no agent).
+# in a migration, 25; 0: no agent), PCM_L2_SILENT (90 s: a guest whose
+# console stays silent that long is frozen; see guard).
 PM=${PCM_BIN:-build/static/bin/postcopy-move}
 L2=${PCM_L2_DIR:-build/kvm-nested/l2}
 LIMIT=${PCM_L2_TIMEOUT:-420}
@@ -33,6 +34,33 @@ fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 pass() { echo "ok: $*"; }
 AGENT_BOOT=${PCM_L2_AGENT_BOOT:-2}
 AGENT=${PCM_L2_AGENT:-25}
+SILENT=${PCM_L2_SILENT:-90}
+
+# guard PIDS FILE...: a frozen guest costs 90 s, not the whole bound, and
+# says what it was: when none of the console FILEs has grown for SILENT
+# seconds while the first of PIDS runs, L1's KVM is looked at
+# (kvm-trace.sh: does it still enter the guest, take exits, inject?),
+# $T/frozen is written and every one of PIDS is killed. Every guest here
+# prints at least once a second (kernel log, ticks, the agent's lines).
+guard() {
+	gpids=$1; shift
+	last=-1 still=0
+	while kill -0 "${gpids%% *}" 2>/dev/null; do
+		sleep 1
+		sz=$(cat "$@" 2>/dev/null | wc -c)
+		if [ "$sz" = "$last" ]; then still=$((still + 1)); else still=0 last=$sz; fi
+		[ "$still" -lt "$SILENT" ] && continue
+		echo "---- the guest's console stopped at $sz bytes ${still}s ago: the guest is frozen; its last lines:"
+		cat "$@" 2>/dev/null | tr -d '\r' | tail -n 8 | sed 's/^/    /'
+		echo "---- L1's KVM over 3 s:"
+		sh "$(dirname "$0")/kvm-trace.sh" 3 2>&1 | sed 's/^/    /'
+		echo "$sz" > "$T/frozen"
+		kill $gpids 2>/dev/null
+		sleep 10
+		kill -9 $gpids 2>/dev/null
+		return
+	done
+}
 
 # The agent's whole lines (guest/linux/agent.c's header) without the CRs:
 # a line the move cut in two ends without its CR on the source, and its
@@ -82,11 +110,18 @@ boot_once() {
 	(while ! grep -q "^PCM-AGENT: start" "$T/console" 2>/dev/null; do sleep 0.1; done
 	 now > "$T/first") &
 	wpid=$!
+	rm -f "$T/frozen"
 	timeout "$LIMIT" "$PM" run --engine kvm --mem 256M --vcpus 2 --name l2 \
 		--kernel "$2" --initrd "$3" --disk "$T/disk.img" \
 		--cmdline "console=ttyS0 pci=off earlyprintk=serial,ttyS0 ${PCM_L2_CMDLINE:-loglevel=7}$agent" \
-		--console "$T/console" > "$T/out" 2>&1
+		--console "$T/console" > "$T/out" 2>&1 &
+	bpid=$!
+	guard "$bpid" "$T/console" &
+	gpid=$!
+	wait "$bpid"
 	rc=$?
+	kill "$gpid" 2>/dev/null
+	wait "$gpid" 2>/dev/null
 	secs=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
 	kill "$wpid" 2>/dev/null
 	wait "$wpid" 2>/dev/null
@@ -100,7 +135,8 @@ boot_once() {
 	if [ "$rc" = 0 ] && ! grep -q "signal received" "$T/out"; then
 		pass "$name: run exited 0 on its own in ${secs}s"
 	else
-		fail "$name: run exited $rc after ${secs}s$(grep -q 'signal received' "$T/out" && echo ', stopped by the timeout')"
+		fail "$name: run exited $rc after ${secs}s$([ -f "$T/frozen" ] && echo ', the guest froze' ||
+			{ grep -q 'signal received' "$T/out" && echo ', stopped by the timeout'; })"
 	fi
 	grep -q "the guest powered off" "$T/out" && pass "$name: run says the guest powered off" ||
 		fail "$name: run does not say the guest powered off"
@@ -139,8 +175,7 @@ boot_once() {
 
 # ---- PCM_L2_STRESS=N: N boots, counting freezes (a diagnosis mode) ----
 # Each boot (the two kernels in turn) runs the agent for 4 s and powers
-# off; a console that stops growing for PCM_L2_SILENT seconds (40) is a
-# frozen guest: L1's KVM is looked at (kvm-trace.sh) and the run killed.
+# off; a frozen guest is found by guard.
 # It says how many of the N froze and how long the boots took, and passes
 # only if none froze. Not part of the default test: start it with
 # KVM_NESTED_ONLY=linux KVM_NESTED_APPEND="pcm.env.PCM_L2_STRESS=20".
@@ -152,22 +187,11 @@ stress_once() {   # NAME KERNEL INITRD: 0 powered off, 1 froze, 2 other
 		--cmdline "console=ttyS0 pci=off loglevel=7 pcm.agent=4 ${PCM_L2_CMDLINE:-}" \
 		> "$T/out" 2>&1 &
 	rpid=$!
-	last=-1 still=0
-	while kill -0 "$rpid" 2>/dev/null; do
-		sleep 1
-		sz=$(wc -c < "$T/console" 2>/dev/null || echo 0)
-		if [ "$sz" = "$last" ]; then still=$((still + 1)); else still=0 last=$sz; fi
-		[ "$still" -lt "${PCM_L2_SILENT:-40}" ] && continue
-		echo "---- $1: the console stopped at $sz bytes for ${still}s; its last lines:"
-		tr -d '\r' < "$T/console" | tail -n 8 | sed 's/^/    /'
-		echo "---- $1: L1's KVM over 3 s:"
-		sh "$(dirname "$0")/kvm-trace.sh" 3 2>&1 | sed 's/^/    /'
-		kill -9 "$rpid" 2>/dev/null
-		wait "$rpid" 2>/dev/null
-		return 1
-	done
+	rm -f "$T/frozen"
+	guard "$rpid" "$T/console"
 	wait "$rpid"
 	rc=$?
+	[ -f "$T/frozen" ] && return 1
 	secs=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
 	if [ "$rc" = 0 ] && grep -q "the guest powered off" "$T/out" &&
 		agent_lines "$T/console" | grep -q '^PCM-AGENT: done .* ram=ok'; then
@@ -193,17 +217,20 @@ if [ -n "${PCM_L2_STRESS:-}" ]; then
 	exit
 fi
 
-boot_once amd64 "$L2/vmlinuz" "$L2/initrd.gz"
-boot_once cloud "$L2/cloud/vmlinuz" "$L2/cloud/initrd.gz"
+if [ -z "${PCM_L2_MOVES:-}" ]; then
+	boot_once amd64 "$L2/vmlinuz" "$L2/initrd.gz"
+	boot_once cloud "$L2/cloud/vmlinuz" "$L2/cloud/initrd.gz"
+fi
 
 # ---- the same guest migrated in the middle of its ticks, in each mode ----
 # run, receive and migrate as three processes; the destination's console
 # must go on counting from where the source's stopped, and the guest's
 # poweroff must end receive. (Console lines end in CR LF: the guest's
 # serial driver writes both.)
+# Both give up at once once guard has found the guest frozen.
 wait_for() {   # SECONDS FILE PATTERN
 	n=$1
-	while [ "$n" -gt 0 ]; do
+	while [ "$n" -gt 0 ] && [ ! -f "$T/frozen" ]; do
 		grep -q "$3" "$2" 2>/dev/null && return 0
 		sleep 1
 		n=$((n - 1))
@@ -212,7 +239,7 @@ wait_for() {   # SECONDS FILE PATTERN
 }
 wait_lines() {   # SECONDS FILE PATTERN COUNT
 	n=$1
-	while [ "$n" -gt 0 ]; do
+	while [ "$n" -gt 0 ] && [ ! -f "$T/frozen" ]; do
 		c=$(grep -c "$3" "$2" 2>/dev/null)
 		[ "${c:-0}" -ge "$4" ] && return 0
 		sleep 1
@@ -253,7 +280,8 @@ agent_move() {
 # agent's mix has run for a second, check.
 migrate_once() {
 	mode=$1; shift
-	port=$((20000 + ($$ + ${#mode}) % 20000))
+	MOVES=$((${MOVES:-0} + 1))
+	port=$((20000 + ($$ + MOVES) % 20000))
 	rm -f "$T/src.con" "$T/dst.con" "$T/src.out" "$T/dst.out" "$T/mig.out"
 	# PCM_L2_MIGRATE_DISK=1: with a disk, one image on both ends (shared
 	# storage on one machine). Off by default: a guest writing its disk
@@ -278,6 +306,9 @@ migrate_once() {
 		--cmdline "console=ttyS0 pci=off quiet pcm.ticks=$TICKS $agent${PCM_L2_TICK_CMDLINE:-}" \
 		--console "$T/src.con" > "$T/src.out" 2>&1 &
 	spid=$!
+	rm -f "$T/frozen"
+	guard "$rpid $spid" "$T/src.con" "$T/dst.con" &
+	gpid=$!
 	if ! wait_for 300 "$T/src.con" "PCM-L2: tick 5[^0-9]"; then
 		fail "$mode: the source guest did not reach tick 5"
 	elif [ -n "$agent" ] && ! wait_lines 60 "$T/src.con" "^PCM-AGENT: t=" 10; then
@@ -342,11 +373,33 @@ migrate_once() {
 	wait "$spid" 2>/dev/null
 	kill "$rpid" 2>/dev/null
 	wait "$rpid" 2>/dev/null
+	kill "$gpid" 2>/dev/null
+	wait "$gpid" 2>/dev/null
+	[ -f "$T/frozen" ] && fail "$mode: the guest froze (its console silent for ${SILENT}s)"
 	for f in src.out dst.out; do
 		echo "---- $mode: $f:"
 		sed 's/^/    /' "$T/$f"
 	done
 }
+
+# PCM_L2_MOVES=N (a diagnosis mode, like PCM_L2_STRESS): N migrations
+# instead of the test, the three modes in turn, counting the frozen ones.
+if [ -n "${PCM_L2_MOVES:-}" ]; then
+	i=0 froze=0 other=0 good=0
+	while [ "$i" -lt "$PCM_L2_MOVES" ]; do
+		i=$((i + 1))
+		was=$FAILS
+		case $((i % 3)) in 1) migrate_once postcopy ;; 2) migrate_once precopy ;; 0) migrate_once hybrid ;; esac
+		if [ -f "$T/frozen" ]; then froze=$((froze + 1))
+		elif [ "$FAILS" = "$was" ]; then good=$((good + 1))
+		else other=$((other + 1)); fi
+		echo "measure: move $i: $good good, $froze froze, $other failed otherwise so far"
+	done
+	echo "measure: moves $i: $good good, $froze froze, $other failed otherwise" \
+		"(tick cmdline extra: ${PCM_L2_TICK_CMDLINE:-none})"
+	[ "$froze" = 0 ] && [ "$other" = 0 ]
+	exit
+fi
 
 migrate_once postcopy
 # --verify-ram: all of RAM is compared with the source's before it runs

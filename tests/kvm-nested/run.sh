@@ -24,6 +24,8 @@
 #   KVM_NESTED_MODPARAMS  module parameters, e.g. "kvm_amd.npt=0 kvm.foo=1"
 #   KVM_NESTED_APPEND     more kernel command line for the nested guest;
 #                         pcm.env.NAME=VALUE exports NAME=VALUE to the tests
+#                         (PCM_KVM_NESTED=1 always: tests that time a guest
+#                         know they run under an emulator)
 #   KVM_NESTED_ACCEL      QEMU -accel                 (tcg,thread=multi)
 #   KVM_NESTED_QEMU_ARGS  more QEMU options, split at spaces (e.g. -icount shift=0)
 #   KVM_NESTED_QEMU       the QEMU binary              (qemu-system-x86_64)
@@ -382,7 +384,7 @@ timeout --foreground -k 10 "$TIMEOUT" "$QEMU" \
 	-d cpu_reset,guest_errors -D "$QDBG" \
 	-serial stdio -monitor "unix:$MON,server,nowait" \
 	-kernel "$KDIR/vmlinuz" -initrd "$DIR/initramfs.cpio.gz" \
-	-append "console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init softlockup_panic=1 softlockup_all_cpu_backtrace=1 pcm.test_timeout=$TEST_TIMEOUT${APPEND:+ $APPEND}" \
+	-append "console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init softlockup_panic=1 softlockup_all_cpu_backtrace=1 pcm.test_timeout=$TEST_TIMEOUT pcm.env.PCM_KVM_NESTED=1${APPEND:+ $APPEND}" \
 	< /dev/null 2> >(tee "$QERR" | grep --line-buffered -v "TCG doesn't support requested feature" >&2) |
 	stdbuf -oL tr -d '\r' | tee "$LOG"
 rcs=("${PIPESTATUS[@]}")

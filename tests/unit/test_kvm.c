@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -102,29 +103,60 @@ static uint64_t ops_of(struct machine *m)
 	return s.ops;
 }
 
+/* Nested under QEMU TCG (run.sh sets PCM_KVM_NESTED): a timer's rate
+ * there is the real host's load, not the timer's programming (boot_one). */
+static bool under_emulation(void)
+{
+	return getenv("PCM_KVM_NESTED") != NULL;
+}
+
 static uint64_t ticks_of(struct machine *m, unsigned v)
 {
 	return __atomic_load_n(&info_of(m)->ticks[v], __ATOMIC_RELAXED);
 }
 
-/* Every vCPU's workload finished its set-up within ms. */
-static void wait_ready(struct machine *m, unsigned ms)
+/* Every vCPU's workload finishes its set-up. The bound is on progress,
+ * not on the total: set-up work moves a vCPU's op count (kv fills its
+ * table in batches, one op each), so a vCPU not yet ready whose count
+ * has not moved for stall_ms never started or hangs, while one that is
+ * only slow (nested under QEMU TCG on a loaded host its set-up took
+ * over 5 s once, 2026-12-04, against some 0.1 s here natively) is
+ * waited for, up to 10 minutes in all. */
+static void wait_ready(struct machine *m, unsigned stall_ms)
 {
 	uint8_t *ram = ram_of(m);
 	unsigned n = machine_config_of(m)->vcpus, ready = 0;
+	uint64_t ops[GUEST_MAX_VCPUS] = { 0 }, moved[GUEST_MAX_VCPUS];
+	uint64_t t0 = pcm_now_ns(), now;
 
-	for (unsigned t = 0; t < ms / 10; t++) {
+	for (unsigned v = 0; v < n; v++)
+		moved[v] = t0;
+	for (;;) {
+		now = pcm_now_ns();
 		ready = 0;
-		for (unsigned v = 0; v < n; v++)
-			ready += __atomic_load_n(&guest_stats_of(ram, v)->ready,
-						 __ATOMIC_RELAXED) != 0;
+		for (unsigned v = 0; v < n; v++) {
+			const struct guest_vcpu_stats *st = guest_stats_of(ram, v);
+			uint64_t o = __atomic_load_n(&st->ops, __ATOMIC_RELAXED);
+
+			if (__atomic_load_n(&st->ready, __ATOMIC_RELAXED)) {
+				ready++;
+				continue;
+			}
+			if (o != ops[v])
+				ops[v] = o, moved[v] = now;
+			else if (now - moved[v] > stall_ms * 1000000ull)
+				fail_msg("vCPU %u: not ready and no set-up progress for %u ms"
+					 " (%llu ops; %u of %u ready after %.0f ms)", v, stall_ms,
+					 (unsigned long long)o, ready, n, (now - t0) / 1e6);
+		}
 		if (ready == n)
 			return;
 		if (machine_crashed(m))
 			fail_msg("guest crashed during set-up: %s", machine_crashed(m));
+		if (now - t0 > 600 * 1000000000ull)
+			fail_msg("only %u of %u vCPUs ready after 600 s, still progressing", ready, n);
 		sleep_ms(10);
 	}
-	fail_msg("only %u of %u vCPUs ready after %u ms", ready, n, ms);
 }
 
 static void check_ram(struct machine *m)
@@ -310,8 +342,14 @@ static void boot_one(uint32_t wl)
 	 * (asleep in the VMM's futex, then waiting for a CPU) it takes the
 	 * ticks that fell due as one interrupt, so it drops with host load.
 	 * A busy vCPU's rate is per second run (boot_window), 1000-1260 Hz
-	 * idle or beside a spinning core; below 600 the timer is wrong. */
-	double min_hz = wl == WL_IDLE ? 150 : 600, hz = 0;
+	 * idle or beside a spinning core; below 600 the timer is wrong.
+	 * Nested under QEMU TCG (run.sh sets PCM_KVM_NESTED), L1's clock
+	 * runs at wall speed while its CPUs get what the real host leaves
+	 * them, and each tick needs L1 to run its own timer and inject it:
+	 * a vCPU that "ran" all of a window took 11 Hz once (2026-12-04,
+	 * host loaded). There the rate says nothing of how the timer is
+	 * programmed; that it ticks, and not too fast, is what holds. */
+	double min_hz = under_emulation() ? 1 : wl == WL_IDLE ? 150 : 600, hz = 0;
 
 	assert_int_equal(machine_create(&c, &m), 0);
 	assert_int_equal(info_of(m)->magic, PC_INFO_MAGIC);
@@ -473,8 +511,9 @@ static void test_round_trip(void **state)
 		uint64_t t = ticks_of(m2, v);
 
 		/* 1.5 s at 1000 Hz on top of where it stopped; a busy host
-		 * merges ticks (test_boot checks the rate), so ask for 10%. */
-		if (t < ticks_v[v] + 150)
+		 * merges ticks (test_boot checks the rate), so ask for 10%;
+		 * under emulation, that it ticks on. */
+		if (t < ticks_v[v] + (under_emulation() ? 1 : 150))
 			fail_msg("vCPU %u ticks %llu -> %llu after load", v,
 				 (unsigned long long)ticks_v[v], (unsigned long long)t);
 	}
