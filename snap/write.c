@@ -438,8 +438,8 @@ void snap_writer_abort(struct snap_writer *w)
 /* Pages [p, np) of region g from pfn base: the next extent that may hold
  * data, [*first, *end), from the memfd's SEEK_DATA/SEEK_HOLE; everything
  * may when the memfd cannot tell. */
-static void next_data(const struct machine_region *g, uint64_t p, uint64_t np,
-		      uint64_t *first, uint64_t *end)
+void snap_region_next_data(const struct machine_region *g, uint64_t p, uint64_t np,
+			   uint64_t *first, uint64_t *end)
 {
 	off_t at = (off_t)(g->memfd_off + p * SNAP_PAGE), d, h;
 
@@ -470,7 +470,7 @@ static int write_region(struct snap_writer *w, const struct machine_region *g, u
 	int r;
 
 	for (uint64_t p = 0; p < np; p = end) {
-		next_data(g, p, np, &first, &end);
+		snap_region_next_data(g, p, np, &first, &end);
 		if (end <= first)
 			end = first + (first < np);
 		if ((r = snap_writer_zero(w, base + p, first - p)))
@@ -507,7 +507,7 @@ static int prefault_region(const struct machine_region *g)
 	uint64_t np = g->size / SNAP_PAGE, first, end;
 
 	for (uint64_t p = 0; p < np; p = end) {
-		next_data(g, p, np, &first, &end);
+		snap_region_next_data(g, p, np, &first, &end);
 		if (end <= first)
 			break;
 		if (madvise(g->host + first * SNAP_PAGE, (end - first) * SNAP_PAGE,
@@ -531,7 +531,7 @@ int snap_machine_prefault(struct machine *m)
 	return 0;
 }
 
-static int write_state(struct snap_writer *w, struct machine *m)
+int snap_writer_machine_state(struct snap_writer *w, struct machine *m)
 {
 	size_t cap = machine_state_size(m);
 	void *blob = malloc(cap ? cap : 1);
@@ -550,7 +550,7 @@ int snap_writer_machine(struct snap_writer *w, struct machine *m)
 {
 	/* The state first: machine_save refuses a running machine, and
 	 * finding that out costs nothing before the pages are written. */
-	int r = write_state(w, m);
+	int r = snap_writer_machine_state(w, m);
 
 	return r ? r : write_regions(w, m);
 }

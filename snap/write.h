@@ -67,6 +67,17 @@ void snap_writer_abort(struct snap_writer *w);
  * caller's to abort. */
 int snap_writer_machine(struct snap_writer *w, struct machine *m);
 
+/* The state blob of machine m, which the caller has paused, into w. */
+int snap_writer_machine_state(struct snap_writer *w, struct machine *m);
+
+/* Region g's pages from p (of np): the next extent that may hold data,
+ * [*first, *end), from its memfd's SEEK_DATA/SEEK_HOLE (everything from
+ * p when the memfd cannot tell; *first = np when only holes are left).
+ * Pages outside such extents are holes: zero, and a read would allocate
+ * them. */
+void snap_region_next_data(const struct machine_region *g, uint64_t p, uint64_t np,
+			   uint64_t *first, uint64_t *end);
+
 /* Before the pause, while the guest runs: map m's RAM that holds data
  * (its memfds' extents, never the holes, which a read would allocate)
  * into this process's page tables, so the paused snap_writer_machine

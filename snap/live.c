@@ -1,0 +1,347 @@
+/* snap/live.c - the live snapshot: write-protect at the instant, then the
+ * in-order copy and the fault thread, which serves the guest's first
+ * write to a page not yet copied (snap/live.h says why it is one instant).
+ *
+ * One rule keeps each page's bytes those of the instant: a page is
+ * un-protected only once its bytes are copied out of guest RAM (into the
+ * file or a bounce buffer), and the copy and the setting of its bit in
+ * saved happen together under lock. So whoever finds a page's bit set,
+ * the walk or the fault thread, knows its bytes are safe and may let the
+ * guest write it.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "lib/bitmap.h"
+#include "lib/clock.h"
+#include "snap/live.h"
+#include "uffd/uffd.h"
+
+/* Pages the walk copies under one hold of the lock (2 MiB: a fault
+ * waits at most one such memcpy). */
+#define LIVE_CHUNK 512u
+/* Fault messages read per wake-up of the fault thread. */
+#define LIVE_BATCH 64
+/* UFFDIO_WRITEPROTECT retries on EAGAIN (the mm changing under it). */
+#define LIVE_WP_SPINS 1000
+
+struct live_region {
+	struct machine_region g;
+	uint64_t npages, base;      /* its pages are base.. in the file */
+};
+
+struct snap_live {
+	struct snap_writer *w;
+	struct uffd u;
+	struct live_region rg[MACHINE_MAX_REGIONS];
+	unsigned nr;
+	uint64_t npages;
+	struct pcm_bitmap data;     /* held data at the instant */
+	struct pcm_bitmap saved;    /* bytes copied out: the guest may write it */
+	pthread_mutex_t lock;       /* copy + set in saved, as one step */
+	uint8_t *bounce;            /* the walk's chunk */
+	int stop_fd;                /* eventfd: the fault thread ends */
+	pthread_t th;
+	bool have_th, frozen;
+	uint64_t t_frozen;
+	_Atomic int err;            /* the fault thread's first failure */
+	_Atomic uint64_t early, faults;
+	struct snap_live_stats st;
+};
+
+const char *snap_live_missing_feature(void)
+{
+	uint64_t f = 0;
+
+	if (uffd_offered(&f))
+		return "userfaultfd";
+	if (!(f & UFFD_FEAT_PAGEFAULT_FLAG_WP))
+		return "UFFD_FEATURE_PAGEFAULT_FLAG_WP";
+	if (!(f & UFFD_FEAT_WP_HUGETLBFS_SHMEM))
+		return "UFFD_FEATURE_WP_HUGETLBFS_SHMEM";
+	return NULL;
+}
+
+static int wp(struct snap_live *l, uint8_t *addr, uint64_t npages, bool protect)
+{
+	int r, spins = 0;
+
+	do
+		r = uffd_wp(&l->u, addr, npages * SNAP_PAGE, protect, true);
+	while (r == -EAGAIN && ++spins < LIVE_WP_SPINS);
+	return r;
+}
+
+/* The region and pfn of a faulting address; NULL outside guest RAM. */
+static struct live_region *region_of(struct snap_live *l, uint64_t addr, uint64_t *pfn)
+{
+	for (unsigned i = 0; i < l->nr; i++) {
+		struct live_region *r = &l->rg[i];
+		uint64_t h = (uint64_t)(uintptr_t)r->g.host;
+
+		if (addr >= h && addr < h + r->g.size) {
+			*pfn = r->base + (addr - h) / SNAP_PAGE;
+			return r;
+		}
+	}
+	return NULL;
+}
+
+/* One fault: the page copied out if nobody did yet, un-protected (which
+ * wakes the writer), then written to the file. */
+static void serve(struct snap_live *l, const struct uffd_fault *f)
+{
+	uint8_t page[SNAP_PAGE];
+	uint64_t pfn;
+	struct live_region *r = region_of(l, f->addr, &pfn);
+	bool copied = false;
+	int e;
+
+	atomic_fetch_add(&l->faults, 1);
+	if (!r) {
+		(void)uffd_wake(&l->u, (void *)(uintptr_t)f->addr, SNAP_PAGE);
+		return;
+	}
+	pthread_mutex_lock(&l->lock);
+	if (!pcm_bitmap_set(&l->saved, pfn)) {
+		memcpy(page, (void *)(uintptr_t)f->addr, SNAP_PAGE);
+		copied = true;
+	}
+	pthread_mutex_unlock(&l->lock);
+	e = wp(l, (uint8_t *)(uintptr_t)f->addr, 1, false);
+	if (!e && copied) {
+		e = snap_writer_page(l->w, pfn, page);
+		atomic_fetch_add(&l->early, 1);
+	}
+	if (e) {
+		int none = 0;
+
+		atomic_compare_exchange_strong(&l->err, &none, e);
+	}
+}
+
+static void *fault_thread(void *arg)
+{
+	struct snap_live *l = arg;
+	struct pollfd pf[2] = { { .fd = l->u.fd, .events = POLLIN },
+				{ .fd = l->stop_fd, .events = POLLIN } };
+	struct uffd_fault ev[LIVE_BATCH];
+
+	for (;;) {
+		int n;
+
+		if (poll(pf, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pf[1].revents)
+			break;
+		n = uffd_read(&l->u, ev, LIVE_BATCH);
+		if (n < 0) {
+			/* The guest would wait forever: the copy sees the
+			 * error and closes the userfaultfd, which wakes it. */
+			atomic_compare_exchange_strong(&l->err, &(int){ 0 }, n);
+			break;
+		}
+		for (int i = 0; i < n; i++)
+			serve(l, &ev[i]);
+	}
+	return NULL;
+}
+
+static int live_setup(struct snap_live *l, const struct machine_region *rg, unsigned n)
+{
+	int r;
+
+	for (unsigned i = 0; i < n; i++) {
+		l->rg[i].g = rg[i];
+		l->rg[i].npages = rg[i].size / SNAP_PAGE;
+		l->rg[i].base = l->npages;
+		l->npages += l->rg[i].npages;
+	}
+	l->nr = n;
+	if ((r = pcm_bitmap_init(&l->data, l->npages)) ||
+	    (r = pcm_bitmap_init(&l->saved, l->npages)))
+		return r;
+	l->bounce = malloc((size_t)LIVE_CHUNK * SNAP_PAGE);
+	if (!l->bounce)
+		return -ENOMEM;
+	r = uffd_open_features(&l->u, UFFD_FEAT_WP_SYNC, UFFD_FEAT_THREAD_ID);
+	if (r)
+		return r;
+	for (unsigned i = 0; i < n; i++)
+		if ((r = uffd_register(&l->u, rg[i].host, rg[i].size, UFFD_MODE_WP)))
+			return r;
+	l->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (l->stop_fd < 0)
+		return -errno;
+	if ((r = pthread_create(&l->th, NULL, fault_thread, l)))
+		return -r;
+	l->have_th = true;
+	return 0;
+}
+
+int snap_live_open(struct snap_writer *w, const struct machine_region *rg, unsigned n,
+		   struct snap_live **out)
+{
+	struct snap_live *l;
+	int r;
+
+	*out = NULL;
+	if (!n || n > MACHINE_MAX_REGIONS)
+		return -EINVAL;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->w = w;
+	l->u.fd = -1;
+	l->stop_fd = -1;
+	pthread_mutex_init(&l->lock, NULL);
+	r = live_setup(l, rg, n);
+	if (r) {
+		snap_live_close(l);
+		return r;
+	}
+	*out = l;
+	return 0;
+}
+
+/* Region r's data extents marked in data and protected; its holes marked
+ * saved, so that nothing ever copies them. */
+static int freeze_region(struct snap_live *l, struct live_region *r)
+{
+	uint64_t np = r->npages, first, end;
+	int e;
+
+	for (uint64_t p = 0; p < np; p = end) {
+		snap_region_next_data(&r->g, p, np, &first, &end);
+		if (end <= first)
+			end = first + (first < np);
+		pcm_bitmap_set_range(&l->saved, r->base + p, first - p);
+		if (end == first)
+			continue;
+		pcm_bitmap_set_range(&l->data, r->base + first, end - first);
+		if ((e = wp(l, r->g.host + first * SNAP_PAGE, end - first, true)))
+			return e;
+	}
+	return 0;
+}
+
+int snap_live_freeze(struct snap_live *l)
+{
+	int e;
+
+	if (l->frozen)
+		return -EALREADY;
+	for (unsigned i = 0; i < l->nr; i++)
+		if ((e = freeze_region(l, &l->rg[i])))
+			return e;
+	l->frozen = true;
+	l->t_frozen = pcm_now_ns();
+	return 0;
+}
+
+/* Pages [q, q + k) of region r: the ones nobody copied yet into the
+ * bounce buffer (under lock), then runs of them into the file, the holes
+ * recorded as zero pages, and the chunk un-protected. */
+static int copy_chunk(struct snap_live *l, struct live_region *r, uint64_t q, uint64_t k)
+{
+	bool mine[LIVE_CHUNK];
+	uint64_t base = r->base + q, run = 0;
+	int e = 0;
+
+	pthread_mutex_lock(&l->lock);
+	for (uint64_t i = 0; i < k; i++) {
+		mine[i] = pcm_bitmap_test(&l->data, base + i) && !pcm_bitmap_set(&l->saved, base + i);
+		if (mine[i])
+			memcpy(l->bounce + i * SNAP_PAGE, r->g.host + (q + i) * SNAP_PAGE, SNAP_PAGE);
+	}
+	pthread_mutex_unlock(&l->lock);
+	for (uint64_t i = 0; i <= k && !e; i++) {
+		if (i < k && mine[i]) {
+			run++;
+			continue;
+		}
+		if (run)
+			e = snap_writer_pages(l->w, base + i - run, run,
+					      l->bounce + (i - run) * SNAP_PAGE);
+		run = 0;
+		if (!e && i < k && !pcm_bitmap_test(&l->data, base + i))
+			e = snap_writer_zero(l->w, base + i, 1);
+	}
+	/* Every data page of the chunk is saved now, by us or the fault
+	 * thread: the guest may write them all. */
+	return e ? e : wp(l, r->g.host + q * SNAP_PAGE, k, false);
+}
+
+static int copy_all(struct snap_live *l)
+{
+	for (unsigned i = 0; i < l->nr; i++) {
+		struct live_region *r = &l->rg[i];
+
+		for (uint64_t q = 0; q < r->npages; q += LIVE_CHUNK) {
+			uint64_t k = r->npages - q < LIVE_CHUNK ? r->npages - q : LIVE_CHUNK;
+			int e = atomic_load(&l->err);
+
+			if (e || (e = copy_chunk(l, r, q, k)))
+				return e;
+		}
+	}
+	return 0;
+}
+
+static void stop_thread(struct snap_live *l)
+{
+	uint64_t one = 1;
+
+	if (!l->have_th)
+		return;
+	(void)!write(l->stop_fd, &one, sizeof(one));
+	pthread_join(l->th, NULL);
+	l->have_th = false;
+}
+
+int snap_live_copy(struct snap_live *l)
+{
+	int e = l->frozen ? copy_all(l) : -EINVAL;
+
+	/* The fault thread may still be writing a page it copied: joined
+	 * before the writer is committed. Closing the userfaultfd lifts
+	 * whatever protection an error left. */
+	stop_thread(l);
+	uffd_close(&l->u);
+	if (!e)
+		e = atomic_load(&l->err);
+	l->st.data_pages = pcm_bitmap_count(&l->data);
+	l->st.early_pages = atomic_load(&l->early);
+	l->st.faults = atomic_load(&l->faults);
+	l->st.copy_ns = pcm_now_ns() - l->t_frozen;
+	return e;
+}
+
+void snap_live_stats(const struct snap_live *l, struct snap_live_stats *st)
+{
+	*st = l->st;
+}
+
+void snap_live_close(struct snap_live *l)
+{
+	if (!l)
+		return;
+	stop_thread(l);
+	uffd_close(&l->u);
+	if (l->stop_fd >= 0)
+		close(l->stop_fd);
+	pcm_bitmap_free(&l->data);
+	pcm_bitmap_free(&l->saved);
+	free(l->bounce);
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+}
