@@ -302,7 +302,7 @@ static int restore_load(struct restore *r)
 	if (!r->eager) {
 		if ((r->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
 			return cli_error("cannot restore: eventfd: %s", strerror(errno));
-		if ((err = snap_load_lazy(r->f, r->m, &hooks, &r->lz)))
+		if ((err = snap_load_lazy(r->f, r->m, &hooks, NULL, &r->lz)))
 			return restore_load_error(r, err, bad);
 		/* A small VM's fill may be over already: a failure stops
 		 * it here, before anything runs. */

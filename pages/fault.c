@@ -55,6 +55,18 @@ fail:
 	return (int)got;
 }
 
+/* The order pages were first asked for: the entry is written before
+ * the count that publishes it. */
+static void fault_log(struct pages_lazy *lz, uint64_t pfn)
+{
+	uint64_t n = atomic_load(&lz->ntouched);
+
+	if (n < lz->npages) {
+		lz->touched[n] = pfn;
+		atomic_store(&lz->ntouched, n + 1);
+	}
+}
+
 static int fault_serve(struct pages_lazy *lz, const struct uffd_fault *ev, uint8_t *buf)
 {
 	uint64_t pfn, t0 = pcm_now_ns();
@@ -67,7 +79,12 @@ static int fault_serve(struct pages_lazy *lz, const struct uffd_fault *ev, uint8
 	}
 	/* Once the RAM is let go, a fault that still reaches us raced the
 	 * unregistration (below): woken, it retries on unregistered RAM. */
-	if (atomic_load(&lz->released) || pcm_bitmap_test(&lz->in, pfn)) {
+	if (atomic_load(&lz->released)) {
+		uffd_wake(&lz->uffd, pages_addr(lz, pfn), UFFD_PAGE);
+		return 0;
+	}
+	fault_log(lz, pfn);
+	if (pcm_bitmap_test(&lz->in, pfn)) {
 		uffd_wake(&lz->uffd, pages_addr(lz, pfn), UFFD_PAGE);
 		return 0;
 	}

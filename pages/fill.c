@@ -56,8 +56,36 @@ static int fill_install(struct pages_lazy *lz, uint64_t pfn, uint64_t n, uint8_t
 	return 0;
 }
 
+/* pages_first, in its order: each with the data run it begins (its
+ * neighbours are likely wanted soon too). */
+static int fill_first(struct pages_lazy *lz, uint8_t *buf)
+{
+	for (uint64_t i = 0; i < lz->nws; i++) {
+		uint64_t pfn = lz->ws[i], before;
+		int64_t n;
+
+		if (atomic_load(&lz->halt))
+			return -ECANCELED;
+		if (pfn >= lz->npages || pcm_bitmap_test(&lz->in, pfn))
+			continue;
+		if ((n = fill_run(lz, pfn)) < 0)
+			return (int)n;
+		if (!n)
+			continue;   /* zero: a hole until touched */
+		before = atomic_load(&lz->filled);
+		if (fill_install(lz, pfn, (uint64_t)n, buf))
+			return -EIO;
+		atomic_fetch_add(&lz->prefetched, atomic_load(&lz->filled) - before);
+	}
+	return 0;
+}
+
 static int fill_all(struct pages_lazy *lz, uint8_t *buf)
 {
+	int err = fill_first(lz, buf);
+
+	if (err)
+		return err;
 	for (uint64_t pfn = 0; pfn < lz->npages;) {
 		int64_t n;
 

@@ -57,8 +57,25 @@ static int lazy_threads(struct pages_lazy *lz)
 	return 0;
 }
 
+/* The filler's first pass and the fault log. */
+static int lazy_lists(struct pages_lazy *lz, const struct pages_first *first)
+{
+	lz->touched = calloc(lz->npages, sizeof(*lz->touched));
+	if (!lz->touched)
+		return -ENOMEM;
+	if (!first || !first->n)
+		return 0;
+	lz->ws = malloc(first->n * sizeof(*lz->ws));
+	if (!lz->ws)
+		return -ENOMEM;
+	memcpy(lz->ws, first->pfn, first->n * sizeof(*lz->ws));
+	lz->nws = first->n;
+	return 0;
+}
+
 int pages_lazy_start(const struct machine_region *rg, unsigned n, const struct pages_source *src,
-		     const struct pages_hooks *hooks, struct pages_lazy **out)
+		     const struct pages_hooks *hooks, const struct pages_first *first,
+		     struct pages_lazy **out)
 {
 	struct pages_lazy *lz = calloc(1, sizeof(*lz));
 	int err;
@@ -72,6 +89,8 @@ int pages_lazy_start(const struct machine_region *rg, unsigned n, const struct p
 	lz->started_ns = pcm_now_ns();
 	lz->stop_fd = -1;
 	err = lazy_init(lz, rg, n);
+	if (!err)
+		err = lazy_lists(lz, first);
 	if (!err)
 		err = lazy_register(lz);
 	if (!err)
@@ -96,6 +115,7 @@ void pages_lazy_stats(const struct pages_lazy *lz, struct pages_stats *st)
 		.faulted = atomic_load(&l->faulted),
 		.faulted_zero = atomic_load(&l->faulted_zero),
 		.filled = atomic_load(&l->filled),
+		.prefetched = atomic_load(&l->prefetched),
 		.fault_ns_max = atomic_load(&l->fault_ns_max),
 		.fault_ns_sum = atomic_load(&l->fault_ns_sum),
 		.started_ns = lz->started_ns,
@@ -128,7 +148,15 @@ void pages_lazy_destroy(struct pages_lazy *lz)
 	if (lz->stop_fd >= 0)
 		close(lz->stop_fd);
 	pcm_bitmap_free(&lz->in);
+	free(lz->ws);
+	free(lz->touched);
 	free(lz);
+}
+
+uint64_t pages_lazy_touched(const struct pages_lazy *lz, const uint64_t **pfn)
+{
+	*pfn = lz->touched;
+	return atomic_load(&((struct pages_lazy *)lz)->ntouched);
 }
 
 /* wl_holes' next_data over a region's memfd: SEEK_DATA / SEEK_HOLE. */

@@ -43,12 +43,21 @@ struct pages_hooks {
 	void *arg;
 };
 
+/* Pages the filler brings in before any other, in this order: the
+ * working set a previous fill saw touched first (pages_lazy_touched).
+ * Copied; a pfn past the end or already in is skipped. */
+struct pages_first {
+	const uint64_t *pfn;
+	uint64_t n;
+};
+
 struct pages_stats {
 	uint64_t npages;
 	uint64_t faults;         /* fault events read */
 	uint64_t faulted;        /* data pages a fault brought in */
 	uint64_t faulted_zero;   /* zero pages mapped for a fault */
 	uint64_t filled;         /* data pages the filler brought in */
+	uint64_t prefetched;     /* of them, in its first pass (pages_first) */
 	uint64_t in;             /* pages installed so far, any way */
 	uint64_t fault_ns_max;   /* longest fault, event read to page mapped */
 	uint64_t fault_ns_sum;
@@ -59,10 +68,16 @@ struct pages_stats {
 };
 
 /* Register rg[0..n) and start filling them from src (copied; src->arg
- * must outlive the fill). The regions must be new (never touched). */
+ * must outlive the fill), first's pages first (may be NULL). The regions
+ * must be new (never touched). */
 int pages_lazy_start(const struct machine_region *rg, unsigned n, const struct pages_source *src,
-		     const struct pages_hooks *hooks, struct pages_lazy **out);
+		     const struct pages_hooks *hooks, const struct pages_first *first,
+		     struct pages_lazy **out);
 void pages_lazy_stats(const struct pages_lazy *lz, struct pages_stats *st);
+/* The pages faults asked for, in the order they first did (at most one
+ * entry a page, but for a fault that raced an install): the working set
+ * for a later fill's pages_first. Stable once the end hook said 0. */
+uint64_t pages_lazy_touched(const struct pages_lazy *lz, const uint64_t **pfn);
 /* Stop the filler (waiting for an end hook that runs); faults are still
  * served, so the owner can stop its vCPUs. */
 void pages_lazy_halt(struct pages_lazy *lz);

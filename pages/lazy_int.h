@@ -29,7 +29,10 @@ struct pages_lazy {
 	atomic_bool released;                  /* every page in: faults are only woken */
 	atomic_int err;
 	_Atomic uint64_t bad_pfn;
-	_Atomic uint64_t faults, faulted, faulted_zero, filled;
+	_Atomic uint64_t faults, faulted, faulted_zero, filled, prefetched;
+	uint64_t *ws, nws;                     /* pages_first, copied */
+	uint64_t *touched;                     /* pages_lazy_touched: npages slots */
+	_Atomic uint64_t ntouched;             /* written by the fault thread only */
 	_Atomic uint64_t fault_ns_max, fault_ns_sum, resident_ns;
 	uint64_t started_ns;
 };

@@ -136,7 +136,7 @@ static int file_read(void *arg, uint64_t first, uint64_t n, void *buf, uint64_t 
 }
 
 int snap_load_lazy(const struct snap_file *f, struct machine *m, const struct pages_hooks *h,
-		   struct pages_lazy **out)
+		   const struct pages_first *first, struct pages_lazy **out)
 {
 	const struct pages_source src = { file_kind, file_read, (void *)f, LOAD_RUN };
 	const struct machine_region *rg;
@@ -150,7 +150,7 @@ int snap_load_lazy(const struct snap_file *f, struct machine *m, const struct pa
 		return -ENOENT;   /* a chain's pages are in its parents: not built yet */
 	/* Registered before the state loads: whatever the load reads or
 	 * writes of guest RAM faults and is served from the file. */
-	if ((r = pages_lazy_start(rg, n, &src, h, out)))
+	if ((r = pages_lazy_start(rg, n, &src, h, first, out)))
 		return r;
 	if ((r = load_state(f, m))) {
 		pages_lazy_destroy(*out);

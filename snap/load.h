@@ -55,11 +55,12 @@ int snap_load_eager(const struct snap_file *f, struct machine *m,
  * errors of snap_pages_read: -EILSEQ a checksum, -EBADMSG the file cut
  * short since it was opened). m must be new; a full snapshot only
  * (-ENOENT for a layer). On an error nothing is left running (for a
- * state that machine_load refuses, machine_why says why). The caller
+ * state that machine_load refuses, machine_why says why). first (may be
+ * NULL): pages the filler brings in before the others (--prefetch). The caller
  * starts m, and ends with pages_lazy_halt before it destroys m, then
  * pages_lazy_destroy. */
 int snap_load_lazy(const struct snap_file *f, struct machine *m, const struct pages_hooks *h,
-		   struct pages_lazy **out);
+		   const struct pages_first *first, struct pages_lazy **out);
 
 /* The guest-physical address of page pfn of f's RAM (region order). */
 uint64_t snap_pfn_gpa(const struct snap_file *f, uint64_t pfn);

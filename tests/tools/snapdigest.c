@@ -137,7 +137,7 @@ static int lazy(const struct snap_file *f, unsigned ntouch, uint64_t *digest)
 	if (err)
 		return err;
 	machine_regions(m, &rg);
-	if ((err = snap_load_lazy(f, m, &h, &lz))) {
+	if ((err = snap_load_lazy(f, m, &h, NULL, &lz))) {
 		fprintf(stderr, "snapdigest: lazy load: %s\n", strerror(-err));
 		machine_destroy(m);
 		return err;

@@ -167,12 +167,17 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void start(struct fix *x, uint64_t run_max)
+static void start_first(struct fix *x, uint64_t run_max, const struct pages_first *first)
 {
 	struct pages_source src = { src_kind, src_read, x, run_max };
 	struct pages_hooks h = { on_end, x };
 
-	assert_int_equal(pages_lazy_start(&x->rg, 1, &src, &h, &x->lz), 0);
+	assert_int_equal(pages_lazy_start(&x->rg, 1, &src, &h, first, &x->lz), 0);
+}
+
+static void start(struct fix *x, uint64_t run_max)
+{
+	start_first(x, run_max, NULL);
 }
 
 /* ---- a toucher: a thread whose read of one page faults ---- */
@@ -385,6 +390,48 @@ static void test_halt(void **state)
 	assert_int_equal(x->ended, 0);
 }
 
+/* A working set: the filler brings its pages (and the data run each
+ * begins) in first, in its order, before page 0; faults are logged in
+ * the order they came, each page once. */
+static void test_first_and_touched(void **state)
+{
+	struct fix *x = *state;
+	const uint64_t ws[] = { 450, 300, 451, 3, 700 };   /* 3: zero; 700: past the end */
+	const struct pages_first first = { ws, 5 };
+	const uint64_t *log;
+	struct pages_stats st;
+	struct toucher t;
+	uint64_t n;
+
+	atomic_store(&x->slow_ns, 300 * 1000000ull);   /* 300 ms a run of up to 2 */
+	start_first(x, 2, &first);
+	/* Two runs in (450-451, 300-301); page 0's, the first after the
+	 * list, is still sleeping its 300 ms. */
+	for (int i = 0; i < 300 && is_hole(x, 300); i++)
+		nanosleep(&(struct timespec){ 0, 10 * 1000000 }, NULL);
+	assert_false(is_hole(x, 450));
+	assert_false(is_hole(x, 451));
+	assert_false(is_hole(x, 300));
+	assert_true(is_hole(x, 0));
+	pages_lazy_stats(x->lz, &st);
+	assert_true(st.prefetched >= 4);
+	touch(&t, x->map + 100 * UFFD_PAGE);
+	assert_true(touch_done_within(&t, 1000));
+	pthread_join(t.th, NULL);
+	touch(&t, x->map + 3 * UFFD_PAGE);
+	assert_true(touch_done_within(&t, 1000));
+	pthread_join(t.th, NULL);
+	atomic_store(&x->slow_ns, 0);
+	assert_int_equal(wait_end(x), 0);
+	assert_int_equal(x->end_err, 0);
+	n = pages_lazy_touched(x->lz, &log);
+	assert_int_equal(n, 2);
+	assert_int_equal(log[0], 100);
+	assert_int_equal(log[1], 3);
+	pages_lazy_stats(x->lz, &st);
+	assert_true(st.prefetched >= 4 && st.prefetched <= st.filled);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -393,6 +440,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_checksum_fault, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_halt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_first_and_touched, setup, teardown),
 	};
 
 	alarm(60);
