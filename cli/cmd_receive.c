@@ -1,6 +1,7 @@
 /* cli/cmd_receive.c - `postcopy-move receive`: wait for one VM,
  * then host it. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,9 +11,10 @@
 #include "net/wire.h"
 #include "cli/cli.h"
 #include "host/ctl.h"
+#include "postcopy/migopts.h"
 #include "postcopy/migrate.h"
 
-static const char receive_help[] =
+static const char receive_help_head[] =
 "usage: postcopy-move receive --listen ADDR:PORT [--name NAME] [options]\n"
 "\n"
 "Wait for one incoming VM, take it over post-copy, then keep running it\n"
@@ -32,18 +34,15 @@ static const char receive_help[] =
 "  --net tap=NAME[,mac=MAC]  a Linux guest's network card here, in the source's\n"
 "                         order, on tap NAME (opened, or created); the MAC\n"
 "                         comes with the VM (mac= here must be the same)\n"
-"  --psk-file FILE        accept only a source that proves it holds the key\n"
-"                         in FILE (mode 600, 16+ bytes); required when ADDR\n"
-"                         is not loopback, unless --insecure\n"
-"  --insecure             listen beyond loopback without a key\n"
-"  --encrypt              accept only sources that seal all three channels\n"
-"                         (migrate --encrypt); needs --psk-file\n"
-"  --link-timeout SECONDS once the VM runs here, a source silent this long\n"
-"                         counts as a broken link (5)\n"
-"  --recover-timeout SECONDS\n"
-"                         after a broken link the VM runs on and waits this\n"
-"                         long for the source to reconnect (600)\n"
-"  -h, --help             this help\n";
+"  --insecure             listen beyond loopback without a key\n";
+/* then the session's options shared with migrate (postcopy/migopts.c) */
+
+static void receive_help(void)
+{
+	fputs(receive_help_head, stdout);
+	migopts_help_receive(stdout);
+	fputs("  -h, --help             this help\n", stdout);
+}
 
 static bool addr_is_loopback(const char *host)
 {
@@ -58,23 +57,29 @@ static bool addr_is_loopback(const char *host)
 static int receive_parse(int argc, char **argv, struct receive_opts *o,
 			 char *host, uint16_t *port, const char **name)
 {
-	static const struct option longopts[] = {
+	enum { NOWN = 9 };
+	static struct option longopts[NOWN + MIGOPT_COUNT + 1] = {
 		{ "listen", required_argument, 0, 'l' }, { "name", required_argument, 0, 'n' },
 		{ "mem-limit", required_argument, 0, 'm' }, { "timeout", required_argument, 0, 't' },
 		{ "console", required_argument, 0, 'c' }, { "disk", required_argument, 0, 'd' },
-		{ "psk-file", required_argument, 0, 'k' }, { "insecure", no_argument, 0, 'i' },
-		{ "recover-timeout", required_argument, 0, 'r' }, { "encrypt", no_argument, 0, 'e' },
-		{ "link-timeout", required_argument, 0, 'L' }, { "net", required_argument, 0, 'N' },
-		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+		{ "insecure", no_argument, 0, 'i' }, { "net", required_argument, 0, 'N' },
+		{ "help", no_argument, 0, 'h' } };
 	bool have_listen = false, insecure = false;
 	char why[300];
 	uint64_t secs;
-	int opt;
+	int opt, r;
 
+	migopts_getopt_receive(longopts + NOWN);
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if ((r = migopts_set_receive(o, opt, optarg, why, sizeof(why))) == 1)
+			continue;
+		if (r == -EINVAL)
+			return cli_usage_error("receive", "%s", why);
+		if (r < 0)
+			return cli_error("receive: %s", why);
 		switch (opt) {
 		case 'h':
-			fputs(receive_help, stdout);
+			receive_help();
 			return -1;
 		case 'l':
 			if (net_parse_addr(optarg, host, 256, port))
@@ -107,27 +112,13 @@ static int receive_parse(int argc, char **argv, struct receive_opts *o,
 				return r;
 			break;
 		}
-		case 'k':
-			if (pm_key_load(optarg, &o->key, why, sizeof(why)))
-				return cli_error("receive: %s", why);
-			break;
 		case 'i':
 			insecure = true;
-			break;
-		case 'e':
-			o->encrypt = true;
 			break;
 		case 't':
 			if (pcm_parse_u64(optarg, 86400, &secs) || secs == 0)
 				return cli_usage_error("receive", "invalid --timeout '%s'", optarg);
 			o->reply_timeout_ms = (int)secs * 1000;
-			break;
-		case 'r':
-		case 'L':
-			if (pcm_parse_seconds_ms(optarg, opt == 'r' ? 86400 : 3600,
-						 opt == 'r' ? &o->recover_timeout_ms : &o->link_timeout_ms))
-				return cli_usage_error("receive", "invalid --%s '%s'", opt == 'r' ?
-						       "recover-timeout" : "link-timeout", optarg);
 			break;
 		default:
 			return cli_usage_error("receive", "unknown option");

@@ -30,43 +30,65 @@ struct migopt {
 	uint64_t max;
 	size_t off;           /* in struct migrate_opts */
 	const char *help;     /* lines, '\n' between them */
+	/* The session's options receive takes too (the same name, kind and
+	 * bounds; a key file is loaded, not kept as a path): their field in
+	 * struct receive_opts and their --help there. NULL: migrate's only. */
+	size_t roff;
+	const char *rhelp;
 };
 
 #define OFF(f) offsetof(struct migrate_opts, f)
+#define ROFF(f) offsetof(struct receive_opts, f)
+#define MIGRATE_ONLY 0, NULL
 
 static const struct migopt migopts[MIGOPT_COUNT] = {
 	{ "mode", "mode", MOK_MODE, "MODE", 0, OFF(mode),
-	  "postcopy (default), precopy, or hybrid" },
+	  "postcopy (default), precopy, or hybrid", MIGRATE_ONLY },
 	{ "max-downtime", "max_downtime_ms", MOK_COUNT, "MS", 3600000, OFF(pc.max_downtime_ms),
 	  "precopy: stop-and-copy once the rest would cross\n"
-	  "in MS at the last round's rate (default 300)" },
+	  "in MS at the last round's rate (default 300)",
+	  MIGRATE_ONLY },
 	{ "max-rounds", "max_rounds", MOK_COUNT, "N", 10000, OFF(pc.max_rounds),
-	  "precopy: give up converging after N rounds (30)" },
+	  "precopy: give up converging after N rounds (30)",
+	  MIGRATE_ONLY },
 	{ "precopy-rounds", "precopy_rounds", MOK_COUNT, "N", 10000, OFF(pc.rounds),
-	  "hybrid: pre-copy rounds before post-copy (1)" },
+	  "hybrid: pre-copy rounds before post-copy (1)",
+	  MIGRATE_ONLY },
 	{ "precopy-seconds", "precopy_seconds_ms", MOK_SECONDS32, "S", 86400, OFF(pc.seconds_ms),
-	  "hybrid: or pre-copy for S seconds" },
+	  "hybrid: or pre-copy for S seconds",
+	  MIGRATE_ONLY },
 	{ "max-bandwidth", "max_bandwidth", MOK_RATE, "RATE", 0, OFF(pc.max_bandwidth),
 	  "cap the background stream (pre-copy rounds and the\n"
 	  "post-copy pusher) at RATE bytes/s, e.g. 100M;\n"
-	  "page replies to faulting vCPUs are never capped" },
+	  "page replies to faulting vCPUs are never capped",
+	  MIGRATE_ONLY },
 	{ "verify-ram", "verify_ram", MOK_FLAG, NULL, 0, OFF(verify_ram),
 	  "precopy: before resuming, the destination compares\n"
 	  "a digest of all guest RAM with the source's at the\n"
-	  "pause (proves the dirty tracking; adds to downtime)" },
+	  "pause (proves the dirty tracking; adds to downtime)",
+	  MIGRATE_ONLY },
 	{ "psk-file", "psk_file", MOK_PATH, "FILE", 0, OFF(psk_file),
 	  "prove to the destination that both hold the key in\n"
-	  "FILE (mode 600, 16+ bytes) before any VM data flows" },
+	  "FILE (mode 600, 16+ bytes) before any VM data flows",
+	  ROFF(key), "accept only a source that proves it holds the key\n"
+	  "in FILE (mode 600, 16+ bytes); required when ADDR\n"
+	  "is not loopback, unless --insecure" },
 	{ "encrypt", "encrypt", MOK_FLAG, NULL, 0, OFF(encrypt),
 	  "with --psk-file: seal all three channels (AES-256-GCM\n"
-	  "with AES-NI, else XChaCha20-Poly1305)" },
+	  "with AES-NI, else XChaCha20-Poly1305)",
+	  ROFF(encrypt), "accept only sources that seal all three channels\n"
+	  "(migrate --encrypt); needs --psk-file" },
 	{ "link-timeout", "link_timeout_ms", MOK_SECONDS, "SECONDS", 3600, OFF(link_timeout_ms),
 	  "once the destination runs the VM, silence this long\n"
+	  "counts as a broken link (5)",
+	  ROFF(link_timeout_ms), "once the VM runs here, a source silent this long\n"
 	  "counts as a broken link (5)" },
 	{ "recover-timeout", "recover_timeout_ms", MOK_SECONDS, "SECONDS", 86400,
 	  OFF(recover_timeout_ms),
 	  "after a broken link, keep reconnecting this long\n"
-	  "(600); `postcopy-move recover NAME` retries now" },
+	  "(600); `postcopy-move recover NAME` retries now",
+	  ROFF(recover_timeout_ms), "after a broken link the VM runs on and waits this\n"
+	  "long for the source to reconnect (600)" },
 };
 
 #define HELP_COL 25
@@ -80,21 +102,42 @@ unsigned migopts_getopt(struct option *out)
 	return MIGOPT_COUNT;
 }
 
+static void help_one(FILE *f, const struct migopt *m, const char *h)
+{
+	int w = fprintf(f, "  --%s%s%s", m->name, m->arg ? " " : "", m->arg ? m->arg : "");
+
+	if (w >= HELP_COL)
+		fprintf(f, "\n%*s", HELP_COL, "");
+	else
+		fprintf(f, "%*s", HELP_COL - w, "");
+	for (const char *nl; (nl = strchr(h, '\n')); h = nl + 1)
+		fprintf(f, "%.*s\n%*s", (int)(nl - h), h, HELP_COL, "");
+	fprintf(f, "%s\n", h);
+}
+
 void migopts_help(FILE *f)
 {
-	for (unsigned i = 0; i < MIGOPT_COUNT; i++) {
-		const struct migopt *m = &migopts[i];
-		const char *h = m->help;
-		int w = fprintf(f, "  --%s%s%s", m->name, m->arg ? " " : "", m->arg ? m->arg : "");
+	for (unsigned i = 0; i < MIGOPT_COUNT; i++)
+		help_one(f, &migopts[i], migopts[i].help);
+}
 
-		if (w >= HELP_COL)
-			fprintf(f, "\n%*s", HELP_COL, "");
-		else
-			fprintf(f, "%*s", HELP_COL - w, "");
-		for (const char *nl; (nl = strchr(h, '\n')); h = nl + 1)
-			fprintf(f, "%.*s\n%*s", (int)(nl - h), h, HELP_COL, "");
-		fprintf(f, "%s\n", h);
-	}
+unsigned migopts_getopt_receive(struct option *out)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < MIGOPT_COUNT; i++)
+		if (migopts[i].rhelp)
+			out[n++] = (struct option){ migopts[i].name,
+						    migopts[i].arg ? required_argument : no_argument,
+						    NULL, MIGOPT_CODE + (int)i };
+	return n;
+}
+
+void migopts_help_receive(FILE *f)
+{
+	for (unsigned i = 0; i < MIGOPT_COUNT; i++)
+		if (migopts[i].rhelp)
+			help_one(f, &migopts[i], migopts[i].rhelp);
 }
 
 static void *field(struct migrate_opts *o, const struct migopt *m)
@@ -200,6 +243,35 @@ int migopts_set(struct migrate_opts *o, int code, const char *arg, char *why, si
 		return set_path(o, m, arg, why, n);
 	}
 	return 0;
+}
+
+/* Receive's kinds are a subset: the values read as migrate's do, into
+ * receive_opts; the key file is loaded here (receive keeps no path). */
+int migopts_set_receive(struct receive_opts *o, int code, const char *arg, char *why, size_t n)
+{
+	const struct migopt *m;
+	void *f;
+	int ms;
+
+	if (code < MIGOPT_CODE || code >= MIGOPT_CODE + MIGOPT_COUNT ||
+	    !migopts[code - MIGOPT_CODE].rhelp)
+		return 0;
+	m = &migopts[code - MIGOPT_CODE];
+	f = (char *)o + m->roff;
+	switch (m->kind) {
+	case MOK_PATH:
+		return pm_key_load(arg, f, why, n) ? -EACCES : 1;
+	case MOK_FLAG:
+		*(bool *)f = true;
+		return 1;
+	case MOK_SECONDS:
+		if (pcm_parse_seconds_ms(arg, (unsigned)m->max, &ms))
+			return bad_value(m, arg, why, n);
+		*(int *)f = ms;
+		return 1;
+	default:
+		return 0;   /* no receive option is of another kind */
+	}
 }
 
 int migopts_check(const struct migrate_opts *o, char *why, size_t n)

@@ -1,5 +1,6 @@
 /* postcopy/migopts.h - the migration options, one table for all their
- * forms: the getopt options and --help lines of `migrate` and `demo`, the
+ * forms: the getopt options and --help lines of `migrate` and `demo` (and
+ * of `receive`, for the session's options it shares), the
  * text each takes on the command line, and the JSON members a control
  * request carries them in. An option is added in migopts.c's table only.
  * Nothing here prints; errors come back as -errno with the words in why. */
@@ -11,6 +12,7 @@
 #include "lib/json.h"
 
 struct migrate_opts;
+struct receive_opts;
 
 /* getopt codes of the table's options: MIGOPT_CODE + index. */
 #define MIGOPT_CODE 1100
@@ -25,6 +27,14 @@ void migopts_help(FILE *f);
  * option, -EINVAL (bad value) or -errno (e.g. the key file's path cannot
  * be resolved) with why. */
 int migopts_set(struct migrate_opts *o, int code, const char *arg, char *why, size_t n);
+/* The session's options that `receive` shares (--psk-file, --encrypt,
+ * --link-timeout, --recover-timeout), from the same table: getopt entries
+ * (room for MIGOPT_COUNT; returns how many), their --help as receive
+ * words them, and a code and argument into o (as migopts_set; the key
+ * file is loaded, -EACCES with why when it cannot be used). */
+unsigned migopts_getopt_receive(struct option *out);
+void migopts_help_receive(FILE *f);
+int migopts_set_receive(struct receive_opts *o, int code, const char *arg, char *why, size_t n);
 /* The whole before anything starts: -EINVAL for options that do not fit
  * together, -EACCES for a key file that cannot be used; why says which. */
 int migopts_check(const struct migrate_opts *o, char *why, size_t n);
