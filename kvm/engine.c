@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "guest/pc/pc.h"
+#include "kvm/agent.h"
 #include "kvm/cpufeat.h"
 #include "kvm/dev/virtio.h"
 #include "kvm/vmm.h"
@@ -83,7 +84,11 @@ static void vm_free(struct kvm_vm *vm)
 	for (unsigned i = 0; i < vm->n; i++)
 		kvm_vcpu_destroy(&vm->v[i]);
 	kvm_mem_destroy(vm);
-	kvm_devs_destroy(&vm->devs);
+	kvm_devs_destroy(&vm->devs);   /* COM1 first: it feeds the agent reader */
+	if (vm->agent) {
+		kvm_agent_destroy(vm->agent);
+		free(vm->agent);
+	}
 	if (vm->console_fd >= 0)
 		close(vm->console_fd);
 	if (vm->crash.end_fd >= 0)
@@ -136,6 +141,14 @@ static int kvm_create(struct machine *m, int incoming)
 	if (vm->sys_fd < 0) {
 		r = vm->sys_fd;
 		goto fail;
+	}
+	if (m->cfg.guest == MACHINE_GUEST_LINUX) {
+		/* before the devices: COM1 taps it as it is added */
+		if (!(vm->agent = malloc(sizeof(*vm->agent)))) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		kvm_agent_init(vm->agent);
 	}
 	if ((r = vm_setup(vm, &m->cfg)))
 		goto fail;
@@ -312,6 +325,22 @@ static void kvm_stats(struct machine *m, struct machine_stats *s)
 	s->pause_ns_max = atomic_load_explicit(&vm->pause_max, memory_order_relaxed);
 }
 
+static void kvm_guest_report(struct machine *m, struct machine_guest_report *r)
+{
+	struct kvm_vm *vm = m->priv;
+
+	if (vm->agent)
+		kvm_agent_report(vm->agent, r);
+}
+
+static void kvm_stall_reset(struct machine *m)
+{
+	struct kvm_vm *vm = m->priv;
+
+	if (vm->agent)
+		kvm_agent_window_reset(vm->agent);
+}
+
 static const char *kvm_crashed(const struct machine *m)
 {
 	struct kvm_vm *vm = m->priv;
@@ -433,4 +462,6 @@ const struct machine_engine machine_engine_kvm = {
 	.save_prepare = kvm_save_prepare,
 	.identity = kvm_identity,
 	.identity_check = kvm_identity_check,
+	.guest_report = kvm_guest_report,
+	.stall_reset = kvm_stall_reset,
 };

@@ -12,6 +12,7 @@
  *   engine.c the machine_engine the rest of the project sees
  *   crash.c  why the guest stopped on its own (crash or chosen end)
  *   linux.c  booting a Linux guest (kvm/x86/: boot protocol, ACPI)
+ *   agent.c  what a Linux guest's agent says on its console (agent.h)
  *   bus.c    port I/O and MMIO address decoding
  *   dev/     the devices: list and IRQ lines (dev.c), COM1 (com1.c over
  *            the uart.c model), the payload pseudo-device (payload.c)
@@ -56,6 +57,8 @@ struct kvm_vcpu {
 	struct kvm_cpuid2 *cpuid;                /* what KVM_SET_CPUID2 got */
 };
 
+struct kvm_agent;
+
 struct kvm_vm {
 	_Alignas(64) _Atomic uint32_t go;        /* futex: VCPU_* (idlers wait) */
 	_Atomic uint32_t gen;                    /* futex: parked vCPUs wait */
@@ -79,6 +82,7 @@ struct kvm_vm {
 	struct kvm_crash crash;
 	_Atomic uint64_t pause_last, pause_max;
 	int console_fd;                          /* -1: none */
+	struct kvm_agent *agent;                 /* Linux guests: what COM1 hears */
 	int vcpu_nice;                           /* machine_vcpu_nice() at start */
 	int loaded;                              /* incoming VM holds a state */
 	int ran;                                 /* vCPUs were started once */

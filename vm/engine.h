@@ -61,6 +61,10 @@ struct machine_engine {
 	/* Optional. What the VM's devices stand on (machine_identity). */
 	long (*identity)(struct machine *m, void *buf, size_t cap);
 	int (*identity_check)(struct machine *m, const void *buf, size_t len);
+	/* Optional. What the guest's agent said (machine_guest_report; r is
+	 * zeroed first), and a new window for its gaps (machine_stall_reset). */
+	void (*guest_report)(struct machine *m, struct machine_guest_report *r);
+	void (*stall_reset)(struct machine *m);
 };
 
 struct machine {

@@ -414,4 +414,13 @@ void machine_stall_reset(struct machine *m)
 		__atomic_add_fetch(&b->stall_epoch, 1, __ATOMIC_SEQ_CST);
 	if (b && m->eng->host_wrote)
 		m->eng->host_wrote(m, 0);   /* the boot page is page 0 */
+	if (m->eng->stall_reset)
+		m->eng->stall_reset(m);
+}
+
+void machine_guest_report(struct machine *m, struct machine_guest_report *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (m->eng->guest_report)
+		m->eng->guest_report(m, r);
 }

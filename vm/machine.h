@@ -199,7 +199,38 @@ int machine_dirty_stop(struct machine *m);
  * area: only the engine's own counters are filled in. */
 void machine_stats(struct machine *m, struct machine_stats *s);
 /* Start a new stall window: the guest resets its longest-gap record
- * (payload guests; nothing for a Linux guest). */
+ * (payload guests; for a Linux guest, the window of its agent's gaps in
+ * machine_guest_report). */
 void machine_stall_reset(struct machine *m);
+
+/* What an agent inside the guest says of itself: a Linux guest running
+ * the project's agent (guest/linux/agent.c), whose console lines the KVM
+ * engine reads as they pass its serial port. Lines read on this machine
+ * only (a migrated VM's destination starts with none). Every other guest
+ * and engine: agent NONE, the rest zero. */
+enum machine_agent {
+	MACHINE_AGENT_NONE = 0,    /* no agent line read here */
+	MACHINE_AGENT_RUNS,        /* its start, status or error lines */
+	MACHINE_AGENT_DONE,        /* its done line, after its final check */
+};
+
+struct machine_guest_report {
+	enum machine_agent agent;
+	uint64_t status_lines;     /* status lines read (done not counted) */
+	uint64_t last_ns;          /* pcm_now_ns() as the last one was read */
+	uint64_t t_ms, ops;        /* the last status line (ops: or done) */
+	uint64_t max_gap_us;       /* the agent's own longest gap, its whole run */
+	/* The longest gap_us (one status period's longest gap) of the
+	 * status lines read since the stall window began (machine_stall_reset,
+	 * or this machine's creation): the guest's stall across a move. */
+	uint64_t window_gap_us;
+	uint64_t errors;           /* "error" lines read */
+	uint64_t garbled;          /* agent lines that did not parse (ignored) */
+	int checks_ok;             /* the last status/done line: ram=ok and disk
+				    * ok or none; and no error line read */
+	char checks[64];           /* its words: "ram=ok disk=none" */
+	char error[96];            /* the first error line's text */
+};
+void machine_guest_report(struct machine *m, struct machine_guest_report *r);
 
 #endif

@@ -2,12 +2,15 @@
  * port I/O bus at 0x3f8, raising IRQ 4 on the in-kernel irqchip, with its
  * registers as the state section KVM_DEV_COM1. Payload guests also reach
  * the same registers through MMIO (guest/pc/pc.h: ring 3 has no ports).
+ * A Linux guest's transmitted bytes also go to its agent reader
+ * (vm->agent, kvm/agent.h).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kvm/agent.h"
 #include "kvm/dev/uart.h"
 #include "kvm/vmm.h"
 
@@ -113,5 +116,7 @@ int kvm_com1_add(struct kvm_vm *vm, int out_fd, uint64_t mmio_base)
 	if (mmio_base && (r = kvm_bus_add(&vm->mmio, mmio_base, UART_NPORTS, com1_io, c)))
 		return r;
 	uart_set_irq(&c->u, com1_irq, c);
+	if (vm->agent)
+		uart_set_tap(&c->u, kvm_agent_byte, vm->agent);
 	return 0;
 }

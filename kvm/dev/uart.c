@@ -119,6 +119,8 @@ static void flush_locked(struct uart *u)
 static void console_put(struct uart *u, uint8_t c)
 {
 	u->tx_bytes++;
+	if (u->tap_fn)
+		u->tap_fn(u->tap_ctx, c);
 	if (u->out_fd < 0)
 		return;
 	u->buf[u->len++] = (char)c;
@@ -220,6 +222,14 @@ void uart_set_irq(struct uart *u, uart_irq_fn *fn, void *ctx)
 	u->irq_line = !(u->s.iir & IIR_NONE);
 	if (fn)
 		fn(ctx, u->irq_line);
+	pthread_mutex_unlock(&u->lock);
+}
+
+void uart_set_tap(struct uart *u, uart_tap_fn *fn, void *ctx)
+{
+	pthread_mutex_lock(&u->lock);
+	u->tap_fn = fn;
+	u->tap_ctx = ctx;
 	pthread_mutex_unlock(&u->lock);
 }
 

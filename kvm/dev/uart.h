@@ -52,6 +52,11 @@ _Static_assert(sizeof(struct uart_state) % 8 == 0,
 /* Called with the UART lock held whenever the line level changes; it must
  * not call back into the UART. */
 typedef void uart_irq_fn(void *ctx, int level);
+/* Called with the UART lock held for each byte the guest transmits (not
+ * what loopback keeps), in order, whether or not a console takes it: a
+ * reader of the guest's console lines (kvm/agent.c). It must not call
+ * back into the UART. */
+typedef void uart_tap_fn(void *ctx, uint8_t c);
 
 struct uart {
 	struct uart_state s;
@@ -64,6 +69,8 @@ struct uart {
 	uart_irq_fn *irq_fn;   /* optional, see uart_set_irq */
 	void *irq_ctx;
 	int irq_line;          /* level last given to irq_fn */
+	uart_tap_fn *tap_fn;   /* optional, see uart_set_tap */
+	void *tap_ctx;
 };
 
 /* Power-on register values (LSR = THRE|TEMT, IIR = 0x01 no interrupt,
@@ -78,6 +85,9 @@ void uart_destroy(struct uart *u);
  * that acknowledges a pending THRE interrupt shows as a 0-then-1 pulse, a
  * fresh edge for an edge-triggered PIC, as on a real 16550. */
 void uart_set_irq(struct uart *u, uart_irq_fn *fn, void *ctx);
+
+/* Give every transmitted byte from now on to fn too (NULL: none). */
+void uart_set_tap(struct uart *u, uart_tap_fn *fn, void *ctx);
 
 /* Port I/O at offset off (0..7) from the base; an access outside is ignored
  * (reads return 0xff). DLAB (LCR bit 7) switches offsets 0/1 to DLL/DLM. */
