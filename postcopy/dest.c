@@ -18,6 +18,7 @@
 #include "net/wire.h"
 #include "guest/workload.h"
 #include "lib/clock.h"
+#include "postcopy/agentcheck.h"
 #include "postcopy/dest_int.h"
 
 /* Next control message. what names the message awaited, and a timeout
@@ -616,8 +617,47 @@ static void dst_uffd_release(struct dst *d)
 	d->uffd.fd = -1;
 }
 
+/* The agent's next status line, read here after this call began: its
+ * period then covers the last faults of the move. Bounded: a guest
+ * without an agent (no agent line read here) is given PM_AGENT_WAIT_NS
+ * from the resume, one with an agent as long from now. */
+static void dst_agent_wait(struct dst *d, struct machine_guest_report *g)
+{
+	uint64_t t0 = pcm_now_ns(), before;
+
+	machine_guest_report(d->m, g);
+	before = g->status_lines;
+	while (g->status_lines == before && g->agent != MACHINE_AGENT_DONE &&
+	       machine_ended(d->m) == MACHINE_RUNS && !machine_crashed(d->m) &&
+	       pcm_now_ns() < (g->agent ? t0 : d->t_resume) + PM_AGENT_WAIT_NS) {
+		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+		machine_guest_report(d->m, g);
+	}
+}
+
+/* A Linux guest's RAM changes as it runs here: only the agent inside it
+ * can say its own data is whole, and it measures the stall the guest
+ * saw. Without one, what precopy --verify-ram proved before it ran still
+ * stands, and the stall is not known (0). */
+static void dst_verify_linux(struct dst *d, struct pm_done *done)
+{
+	struct machine_guest_report g;
+
+	dst_agent_wait(d, &g);
+	if (g.agent != MACHINE_AGENT_NONE) {
+		done->verified = pm_agent_verdict(&g, done->verify_detail,
+						  sizeof(done->verify_detail), &done->max_stall_ns);
+		return;
+	}
+	done->verified = d->ram_verified;
+	snprintf(done->verify_detail, sizeof(done->verify_detail), "%s",
+		 d->ram_verified ? "a Linux guest, checked before it ran here"
+				 : "not checked: no agent line on the Linux guest's console");
+}
+
 /* The end-to-end check: idle's RAM equals the source's at pause; kv and
- * sweep pass their own self-check on a paused VM. */
+ * sweep pass their own self-check on a paused VM; a Linux guest's agent
+ * says its checks held. */
 static void dst_verify(struct dst *d, const struct pm_digest *dg, bool have_dg,
 		       struct pm_done *done)
 {
@@ -628,14 +668,7 @@ static void dst_verify(struct dst *d, const struct pm_digest *dg, bool have_dg,
 	int err;
 
 	if (d->hello.guest == MACHINE_GUEST_LINUX) {
-		/* Its RAM changes as it runs here, and only an agent inside
-		 * could say its own data is whole: there is none yet. What
-		 * precopy --verify-ram proved before it ran still stands. */
-		done->verified = d->ram_verified;
-		snprintf(done->verify_detail, sizeof(done->verify_detail), "%s",
-			 d->ram_verified ? "a Linux guest, checked before it ran here"
-					 : "not checked: a Linux guest has no agent to check "
-					   "itself yet");
+		dst_verify_linux(d, done);
 		return;
 	}
 	if (wl == WL_IDLE) {

@@ -10,11 +10,12 @@
 #include "postcopy/proto.h"
 #include "postcopy/report.h"
 
-/* The guest-visible stall is the payload workload's own record; a Linux
- * guest keeps none yet, and 0 would read as "no stall". */
+/* The guest-visible stall is the payload workload's own record, or a
+ * Linux guest's agent's (dest.c); a Linux guest without an agent keeps
+ * none, and its 0 would read as "no stall" (a move's gap never is 0). */
 static bool report_stall_known(const struct report *r)
 {
-	return strcmp(r->workload, "linux") != 0;
+	return strcmp(r->workload, "linux") != 0 || r->max_stall_us > 0;
 }
 
 #define MIB (1024.0 * 1024.0)
@@ -55,7 +56,7 @@ static void human_times(FILE *f, const struct report *r)
 	if (report_stall_known(r))
 		fprintf(f, "  max stall      %.3f us\n", r->max_stall_us);
 	else
-		fputs("  max stall      n/a (a Linux guest has no agent to measure it yet)\n", f);
+		fputs("  max stall      n/a (no agent in the Linux guest measured it)\n", f);
 	fprintf(f, "  total          %.3f ms\n", r->total_ms);
 }
 
