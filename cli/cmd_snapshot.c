@@ -1,6 +1,7 @@
 /* cli/cmd_snapshot.c - `postcopy-move snapshot`: ask a running VM's host
- * process to write it to a file (it owns the machine: the request
- * "snapshot" of docs/control.md does the work), and print its answer. */
+ * process to write it to a file, live or paused (it owns the machine: the
+ * request "snapshot" of docs/control.md does the work), and print its
+ * answer. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -13,18 +14,22 @@
 #include "lib/json.h"
 
 static const char snapshot_help[] =
-"usage: postcopy-move snapshot NAME FILE --pause [--force] [--json]\n"
+"usage: postcopy-move snapshot NAME FILE [--pause] [--force] [--json]\n"
 "\n"
 "Write the running VM NAME to the snapshot file FILE: its configuration,\n"
 "vCPU and device state, and all of guest RAM (zero pages as holes, every\n"
-"page with its checksum; docs/snapshot-format.md). NAME's own process does\n"
-"the work: it pauses the VM, writes the state and RAM, resumes the VM, then\n"
-"syncs the file to disk while the VM runs. FILE appears only once it is\n"
-"complete (it is written as FILE.tmp and renamed). Refused while the VM\n"
-"migrates or once its guest crashed. `restore FILE` starts a copy of the VM.\n"
+"page with its checksum; docs/snapshot-format.md), as it was at one\n"
+"instant. NAME's own process does the work. Live (the default): it pauses\n"
+"the VM only to save its state and write-protect its RAM (userfaultfd),\n"
+"then writes RAM while the VM runs; a page the guest writes before it is\n"
+"in the file is written first, then the guest goes on. With --pause the VM\n"
+"stays paused while RAM is written. Either way the file is synced to disk\n"
+"while the VM runs, and FILE appears only once it is complete (it is\n"
+"written as FILE.tmp and renamed). Refused while the VM migrates or once\n"
+"its guest crashed. `restore FILE` starts a copy of the VM.\n"
 "\n"
-"  --pause                pause the VM while it is written (required: live\n"
-"                         snapshots, the VM running meanwhile, are not built yet)\n"
+"  --pause                pause the VM while its RAM is written (no write-protect:\n"
+"                         for kernels without userfaultfd write-protect on shmem)\n"
 "  --force                replace FILE if it exists\n"
 "  --json                 print the result as one JSON object\n"
 "  -h, --help             this help\n";
@@ -57,19 +62,29 @@ static const char *get_str(const struct pcm_json_doc *d, const struct pcm_json *
 static void snap_result(void *arg, const struct pcm_json_doc *d, const struct pcm_json *r)
 {
 	struct snap_view *v = arg;
+	const struct pcm_json *lv;
 	uint64_t ram, data;
+	bool live;
 
 	if (!r || r->type != PCM_JSON_OBJECT)
 		return;
 	v->printed = true;
 	ram = get_u64(d, r, "ram_bytes");
 	data = get_u64(d, r, "data_pages");
+	lv = pcm_json_get(d, r, "live");
+	live = lv && lv->type == PCM_JSON_BOOL && lv->b;
 	if (v->json) {
 		cli_json_print(d, r);
 		return;
 	}
-	printf("VM '%s' written to %s\n", get_str(d, r, "name"), get_str(d, r, "file"));
-	printf("  paused      %.3f ms\n", get_num(d, r, "paused_ms"));
+	printf("VM '%s' written to %s%s\n", get_str(d, r, "name"), get_str(d, r, "file"),
+	       live ? " (live)" : "");
+	printf("  paused      %.3f ms%s\n", get_num(d, r, "paused_ms"),
+	       live ? " (the state saved, RAM write-protected)" : "");
+	if (live)
+		printf("  RAM copy    %.3f ms as the VM ran: %llu pages written early, the guest "
+		       "writing them\n", get_num(d, r, "copy_ms"),
+		       (unsigned long long)get_u64(d, r, "early_pages"));
 	printf("  total       %.3f ms (the file synced after the VM resumed)\n",
 	       get_num(d, r, "total_ms"));
 	printf("  RAM         %.1f MiB: %llu pages with data, %llu zero pages (holes)\n",

@@ -5,8 +5,9 @@
  * object per connection, answered by the handler host_reqs[] names for
  * its "req": status, stop, migrate, switch, recover, give-up, resume,
  * latency (read only: the kv latency histogram and timeline, for bench/),
- * snapshot (the VM paused, written to a file, resumed; on this thread, so
- * nothing else touches the VM meanwhile).
+ * snapshot (live: the VM paused only to save its state and write-protect
+ * its RAM, which is then written as it runs; or paused while written; on
+ * this thread, so nothing else touches the VM meanwhile).
  * A migration, outgoing or incoming, runs on its own thread, so the
  * socket still answers status (including a link outage), switch
  * (pre-copy to post-copy), recover and give-up meanwhile; an outgoing
@@ -37,6 +38,7 @@
 #include "postcopy/migrate.h"
 #include "postcopy/migopts.h"
 #include "lib/json.h"
+#include "snap/live.h"
 #include "snap/read.h"
 #include "snap/write.h"
 
@@ -527,13 +529,15 @@ static void host_switch(struct vmhost *h, FILE *f)
 	ctl_ok(f, "switching to post-copy at the next page run");
 }
 
-/* ---- snapshot (issue 13; the VM paused while it is written) ---- */
+/* ---- snapshot (issue 13; live, or the VM paused while it is written) ---- */
 
 /* What a snapshot request answers: snap_open's reading of the file as
  * committed, and the times. */
 struct host_snap {
 	const char *path;
 	uint64_t t0, paused_ns;
+	bool live;
+	struct snap_live_stats ls;     /* live only */
 	struct snap_id id;
 	uint64_t data_pages, zero_pages, state_bytes, file_bytes, disk_bytes;
 };
@@ -628,6 +632,60 @@ static int host_snap_write(struct vmhost *h, struct snap_writer *w, struct host_
 	return err;
 }
 
+/* Why the live copy could not start, in words. */
+static void host_snap_live_why(int err, char *why, size_t n)
+{
+	const char *miss = err == -EOPNOTSUPP ? snap_live_missing_feature() : NULL;
+
+	if (miss)
+		snprintf(why, n, "a live snapshot needs userfaultfd write-protect on shared memory "
+			 "and this kernel lacks %s: use --pause", miss);
+	else if (err == -EBUSY)
+		snprintf(why, n, "the VM's RAM is held by another userfaultfd (a restore or a "
+			 "dirty log still registered): use --pause");
+	else
+		snprintf(why, n, "cannot write-protect the VM's RAM for a live snapshot: %s",
+			 strerror(-err));
+}
+
+/* Live: pause, the state and every data page write-protected, resume;
+ * then RAM into w as the VM runs (snap/live.h). The pause holds neither
+ * the pages nor a sync. *rerr: a failed resume. */
+static int host_snap_write_live(struct vmhost *h, struct snap_writer *w, struct host_snap *s,
+				int *rerr, char *why, size_t n)
+{
+	const struct machine_region *rg;
+	unsigned nr = machine_regions(h->m, &rg);
+	struct snap_live *l;
+	uint64_t t;
+	int err = snap_live_open(w, rg, nr, &l);
+
+	if (err) {
+		host_snap_live_why(err, why, n);
+		return err;
+	}
+	t = pcm_now_ns();
+	if ((err = machine_pause(h->m))) {
+		snap_live_close(l);
+		snprintf(why, n, "cannot pause the VM: %s", strerror(-err));
+		return err;
+	}
+	err = snap_writer_machine_state(w, h->m);
+	if (!err && (err = snap_live_freeze(l)))
+		host_snap_live_why(err, why, n);
+	*rerr = machine_resume(h->m);
+	s->paused_ns = pcm_now_ns() - t;
+	if (!err && (err = snap_live_copy(l)))
+		host_snap_why(err, s->path, why, n);
+	snap_live_stats(l, &s->ls);
+	snap_live_close(l);
+	if (err == -EBUSY)
+		snprintf(why, n, "saving the VM's state for %s: the VM had not stopped", s->path);
+	else if (err && !why[0])
+		host_snap_why(err, s->path, why, n);
+	return err;
+}
+
 /* The file as committed, read back: what the reply reports. */
 static int host_snap_stats(struct host_snap *s, char *why, size_t n)
 {
@@ -679,8 +737,14 @@ static void host_snap_reply(struct vmhost *h, FILE *f, const struct host_snap *s
 	pcm_jw_u64(&w, "data_pages", s->data_pages);
 	pcm_jw_u64(&w, "zero_pages", s->zero_pages);
 	pcm_jw_u64(&w, "state_bytes", s->state_bytes);
+	pcm_jw_bool(&w, "live", s->live);
 	pcm_jw_num(&w, "paused_ms", host_ms(s->paused_ns));
 	pcm_jw_num(&w, "total_ms", host_ms(pcm_now_ns() - s->t0));
+	if (s->live) {
+		pcm_jw_num(&w, "copy_ms", host_ms(s->ls.copy_ns));
+		pcm_jw_u64(&w, "early_pages", s->ls.early_pages);
+		pcm_jw_u64(&w, "wp_faults", s->ls.faults);
+	}
 	pcm_jw_end(&w);
 	pcm_jw_end(&w);
 	(void)!ctl_send(f, &w);
@@ -688,9 +752,10 @@ static void host_snap_reply(struct vmhost *h, FILE *f, const struct host_snap *s
 
 /* Write, commit, read back; whatever fails, the VM runs on as it was
  * (or, when it would not resume, stays paused for `resume`). */
-static void host_snapshot(struct vmhost *h, FILE *f, const char *path, unsigned flags)
+static void host_snapshot(struct vmhost *h, FILE *f, const char *path, unsigned flags,
+			  bool live)
 {
-	struct host_snap s = { .path = path, .t0 = pcm_now_ns() };
+	struct host_snap s = { .path = path, .t0 = pcm_now_ns(), .live = live };
 	struct snap_writer *w;
 	char why[600] = "";
 	int err, rerr = 0;
@@ -699,7 +764,9 @@ static void host_snapshot(struct vmhost *h, FILE *f, const char *path, unsigned 
 		ctl_err(f, "%s; the VM runs on", why);
 		return;
 	}
-	if ((err = host_snap_write(h, w, &s, &rerr, why, sizeof(why)))) {
+	err = live ? host_snap_write_live(h, w, &s, &rerr, why, sizeof(why)) :
+		     host_snap_write(h, w, &s, &rerr, why, sizeof(why));
+	if (err) {
 		size_t l = strlen(why);
 
 		snap_writer_abort(w);
@@ -811,7 +878,8 @@ static enum host_after req_migrate(struct vmhost *h, FILE *f, const struct pcm_j
 }
 
 /* {"req": "snapshot", "file": ABSOLUTE PATH, "pause": BOOL, "force": BOOL}:
- * answered here, the VM paused meanwhile; "pause" is required for now. */
+ * answered here once the file is committed; "pause" false (or absent):
+ * live. */
 static enum host_after req_snapshot(struct vmhost *h, FILE *f, const struct pcm_json_doc *d,
 				    const struct pcm_json *req)
 {
@@ -827,13 +895,10 @@ static enum host_after req_snapshot(struct vmhost *h, FILE *f, const struct pcm_
 			SNAP_PATH_MAX - 8);
 	else if (bad_pause || bad_force)
 		ctl_err(f, "\"%s\" must be true or false", bad_pause ? "pause" : "force");
-	else if (!pause)
-		ctl_err(f, "live snapshots (the VM running while its RAM is written) are not "
-			"built yet: use --pause (\"pause\": true) to pause the VM while it is written");
 	else if ((no = host_snap_refusal(h)))
 		ctl_err(f, "%s", no);
 	else
-		host_snapshot(h, f, path, force ? SNAP_W_REPLACE : 0);
+		host_snapshot(h, f, path, force ? SNAP_W_REPLACE : 0, !pause);
 	return HA_CLOSE;
 }
 

@@ -8,6 +8,17 @@
  * saved happen together under lock. So whoever finds a page's bit set,
  * the walk or the fault thread, knows its bytes are safe and may let the
  * guest write it.
+ *
+ * The freeze protects each region whole, holes included (shmem keeps a
+ * marker in their page-table entries), with one ioctl: protecting only
+ * the memfd's data extents costs an ioctl, and a TLB flush, per extent,
+ * and a guest that has touched its RAM here and there has thousands. So
+ * no hole map is taken at the instant: the walk asks the memfd as it
+ * goes. A page that is a hole when the walk looks (under lock) and has
+ * no bit in saved was a hole at the instant too, since writing it takes
+ * a fault that sets the bit first; it is a zero page, recorded without
+ * being read (a read would allocate it). A page a guest read allocated
+ * since is zero, and a zero page is a hole in the file either way.
  */
 #include <errno.h>
 #include <poll.h>
@@ -42,7 +53,6 @@ struct snap_live {
 	struct live_region rg[MACHINE_MAX_REGIONS];
 	unsigned nr;
 	uint64_t npages;
-	struct pcm_bitmap data;     /* held data at the instant */
 	struct pcm_bitmap saved;    /* bytes copied out: the guest may write it */
 	pthread_mutex_t lock;       /* copy + set in saved, as one step */
 	uint8_t *bounce;            /* the walk's chunk */
@@ -52,6 +62,7 @@ struct snap_live {
 	uint64_t t_frozen;
 	_Atomic int err;            /* the fault thread's first failure */
 	_Atomic uint64_t early, faults;
+	uint64_t walked, holes;     /* the walk's */
 	struct snap_live_stats st;
 };
 
@@ -167,8 +178,7 @@ static int live_setup(struct snap_live *l, const struct machine_region *rg, unsi
 		l->npages += l->rg[i].npages;
 	}
 	l->nr = n;
-	if ((r = pcm_bitmap_init(&l->data, l->npages)) ||
-	    (r = pcm_bitmap_init(&l->saved, l->npages)))
+	if ((r = pcm_bitmap_init(&l->saved, l->npages)))
 		return r;
 	l->bounce = malloc((size_t)LIVE_CHUNK * SNAP_PAGE);
 	if (!l->bounce)
@@ -213,27 +223,6 @@ int snap_live_open(struct snap_writer *w, const struct machine_region *rg, unsig
 	return 0;
 }
 
-/* Region r's data extents marked in data and protected; its holes marked
- * saved, so that nothing ever copies them. */
-static int freeze_region(struct snap_live *l, struct live_region *r)
-{
-	uint64_t np = r->npages, first, end;
-	int e;
-
-	for (uint64_t p = 0; p < np; p = end) {
-		snap_region_next_data(&r->g, p, np, &first, &end);
-		if (end <= first)
-			end = first + (first < np);
-		pcm_bitmap_set_range(&l->saved, r->base + p, first - p);
-		if (end == first)
-			continue;
-		pcm_bitmap_set_range(&l->data, r->base + first, end - first);
-		if ((e = wp(l, r->g.host + first * SNAP_PAGE, end - first, true)))
-			return e;
-	}
-	return 0;
-}
-
 int snap_live_freeze(struct snap_live *l)
 {
 	int e;
@@ -241,43 +230,70 @@ int snap_live_freeze(struct snap_live *l)
 	if (l->frozen)
 		return -EALREADY;
 	for (unsigned i = 0; i < l->nr; i++)
-		if ((e = freeze_region(l, &l->rg[i])))
+		if ((e = wp(l, l->rg[i].g.host, l->rg[i].npages, true)))
 			return e;
 	l->frozen = true;
 	l->t_frozen = pcm_now_ns();
 	return 0;
 }
 
-/* Pages [q, q + k) of region r: the ones nobody copied yet into the
- * bounce buffer (under lock), then runs of them into the file, the holes
- * recorded as zero pages, and the chunk un-protected. */
+enum live_claim { CLAIM_NONE, CLAIM_COPY, CLAIM_HOLE };
+
+/* Pages [q, q + k) of region r that nobody saved yet, claimed under
+ * lock: the ones holding data copied into the bounce buffer, the holes
+ * marked (the header comment says why a hole now was one then). */
+static void claim_chunk(struct snap_live *l, struct live_region *r, uint64_t q, uint64_t k,
+			uint8_t *claim)
+{
+	uint64_t end = q + k, first, dend;
+
+	pthread_mutex_lock(&l->lock);
+	for (uint64_t p = q; p < end; p = dend) {
+		snap_region_next_data(&r->g, p, end, &first, &dend);
+		if (dend <= first)
+			dend = first + (first < end);
+		for (uint64_t i = p; i < dend; i++) {
+			bool hole = i < first;
+
+			if (pcm_bitmap_set(&l->saved, r->base + i)) {
+				claim[i - q] = CLAIM_NONE;
+				continue;
+			}
+			claim[i - q] = hole ? CLAIM_HOLE : CLAIM_COPY;
+			if (!hole)
+				memcpy(l->bounce + (i - q) * SNAP_PAGE, r->g.host + i * SNAP_PAGE,
+				       SNAP_PAGE);
+		}
+	}
+	pthread_mutex_unlock(&l->lock);
+}
+
+/* Pages [q, q + k) of region r: claimed, runs of copies into the file,
+ * holes recorded as zero pages, and the chunk un-protected. */
 static int copy_chunk(struct snap_live *l, struct live_region *r, uint64_t q, uint64_t k)
 {
-	bool mine[LIVE_CHUNK];
+	uint8_t claim[LIVE_CHUNK];
 	uint64_t base = r->base + q, run = 0;
 	int e = 0;
 
-	pthread_mutex_lock(&l->lock);
-	for (uint64_t i = 0; i < k; i++) {
-		mine[i] = pcm_bitmap_test(&l->data, base + i) && !pcm_bitmap_set(&l->saved, base + i);
-		if (mine[i])
-			memcpy(l->bounce + i * SNAP_PAGE, r->g.host + (q + i) * SNAP_PAGE, SNAP_PAGE);
-	}
-	pthread_mutex_unlock(&l->lock);
+	claim_chunk(l, r, q, k, claim);
 	for (uint64_t i = 0; i <= k && !e; i++) {
-		if (i < k && mine[i]) {
+		if (i < k && claim[i] == CLAIM_COPY) {
 			run++;
 			continue;
 		}
 		if (run)
 			e = snap_writer_pages(l->w, base + i - run, run,
 					      l->bounce + (i - run) * SNAP_PAGE);
+		l->walked += run;
 		run = 0;
-		if (!e && i < k && !pcm_bitmap_test(&l->data, base + i))
+		if (!e && i < k && claim[i] == CLAIM_HOLE) {
 			e = snap_writer_zero(l->w, base + i, 1);
+			l->holes++;
+		}
 	}
-	/* Every data page of the chunk is saved now, by us or the fault
-	 * thread: the guest may write them all. */
+	/* Every page of the chunk is saved now, by us or the fault thread:
+	 * the guest may write them all. */
 	return e ? e : wp(l, r->g.host + q * SNAP_PAGE, k, false);
 }
 
@@ -319,7 +335,8 @@ int snap_live_copy(struct snap_live *l)
 	uffd_close(&l->u);
 	if (!e)
 		e = atomic_load(&l->err);
-	l->st.data_pages = pcm_bitmap_count(&l->data);
+	l->st.walked_pages = l->walked;
+	l->st.hole_pages = l->holes;
 	l->st.early_pages = atomic_load(&l->early);
 	l->st.faults = atomic_load(&l->faults);
 	l->st.copy_ns = pcm_now_ns() - l->t_frozen;
@@ -339,7 +356,6 @@ void snap_live_close(struct snap_live *l)
 	uffd_close(&l->u);
 	if (l->stop_fd >= 0)
 		close(l->stop_fd);
-	pcm_bitmap_free(&l->data);
 	pcm_bitmap_free(&l->saved);
 	free(l->bounce);
 	pthread_mutex_destroy(&l->lock);

@@ -9,8 +9,8 @@
  * synchronous write-protect fault, which the fault thread serves ahead of
  * the walk: it copies the page as it still is, un-protects it, wakes the
  * writer and puts the copy in the file. So every page goes to the file
- * with the bytes it had at the instant. Holes of the memfds at the
- * instant are zero pages of the file and never read.
+ * with the bytes it had at the instant. Holes of the memfds are zero
+ * pages of the file and never read.
  *
  * Works on regions (engine-neutral): whatever writes through their
  * mapping, this process's threads or KVM, is caught. Functions return 0
@@ -27,8 +27,9 @@
 struct snap_live;
 
 struct snap_live_stats {
-	uint64_t data_pages;     /* pages that held data at the instant */
-	uint64_t early_pages;    /* of them, written ahead of the walk: the guest wrote them */
+	uint64_t walked_pages;   /* copied by the walk */
+	uint64_t early_pages;    /* copied ahead of it: the guest was writing them */
+	uint64_t hole_pages;     /* holes of the memfd, recorded without a read */
 	uint64_t faults;         /* write-protect faults served */
 	uint64_t copy_ns;        /* from the end of snap_live_freeze to the last page */
 };
@@ -44,8 +45,8 @@ const char *snap_live_missing_feature(void);
  * when another userfaultfd holds some of the RAM. */
 int snap_live_open(struct snap_writer *w, const struct machine_region *rg, unsigned n,
 		   struct snap_live **out);
-/* The instant, the guest stopped by the caller: every page holding data
- * write-protected. Holes are recorded as zero pages later, by the copy. */
+/* The instant, the guest stopped by the caller: all of RAM
+ * write-protected, one ioctl a region. */
 int snap_live_freeze(struct snap_live *l);
 /* The guest running again: every page into w, the ones it writes first
  * ahead of the rest. On return (success or not) nothing is protected any
