@@ -267,6 +267,7 @@ if [ -z "$ONLY" ] || [[ kvm_smoke == *"$ONLY"* ]]; then
 	echo build/kvm-nested/kvm_smoke >> "$IR/pcm/tests.list"
 fi
 [ -x "$STATIC/bin/postcopy-move" ] && copy_project "$STATIC/bin/postcopy-move"
+copy_project tests/kvm-nested/kvm-trace.sh   # a look at a frozen guest (test_kvm, linux.sh)
 for t in "$STATIC"/tests/test_kvm*; do
 	[ -f "$t" ] && [ -x "$t" ] && add_test "$t"
 done
@@ -318,7 +319,6 @@ if [ -f tests/kvm-nested/linux.sh ] && { [ -z "$ONLY" ] || [[ linux.sh == *"$ONL
 	l2_initramfs "$CDIR/l2/modules" "$CDIR/l2/modules.load" "$L2/cloud/initrd.gz"
 	cp "$CDIR/vmlinuz" "$L2/cloud/vmlinuz"
 	say "L2 kernels: $KVER and $ckver (cloud), modules $(paste -sd' ' "$KDIR/l2-modules.load")"
-	copy_project tests/kvm-nested/kvm-trace.sh   # linux.sh's look at a frozen L2
 	add_test tests/kvm-nested/linux.sh
 	add_test tests/kvm-nested/net.sh
 fi

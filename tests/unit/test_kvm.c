@@ -110,6 +110,18 @@ static bool under_emulation(void)
 	return getenv("PCM_KVM_NESTED") != NULL;
 }
 
+/* Nested, a vCPU that stops mid-computation is looked at before the test
+ * fails: does L1's KVM still enter it, take exits, inject (the harness's
+ * tests/kvm-nested/kvm-trace.sh, run from the project's root there)? */
+static void kvm_trace(void)
+{
+	if (!under_emulation() || access("tests/kvm-nested/kvm-trace.sh", R_OK))
+		return;
+	fflush(stdout);
+	if (system("sh tests/kvm-nested/kvm-trace.sh 3 2>&1 | sed 's/^/      /'"))
+		print_message("      (kvm-trace.sh failed)\n");
+}
+
 static uint64_t ticks_of(struct machine *m, unsigned v)
 {
 	return __atomic_load_n(&info_of(m)->ticks[v], __ATOMIC_RELAXED);
@@ -144,10 +156,12 @@ static void wait_ready(struct machine *m, unsigned stall_ms)
 			}
 			if (o != ops[v])
 				ops[v] = o, moved[v] = now;
-			else if (now - moved[v] > stall_ms * 1000000ull)
+			else if (now - moved[v] > stall_ms * 1000000ull) {
+				kvm_trace();
 				fail_msg("vCPU %u: not ready and no set-up progress for %u ms"
 					 " (%llu ops; %u of %u ready after %.0f ms)", v, stall_ms,
 					 (unsigned long long)o, ready, n, (now - t0) / 1e6);
+			}
 		}
 		if (ready == n)
 			return;
