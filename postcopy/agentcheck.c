@@ -10,7 +10,8 @@ bool pm_agent_verdict(const struct machine_guest_report *g, char *detail, size_t
 	bool done = g->agent == MACHINE_AGENT_DONE;
 	char at[40];
 
-	*stall_ns = g->window_gap_us * 1000;
+	/* the guest's number: saturate rather than wrap */
+	*stall_ns = g->window_gap_us > UINT64_MAX / 1000 ? UINT64_MAX : g->window_gap_us * 1000;
 	if (!g->status_lines && !done) {
 		snprintf(detail, n, "agent: no status line here within %llu s of the move%s%s",
 			 PM_AGENT_WAIT_NS / 1000000000ull, g->errors ? "; error: " : "",

@@ -2,13 +2,15 @@
 # peer sends: the frame header and the messages (fuzz_proto), the state blob
 # of both engines (fuzz_state), the JSON-lines control messages (fuzz_json:
 # lib/json.c's parser and writer), snapshot files (fuzz_snap: snap/'s
-# decoders and reader). Included from the top Makefile; works on its own
-# too (make -f tests/fuzz/fuzz.mk fuzz).
+# decoders and reader), a Linux guest's console lines (fuzz_agent:
+# kvm/agent.c's reader, postcopy/agentcheck.c's verdict). Included from the
+# top Makefile; works on its own too (make -f tests/fuzz/fuzz.mk fuzz).
 #
 #   make fuzz          build the targets and run each for FUZZ_SECONDS (60)
 #   make fuzz-build    only build them (build/fuzz/)
 #   make fuzz-corpus   regenerate the committed seeds (tests/fuzz/corpus/; the
-#                      JSON ones, corpus/json/, are written by hand)
+#                      JSON ones, corpus/json/, and the console ones,
+#                      corpus/agent/, are written by hand)
 #   make fuzz-cov      line/branch coverage of the decoders by the corpora
 #   make fuzz-deps     install clang, its libFuzzer runtime, llvm-cov (root)
 #
@@ -50,10 +52,10 @@ FZ_LIBS  := -luring -lxxhash -lsodium -lpthread -lm
 
 FZ_SRCS  := $(wildcard lib/*.c net/*.c uffd/*.c vm/*.c kvm/*.c kvm/dev/*.c kvm/x86/*.c guest/*.c \
 	      snap/*.c) \
-	    postcopy/proto.c postcopy/migopts.c postcopy/auth.c
+	    postcopy/proto.c postcopy/migopts.c postcopy/auth.c postcopy/agentcheck.c
 FZ_OBJS  := $(FZ_SRCS:%.c=$(FZ_DIR)/obj/%.o) $(FZ_DIR)/pl/kvm/payload.o
 FZ_BINS  := $(FZ_DIR)/fuzz_proto $(FZ_DIR)/fuzz_state $(FZ_DIR)/fuzz_json $(FZ_DIR)/fuzz_virtq \
-	    $(FZ_DIR)/fuzz_snap
+	    $(FZ_DIR)/fuzz_snap $(FZ_DIR)/fuzz_agent
 FZ_GEN   := $(FZ_DIR)/gen_corpus
 
 .PHONY: fuzz fuzz-deps fuzz-build fuzz-corpus fuzz-cov
@@ -102,16 +104,16 @@ fuzz-corpus: fuzz-deps
 fuzz: fuzz-deps
 	@$(MAKE) --no-print-directory -f $(FZ_MK) fuzz-build
 	@mkdir -p $(FZ_DIR)/work/proto $(FZ_DIR)/work/state $(FZ_DIR)/work/json \
-	  $(FZ_DIR)/work/virtq $(FZ_DIR)/work/snap $(FZ_DIR)/seeds/json $(FZ_DIR)/seeds/virtq \
-	  $(FZ_DIR)/seeds/snap tests/fuzz/crashes
+	  $(FZ_DIR)/work/virtq $(FZ_DIR)/work/snap $(FZ_DIR)/work/agent $(FZ_DIR)/seeds/json \
+	  $(FZ_DIR)/seeds/virtq $(FZ_DIR)/seeds/snap $(FZ_DIR)/seeds/agent tests/fuzz/crashes
 	@$(FZ_GEN) $(FZ_DIR)/seeds >/dev/null || echo "fuzz: some seeds could not be made on this host"
-	@fail=""; for t in proto state json virtq snap; do \
+	@fail=""; for t in proto state json virtq snap agent; do \
 	  echo "== fuzz_$$t: $(FUZZ_SECONDS) s"; \
 	  FUZZ_PROTO_ALIGN=$(FUZZ_PROTO_ALIGN) $(FZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
 	    -artifact_prefix=tests/fuzz/crashes/$$t- $(FUZZ_ARGS) \
 	    $(FZ_DIR)/work/$$t tests/fuzz/corpus/$$t $(FZ_DIR)/seeds/$$t \
 	    2>$(FZ_DIR)/fuzz_$$t.log; rc=$$?; \
-	  grep -E '^fuzz_(proto|state|json|virtq|snap):|^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::|^==[0-9]+==ERROR|^SUMMARY|Test unit written|runtime error|broken promise' \
+	  grep -E '^fuzz_(proto|state|json|virtq|snap|agent):|^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::|^==[0-9]+==ERROR|^SUMMARY|Test unit written|runtime error|broken promise' \
 	    $(FZ_DIR)/fuzz_$$t.log; \
 	  [ $$rc -eq 0 ] || { fail="$$fail $$t"; echo "fuzz_$$t: CRASH (log: $(FZ_DIR)/fuzz_$$t.log)"; }; \
 	done; \
