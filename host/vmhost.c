@@ -112,6 +112,24 @@ static void host_status_incoming(struct vmhost *h, struct pcm_jw *w)
 	pcm_jw_str(w, "workload", wl ? wl : "?");
 }
 
+/* A Linux guest's agent as its console lines say (machine_guest_report):
+ * its last status line, or nothing when none was read here. */
+static void host_status_agent(struct machine *m, struct pcm_jw *w)
+{
+	struct machine_guest_report g;
+	char s[320];   /* every number at its widest, checks and error too */
+
+	machine_guest_report(m, &g);
+	if (g.agent == MACHINE_AGENT_NONE)
+		return;
+	snprintf(s, sizeof(s), "%s t=%llums ops=%llu max_gap_us=%llu %s%s%s",
+		 g.agent == MACHINE_AGENT_DONE ? "done" : "running", (unsigned long long)g.t_ms,
+		 (unsigned long long)g.ops, (unsigned long long)g.max_gap_us,
+		 g.checks[0] ? g.checks : "no status line yet", g.errors ? "; error: " : "",
+		 g.errors ? g.error : "");
+	pcm_jw_str(w, "agent", s);
+}
+
 /* The status object: its keys are stable (docs/control.md); `status`
  * prints them as "key: value" lines in this order. */
 static void host_status(struct vmhost *h, FILE *f)
@@ -144,6 +162,7 @@ static void host_status(struct vmhost *h, FILE *f)
 		pcm_jw_str(&w, "workload", machine_guest_label(c->guest, c->params.workload));
 		pcm_jw_u64(&w, "ops", st.ops);
 		pcm_jw_u64(&w, "heartbeats", st.heartbeats);
+		host_status_agent(h->m, &w);
 		if (h->restored.file) {
 			pcm_jw_str(&w, "restored_from", h->restored.file);
 			if (h->restored.ops && h->restored.ops->status)
