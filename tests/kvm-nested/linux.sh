@@ -249,6 +249,34 @@ wait_lines() {   # SECONDS FILE PATTERN COUNT
 }
 TICKS=${PCM_L2_TICKS:-150}
 
+# agent_report MODE: migrate's report is the agent's word (postcopy/dest.c
+# dst_verify): verified by it, and its max stall the longest gap_us of the
+# destination's status lines up to the one the report names (t=), within
+# one status period (the destination read the same console bytes as the
+# guest wrote them to dst.con).
+agent_report() {
+	vline=$(grep '^ *verified ' "$T/mig.out" | head -n 1 | sed 's/^ *//')
+	case $vline in
+	"verified       yes (agent: "*"checks ok since the move"*)
+		pass "$1: migrate's report is verified by the agent ($vline)" ;;
+	*)	fail "$1: migrate's report is not verified by the agent: ${vline:-no verified line}" ;;
+	esac
+	vt=$(printf '%s\n' "$vline" | sed -n 's/.*(agent: t=\([0-9]*\)ms.*/\1/p')
+	stall=$(sed -n 's/^ *max stall *\([0-9.]*\) us.*/\1/p' "$T/mig.out" | head -n 1)
+	gap=$(agent_gaps "$T/dst.con" dst | awk -v vt="$vt" '{
+		t = substr($2, 3) + 0; g = substr($3, 8) + 0
+		if ((vt == "" || t <= vt + 0) && g > m) m = g } END { print m + 0 }')
+	period=$(agent_field "$T/src.con" start period_ms)
+	period=${period:-100}
+	if awk -v s="${stall:-none}" -v g="$gap" -v p="$period" 'BEGIN {
+		if (s !~ /^[0-9.]+$/ || s + 0 <= 0) exit 1
+		d = s - g; if (d < 0) d = -d; exit !(d <= p * 1000) }'; then
+		pass "$1: migrate's max stall $stall us is the agent's longest gap on the destination, $gap us (up to t=${vt:-its end} ms, within ${period} ms)"
+	else
+		fail "$1: migrate's max stall ${stall:-n/a} us is not the agent's longest gap on the destination, $gap us (up to t=${vt:-its end} ms, period ${period} ms)"
+	fi
+}
+
 # agent_move MODE DISK: after a move, the agent's lines went on on the
 # destination, its checks held; its longest gap is the guest's stall.
 agent_move() {
@@ -265,6 +293,7 @@ agent_move() {
 		pass "$1: the agent's lines went on after the move (source ..t=$src_t ms, destination $n lines from t=$first ms)" ||
 		fail "$1: the agent's lines did not go on (source ..t=${src_t:-?} ms, destination $n lines)"
 	agent_verdict "$1" "$T/dst.con" "$2"
+	agent_report "$1"
 	# Where the longest gaps fell: a line's gap_us is its period's (the
 	# console may lag, so the first destination line need not be the
 	# period of the move; t is the guest's own clock on both ends).
