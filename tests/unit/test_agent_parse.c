@@ -7,6 +7,7 @@
  * tests/unit/test_agent.c's. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -85,6 +86,14 @@ static void test_no_agent(void **state)
 	assert_int_equal(g.status_lines, 0);
 	assert_int_equal(g.garbled, 0);
 	assert_false(g.checks_ok);
+	/* loopback (MCR bit 4) keeps the bytes: nothing was transmitted */
+	guest_puts(r, "\n");
+	uart_out(&r->u, 4, 0x10);
+	guest_puts(r, "PCM-AGENT: start mem_mib=64\n");
+	uart_out(&r->u, 4, 0);
+	assert_int_equal(report(r).agent, MACHINE_AGENT_NONE);
+	guest_puts(r, "PCM-AGENT: start mem_mib=64\n");
+	assert_int_equal(report(r).agent, MACHINE_AGENT_RUNS);
 }
 
 static void test_status_lines(void **state)
@@ -314,6 +323,48 @@ static void test_chunking(void **state)
 	}
 }
 
+/* A vCPU thread prints while another thread reads reports: every report
+ * is one line's whole (t and ops of the same line), never going back. */
+#define RACE_LINES 2000
+
+static void *race_writer(void *arg)
+{
+	struct rig *r = arg;
+	char line[AGENT_LINE_MAX];
+
+	for (unsigned i = 1; i <= RACE_LINES; i++) {
+		snprintf(line, sizeof(line),
+			 "PCM-AGENT: t=%u ops=%u max_gap_us=%u gap_us=%u ram=ok disk=none\r\n", i, i,
+			 i, i);
+		guest_puts(r, line);
+	}
+	return NULL;
+}
+
+static void test_concurrent_report(void **state)
+{
+	struct rig *r = *state;
+	struct machine_guest_report g;
+	uint64_t seen = 0;
+	pthread_t th;
+	char drain[4096];
+
+	assert_int_equal(fcntl(r->fd[1], F_SETFL, O_NONBLOCK), 0);   /* drops, never blocks */
+	assert_int_equal(pthread_create(&th, NULL, race_writer, r), 0);
+	do {
+		g = report(r);
+		assert_true(g.status_lines >= seen);
+		seen = g.status_lines;
+		assert_int_equal(g.t_ms, g.ops);
+		assert_int_equal(g.t_ms, g.status_lines);
+		assert_int_equal(g.window_gap_us, g.t_ms);
+		while (read(r->fd[0], drain, sizeof(drain)) > 0)
+			;
+	} while (seen < RACE_LINES);
+	pthread_join(th, NULL);
+	assert_int_equal(report(r).status_lines, RACE_LINES);
+}
+
 /* ------------------------------------------------ the destination's word -- */
 
 static struct machine_guest_report fed(const char *s)
@@ -383,6 +434,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_and_error, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_disk_widest, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_done_and_window, rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_report, rig_setup, rig_teardown),
 		cmocka_unit_test(test_chunking),
 		cmocka_unit_test(test_verdict),
 	};
