@@ -7,6 +7,7 @@
 #   make bench-core the core benchmark (writes bench/results/core-*.txt)
 #   make bench-kvm  the KVM engine's state and downtime benchmark
 #   make bench-snapshot  lazy against eager restore of a 1 GiB guest, against reading the file
+#   make bench-snapshot-live  a live snapshot's guest stall and rate against --pause
 #   make bench      downtime vs pre-copy on shaped links (QUICK=1: reduced, ~6 min)
 #   make test-kvm   the KVM tests inside QEMU (hosts without /dev/kvm)
 #   make test-asan  unit and integration tests under ASan and UBSan
@@ -64,7 +65,7 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 DEB_PKGS  := liburing-dev libxxhash-dev libcmocka-dev libsodium-dev pkg-config iproute2 procps jq \
 	     python3-minimal groff-base man-db acpica-tools
 
-.PHONY: all agent deps demo test test-asan unit integration bench bench-core bench-kvm bench-snapshot \
+.PHONY: all agent deps demo test test-asan unit integration bench bench-core bench-kvm bench-snapshot bench-snapshot-live \
 	clean reliability \
 	install uninstall
 all: $(BIN) $(AGENT)
@@ -205,6 +206,10 @@ bench-kvm: deps
 bench-snapshot: deps
 	@$(MAKE) --no-print-directory all
 	bash bench/snapshot.sh
+
+bench-snapshot-live: deps
+	@$(MAKE) --no-print-directory all $(TOOL_BINS)
+	bash bench/snapshot_live.sh
 
 # PREFIX and DESTDIR as every Makefile takes them: the command goes to
 # $(DESTDIR)$(PREFIX)/bin, its man page to .../share/man/man1.
