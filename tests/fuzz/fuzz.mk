@@ -50,7 +50,7 @@ FZ_FLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -I. -D_GNU_SOURCE -MMD -MP $
 FZ_FLAGS += -Wno-gnu-variable-sized-type-not-at-end
 FZ_LIBS  := -luring -lxxhash -lsodium -lpthread -lm
 
-FZ_SRCS  := $(wildcard lib/*.c net/*.c uffd/*.c vm/*.c kvm/*.c kvm/dev/*.c kvm/x86/*.c guest/*.c \
+FZ_SRCS  := $(wildcard lib/*.c net/*.c uffd/*.c vm/*.c kvm/*.c kvm/dev/*.c kvm/x86/*.c guest/*.c pages/*.c \
 	      snap/*.c) \
 	    postcopy/proto.c postcopy/migopts.c postcopy/auth.c postcopy/agentcheck.c
 FZ_OBJS  := $(FZ_SRCS:%.c=$(FZ_DIR)/obj/%.o) $(FZ_DIR)/pl/kvm/payload.o
