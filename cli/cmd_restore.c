@@ -28,9 +28,10 @@
 #include "pages/lazy.h"
 #include "snap/load.h"
 #include "snap/read.h"
+#include "snap/wset.h"
 
 static const char restore_help[] =
-"usage: postcopy-move restore FILE [--lazy | --eager] [--name NAME] [--engine E]\n"
+"usage: postcopy-move restore FILE [--lazy [--prefetch] | --eager] [--name NAME] [--engine E]\n"
 "                             [--console FILE] [--disk FILE[,ro]]...\n"
 "                             [--net tap=NAME[,mac=MAC]]...\n"
 "\n"
@@ -48,6 +49,9 @@ static const char restore_help[] =
 "copy is independent of the VM the snapshot was taken from.\n"
 "\n"
 "  --lazy                 pages on demand while the VM runs (default)\n"
+"  --prefetch             lazy: the filler first brings in the pages the last\n"
+"                         lazy restore of FILE saw touched first (FILE.ws,\n"
+"                         which every lazy restore writes once all is in)\n"
 "  --eager                every page in and checked before the VM starts\n"
 "  --name NAME            name of the VM (default: the name in the snapshot)\n"
 "  --engine auto|kvm|thread  must be the snapshot's engine (default auto: it)\n"
@@ -72,7 +76,8 @@ struct restore {
 	struct cli_progress pr;
 	char check[200];
 	uint64_t t0, t_started, t_resident;   /* pcm_now_ns; 0: not yet */
-	bool eager;
+	bool eager, prefetch;
+	uint64_t *ws, nws;            /* --prefetch: FILE.ws */
 	/* lazy: the fill, and what its end hook says (from its thread) */
 	struct pages_lazy *lz;
 	int evfd;
@@ -91,6 +96,7 @@ static int restore_args(struct restore *r, int argc, char **argv)
 		{ "disk", required_argument, 0, VMOPT_DISK },
 		{ "net", required_argument, 0, VMOPT_NET },
 		{ "lazy", no_argument, 0, 'L' }, { "eager", no_argument, 0, 'E' },
+		{ "prefetch", no_argument, 0, 'P' },
 		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
 	int modes = 0;
 	int opt, err;
@@ -105,6 +111,10 @@ static int restore_args(struct restore *r, int argc, char **argv)
 			r->name = optarg;
 			continue;
 		}
+		if (opt == 'P') {
+			r->prefetch = true;
+			continue;
+		}
 		if (opt == 'L' || opt == 'E') {
 			modes |= opt == 'L' ? 1 : 2;
 			r->eager = opt == 'E';
@@ -115,6 +125,8 @@ static int restore_args(struct restore *r, int argc, char **argv)
 	}
 	if (modes == 3)
 		return cli_usage_error("restore", "--lazy and --eager exclude each other");
+	if (r->prefetch && r->eager)
+		return cli_usage_error("restore", "--prefetch is for a lazy restore, not --eager");
 	if (optind != argc - 1)
 		return cli_usage_error("restore", "expects exactly one snapshot file");
 	r->file = argv[optind];
@@ -285,6 +297,27 @@ static void restore_lazy_end(void *arg, int err, uint64_t bad)
 		(void)0;   /* overflow only: it is readable anyway */
 }
 
+/* --prefetch: FILE.ws, or a note saying why there is nothing to
+ * prefetch (a missing or stale record is no reason not to restore). */
+static void restore_prefetch(struct restore *r)
+{
+	int err = snap_wset_read(r->file, r->f, &r->ws, &r->nws);
+
+	if (!err)
+		printf("prefetch: %llu pages the last lazy restore touched first (%s%s)\n",
+		       (unsigned long long)r->nws, r->file, SNAP_WSET_SUFFIX);
+	else if (err == -ENOENT)
+		printf("prefetch: no %s%s yet (a lazy restore writes it): nothing prefetched\n",
+		       r->file, SNAP_WSET_SUFFIX);
+	else if (err == -ESTALE)
+		printf("prefetch: %s%s is the record of another snapshot: ignored\n", r->file,
+		       SNAP_WSET_SUFFIX);
+	else
+		printf("prefetch: %s%s cannot be used (%s): ignored\n", r->file, SNAP_WSET_SUFFIX,
+		       err == -EBADMSG ? "damaged" : strerror(-err));
+	fflush(stdout);
+}
+
 /* The new VM with its state, not started: every page in (eager), or its
  * RAM registered and filling (lazy). */
 static int restore_load(struct restore *r)
@@ -302,7 +335,12 @@ static int restore_load(struct restore *r)
 	if (!r->eager) {
 		if ((r->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
 			return cli_error("cannot restore: eventfd: %s", strerror(errno));
-		if ((err = snap_load_lazy(r->f, r->m, &hooks, NULL, &r->lz)))
+		struct pages_first first;
+
+		if (r->prefetch)
+			restore_prefetch(r);
+		first = (struct pages_first){ r->ws, r->nws };
+		if ((err = snap_load_lazy(r->f, r->m, &hooks, &first, &r->lz)))
 			return restore_load_error(r, err, bad);
 		/* A small VM's fill may be over already: a failure stops
 		 * it here, before anything runs. */
@@ -426,7 +464,7 @@ static void restore_print(const struct restore *r)
 /* ---- what the host asks of the restore (host.h) ---- */
 
 struct restore_counts {
-	uint64_t faulted, filled, zero, left;
+	uint64_t faulted, filled, zero, left, prefetched;
 };
 
 static void restore_counts(const struct restore *r, struct restore_counts *n)
@@ -435,12 +473,12 @@ static void restore_counts(const struct restore *r, struct restore_counts *n)
 	struct pages_stats st;
 
 	if (!r->lz) {
-		*n = (struct restore_counts){ 0, r->st.data_pages, r->st.zero_pages, 0 };
+		*n = (struct restore_counts){ 0, r->st.data_pages, r->st.zero_pages, 0, 0 };
 		return;
 	}
 	pages_lazy_stats(r->lz, &st);
 	*n = (struct restore_counts){ st.faulted, st.filled, c->npages - c->data_pages,
-				      c->data_pages - st.faulted - st.filled };
+				      c->data_pages - st.faulted - st.filled, st.prefetched };
 }
 
 static void restore_status(void *arg, struct pcm_jw *w)
@@ -461,8 +499,26 @@ static void restore_status(void *arg, struct pcm_jw *w)
 		pcm_jw_null(w, "restore_resident_ms");
 	pcm_jw_u64(w, "restore_pages_faulted", n.faulted);
 	pcm_jw_u64(w, "restore_pages_filled", n.filled);
+	pcm_jw_u64(w, "restore_pages_prefetched", n.prefetched);
 	pcm_jw_u64(w, "restore_pages_zero", n.zero);
 	pcm_jw_u64(w, "restore_pages_left", n.left);
+}
+
+/* Every page is in: the pages faults asked for, in order, beside the
+ * file for the next --prefetch. A file that cannot be written there is
+ * said, not an error: the VM runs on. */
+static void restore_record(struct restore *r)
+{
+	const uint64_t *pfn;
+	uint64_t n = pages_lazy_touched(r->lz, &pfn);
+	int err = snap_wset_write(r->file, r->f, pfn, n);
+
+	if (err)
+		printf("  working set not recorded: %s%s: %s\n", r->file, SNAP_WSET_SUFFIX,
+		       strerror(-err));
+	else
+		printf("  working set: %llu pages recorded in %s%s (for --prefetch)\n",
+		       (unsigned long long)n, r->file, SNAP_WSET_SUFFIX);
 }
 
 /* The host saw evfd: 1 not over yet; 0 every page in (the check run, its
@@ -491,6 +547,7 @@ static int restore_over(void *arg, char *why, size_t len)
 	       ms_since(r->t0, r->t_started), (unsigned long long)n.faulted,
 	       (unsigned long long)n.filled, (unsigned long long)n.zero,
 	       (unsigned long long)st.faulted_zero, r->check);
+	restore_record(r);
 	fflush(stdout);
 	return 0;
 }
@@ -530,6 +587,7 @@ static void restore_free(struct restore *r)
 	pages_lazy_destroy(r->lz);   /* before the VM's RAM goes */
 	if (r->evfd >= 0)
 		close(r->evfd);
+	free(r->ws);
 	snap_close(r->f);
 	free(r);
 }

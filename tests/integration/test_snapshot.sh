@@ -160,8 +160,24 @@ lazy_roundtrip() {
 		 and (.restore_check | test("self-check passed"))' <<<"$st"
 	pass "$eng lazy: started in $(jq .restore_started_ms <<<"$st") ms, every page in at $(jq .restore_resident_ms <<<"$st") ms, $(jq .restore_pages_faulted <<<"$st") pages faulted, $(jq .restore_pages_filled <<<"$st") filled"
 	check "$eng lazy: the copy runs and makes progress" vm_alive "$cp"
+	check "$eng lazy: the pages faults asked for are recorded beside the file" \
+		bash -c "grep -Eq '^  working set: [1-9][0-9]* pages recorded in $snap.ws' '$TMP/$cp.log' && [ -s '$snap.ws' ]"
 	"$PM" stop "$cp" >/dev/null
 	check "$eng lazy: stop ends it, exit 0" wait_pid_rc "$VM_PID" 0
+	# --prefetch: the filler brings that working set in first.
+	if start_restore "$cp" "$snap" --prefetch && wait_resident "$cp" 60; then
+		st=$(st_json "$cp")
+		check "$eng prefetch: it says what it prefetches ($(head -1 "$TMP/$cp.log"))" \
+			grep -Eq "^prefetch: [1-9][0-9]* pages the last lazy restore touched first \($snap.ws\)" "$TMP/$cp.log"
+		check "$eng prefetch: status counts pages prefetched; the self-check passed" \
+			jqt '.restore_pages_prefetched > 0 and .restore_pages_prefetched <= .restore_pages_filled
+			     and (.restore_check | test("self-check passed"))' <<<"$st"
+		pass "$eng prefetch: $(jq .restore_pages_prefetched <<<"$st") pages prefetched, $(jq .restore_pages_faulted <<<"$st") faulted, every page in at $(jq .restore_resident_ms <<<"$st") ms"
+		"$PM" stop "$cp" >/dev/null
+		check "$eng prefetch: stop ends it, exit 0" wait_pid_rc "$VM_PID" 0
+	else
+		fail "$eng: the --prefetch restore did not come up or fill: $(cat "$TMP/$cp.log")"
+	fi
 	# Stopped while its pages still arrive (vCPUs may wait on faults):
 	# it ends as cleanly.
 	if start_restore "$cp" "$snap"; then
@@ -282,6 +298,8 @@ refused_restore "lazy: a flipped byte in a page, naming the page" \
 	"page $pfn \(guest address 0x[0-9a-f]+\) of .*flip.snap fails its checksum" "$TMP/flip.snap"
 expect_error "--lazy and --eager together are a usage error" "exclude each other" \
 	"$PM" restore "$base" --lazy --eager
+expect_error "--prefetch with --eager is a usage error" "prefetch is for a lazy restore" \
+	"$PM" restore "$base" --prefetch --eager
 
 # Found as the VM runs: a page far into RAM, which the filler reaches
 # after the start; or the file cut short once the restore has opened it.
@@ -335,6 +353,16 @@ for try in 1 2 3; do
 		$((ram_off + 64 * 4096)) try && { judged=1; break; }
 done
 [ -n "${judged:-}" ] || fail "lazy: a file cut short: the fill beat the cut 3 times (see the notes)"
+# Another snapshot's working-set record is said and ignored.
+cp "$base.ws" "$TMP/sweep.snap.ws"
+if start_restore Xw "$TMP/sweep.snap" --prefetch; then
+	check "--prefetch: another snapshot's record is ignored, saying so" \
+		grep -q "^prefetch: .*sweep.snap.ws is the record of another snapshot: ignored" "$TMP/Xw.log"
+	"$PM" stop Xw >/dev/null
+	check "... and the VM ran (stop: exit 0)" wait_pid_rc "$VM_PID" 0
+else
+	fail "--prefetch with another snapshot's record did not come up"
+fi
 cp "$base" "$TMP/v2.snap"
 printf '\002' | dd of="$TMP/v2.snap" bs=1 seek=8 conv=notrunc 2>/dev/null
 refused_restore "another format version" "format version 2; this build reads version 1" "$TMP/v2.snap"
