@@ -8,7 +8,7 @@
 # has every page in soon after (status: times, pages faulted and
 # filled), passes the self-check; its RAM equals an eager restore's
 # (snapdigest, with threads faulting while the filler runs). Then every
-# refusal: no such VM, no --pause (live snapshots are not built yet), an
+# refusal: no such VM (live snapshots: test_snapshot_live.sh), an
 # existing file without --force, a directory that does not exist or is
 # read-only, a full disk, a VM that migrates or crashed; a restore of a
 # truncated file, of a page with a flipped byte (eager: before anything
@@ -222,9 +222,6 @@ fi
 start_vm R --engine thread --mem 32M --vcpus 1 --workload kv
 expect_error "no such VM" "no VM named 'nosuch' is running here" \
 	"$PM" snapshot nosuch "$TMP/x.snap" --pause
-expect_error "without --pause: live snapshots are not built yet" \
-	"live snapshots .* are not built yet: use --pause" "$PM" snapshot R "$TMP/live.snap"
-check "... and nothing was written" test ! -e "$TMP/live.snap" -a ! -e "$TMP/live.snap.tmp"
 expect_error "usage: a name and a file" "expects a VM name and a file" "$PM" snapshot R --pause
 
 mkdir -p "$TMP/cwd"
