@@ -14,10 +14,10 @@
  * the memfd's data extents costs an ioctl, and a TLB flush, per extent,
  * and a guest that has touched its RAM here and there has thousands. So
  * no hole map is taken at the instant: the walk asks the memfd as it
- * goes. A page that is a hole when the walk looks (under lock) and has
- * no bit in saved was a hole at the instant too, since writing it takes
- * a fault that sets the bit first; it is a zero page, recorded without
- * being read (a read would allocate it). A page a guest read allocated
+ * goes. A page that is a hole when the walk looks and still has no bit
+ * in saved when it claims it has not been written since the instant,
+ * since writing it takes a fault that sets the bit first; it is a zero
+ * page, recorded without being read (a read would allocate it). A page a guest read allocated
  * since is zero, and a zero page is a hole in the file either way.
  */
 #include <errno.h>
@@ -34,8 +34,7 @@
 #include "snap/live.h"
 #include "uffd/uffd.h"
 
-/* Pages the walk copies under one hold of the lock (2 MiB: a fault
- * waits at most one such memcpy). */
+/* Pages the walk claims, writes and un-protects at a time (2 MiB). */
 #define LIVE_CHUNK 512u
 /* Fault messages read per wake-up of the fault thread. */
 #define LIVE_BATCH 64
@@ -54,7 +53,7 @@ struct snap_live {
 	unsigned nr;
 	uint64_t npages;
 	struct pcm_bitmap saved;    /* bytes copied out: the guest may write it */
-	pthread_mutex_t lock;       /* copy + set in saved, as one step */
+	pthread_mutex_t lock;       /* a page's copy + its bit in saved, as one step */
 	uint8_t *bounce;            /* the walk's chunk */
 	int stop_fd;                /* eventfd: the fault thread ends */
 	pthread_t th;
@@ -239,33 +238,43 @@ int snap_live_freeze(struct snap_live *l)
 
 enum live_claim { CLAIM_NONE, CLAIM_COPY, CLAIM_HOLE };
 
-/* Pages [q, q + k) of region r that nobody saved yet, claimed under
- * lock: the ones holding data copied into the bounce buffer, the holes
- * marked (the header comment says why a hole now was one then). */
+/* Page i of region r, claimed if nobody saved it yet: copied into
+ * slot dst when it held data when the walk looked, else marked a hole.
+ * The lock is held for one page at a time, so a fault waits at most one
+ * 4 KiB copy, even when the walk is preempted. The memfd is asked
+ * outside it: a page that was a hole then and is unclaimed now has not
+ * been written since the instant (a write claims it first), so it is
+ * still zero. */
+static uint8_t claim_page(struct snap_live *l, struct live_region *r, uint64_t i, bool hole,
+			  uint8_t *dst)
+{
+	uint8_t c = CLAIM_NONE;
+
+	pthread_mutex_lock(&l->lock);
+	if (!pcm_bitmap_set(&l->saved, r->base + i)) {
+		c = hole ? CLAIM_HOLE : CLAIM_COPY;
+		if (!hole)
+			memcpy(dst, r->g.host + i * SNAP_PAGE, SNAP_PAGE);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return c;
+}
+
+/* Pages [q, q + k) of region r that nobody saved yet, claimed: the ones
+ * holding data copied into the bounce buffer, the holes marked. */
 static void claim_chunk(struct snap_live *l, struct live_region *r, uint64_t q, uint64_t k,
 			uint8_t *claim)
 {
 	uint64_t end = q + k, first, dend;
 
-	pthread_mutex_lock(&l->lock);
 	for (uint64_t p = q; p < end; p = dend) {
 		snap_region_next_data(&r->g, p, end, &first, &dend);
 		if (dend <= first)
 			dend = first + (first < end);
-		for (uint64_t i = p; i < dend; i++) {
-			bool hole = i < first;
-
-			if (pcm_bitmap_set(&l->saved, r->base + i)) {
-				claim[i - q] = CLAIM_NONE;
-				continue;
-			}
-			claim[i - q] = hole ? CLAIM_HOLE : CLAIM_COPY;
-			if (!hole)
-				memcpy(l->bounce + (i - q) * SNAP_PAGE, r->g.host + i * SNAP_PAGE,
-				       SNAP_PAGE);
-		}
+		for (uint64_t i = p; i < dend; i++)
+			claim[i - q] = claim_page(l, r, i, i < first,
+						  l->bounce + (i - q) * SNAP_PAGE);
 	}
-	pthread_mutex_unlock(&l->lock);
 }
 
 /* Pages [q, q + k) of region r: claimed, runs of copies into the file,
