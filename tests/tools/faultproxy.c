@@ -591,6 +591,12 @@ static void conn_write(struct conn *c, int s)
 		}
 		d->off += (size_t)w;
 	}
+	/* A stall that froze the connection while this buffer was relayed
+	 * (its own frames set it off: RESUMED, the trigger byte) holds the
+	 * rest until the thaw; dropping it lost RESUMED once, and the source
+	 * then read the next frame as out of sequence (2026-12-04). */
+	if (c->frozen && d->off < d->len)
+		return;
 	d->off = d->len = 0;
 	if (c->closing && !conn_pending(c))
 		conn_close(c, c->why);
