@@ -485,6 +485,18 @@ static void wait_ready(struct machine *m)
 	assert_int_equal(ready, n);
 }
 
+/* The guest went on past n operations: a loaded host may starve its
+ * vCPUs for a while (a fixed 100 ms was not enough in a CI run beside a
+ * nested QEMU, 2026-12-04), so this waits up to 30 s. */
+static void wait_ops_past(struct machine *m, uint64_t n)
+{
+	for (int t = 0; t < 3000 && ops_of(m) <= n; t++)
+		sleep_us(10000);
+	if (ops_of(m) <= n)
+		fail_msg("the guest ran %llu operations, not past %llu, in 30 s",
+			 (unsigned long long)ops_of(m), (unsigned long long)n);
+}
+
 static void set_mode_env(unsigned flags)
 {
 	if (flags & THREAD_DIRTY_SYNC)
@@ -560,9 +572,9 @@ static void test_machine_sweep(void **state)
 	sleep_us(50000);
 	assert_int_equal(machine_dirty_fetch(m, bm, npages), 0);
 	assert_int_equal(bits_in(bm, 0, npages), 0);
-	/* Resumed: caught again. */
+	/* Resumed: caught again (once the guest has run). */
 	assert_int_equal(machine_resume(m), 0);
-	sleep_us(50000);
+	wait_ops_past(m, ops_of(m) + 100);
 	assert_int_equal(machine_dirty_fetch(m, bm, npages), 0);
 	assert_true(bits_in(bm, ws_first, ws_end) > 0);
 
@@ -572,8 +584,7 @@ static void test_machine_sweep(void **state)
 	assert_int_equal(machine_dirty_fetch(m, bm, npages), -EINVAL);
 	assert_int_equal(machine_dirty_stop(m), 0);
 	ops = ops_of(m);
-	sleep_us(100000);
-	assert_true(ops_of(m) > ops + 1000);
+	wait_ops_past(m, ops + 1000);
 	assert_int_equal(machine_pause(m), 0);
 	if (wl_check(ram_of(m), c.ram_bytes, why, sizeof(why)))
 		fail_msg("wl_check: %s", why);
