@@ -29,7 +29,7 @@ static void fault_note_time(struct pages_lazy *lz, uint64_t t0)
 /* Page pfn in from the source; 0, or the error (already recorded). */
 static int fault_install(struct pages_lazy *lz, uint64_t pfn, uint8_t *buf)
 {
-	uint8_t *dst = pages_addr(lz, pfn);
+	uint8_t *dst = pages_map_addr(&lz->map, pfn);
 	uint64_t bad = pfn;
 	int kind = lz->src.kind(lz->src.arg, pfn);
 	long got;
@@ -61,7 +61,7 @@ static void fault_log(struct pages_lazy *lz, uint64_t pfn)
 {
 	uint64_t n = atomic_load(&lz->ntouched);
 
-	if (n < lz->npages) {
+	if (n < lz->map.npages) {
 		lz->touched[n] = pfn;
 		atomic_store(&lz->ntouched, n + 1);
 	}
@@ -73,19 +73,19 @@ static int fault_serve(struct pages_lazy *lz, const struct uffd_fault *ev, uint8
 	int err;
 
 	atomic_fetch_add(&lz->faults, 1);
-	if (pages_pfn_of(lz, ev->addr, &pfn)) {
+	if (pages_map_page_of(&lz->map, ev->addr, &pfn)) {
 		pages_fail(lz, -EFAULT, UINT64_MAX);
 		return -EFAULT;
 	}
 	/* Once the RAM is let go, a fault that still reaches us raced the
 	 * unregistration (below): woken, it retries on unregistered RAM. */
 	if (atomic_load(&lz->released)) {
-		uffd_wake(&lz->uffd, pages_addr(lz, pfn), UFFD_PAGE);
+		uffd_wake(&lz->uffd, pages_map_addr(&lz->map, pfn), UFFD_PAGE);
 		return 0;
 	}
 	fault_log(lz, pfn);
 	if (pcm_bitmap_test(&lz->in, pfn)) {
-		uffd_wake(&lz->uffd, pages_addr(lz, pfn), UFFD_PAGE);
+		uffd_wake(&lz->uffd, pages_map_addr(&lz->map, pfn), UFFD_PAGE);
 		return 0;
 	}
 	if ((err = fault_install(lz, pfn, buf)))

@@ -15,7 +15,7 @@
  * a zero page or one already in; negative errno from the source. */
 static int64_t fill_run(struct pages_lazy *lz, uint64_t pfn)
 {
-	uint64_t max = pages_region_left(lz, pfn), n = 0;
+	uint64_t max = pages_map_left(&lz->map, pfn), n = 0;
 
 	if (max > lz->src.run_max)
 		max = lz->src.run_max;
@@ -46,7 +46,7 @@ static int fill_install(struct pages_lazy *lz, uint64_t pfn, uint64_t n, uint8_t
 		pages_fail(lz, err, bad);
 		return err;
 	}
-	got = uffd_copy(&lz->uffd, pages_addr(lz, pfn), buf, n * UFFD_PAGE, true);
+	got = uffd_copy(&lz->uffd, pages_map_addr(&lz->map, pfn), buf, n * UFFD_PAGE, true);
 	if (got < 0) {
 		pages_fail(lz, (int)got, pfn);
 		return (int)got;
@@ -66,7 +66,7 @@ static int fill_first(struct pages_lazy *lz, uint8_t *buf)
 
 		if (atomic_load(&lz->halt))
 			return -ECANCELED;
-		if (pfn >= lz->npages || pcm_bitmap_test(&lz->in, pfn))
+		if (pfn >= lz->map.npages || pcm_bitmap_test(&lz->in, pfn))
 			continue;
 		if ((n = fill_run(lz, pfn)) < 0)
 			return (int)n;
@@ -86,7 +86,7 @@ static int fill_all(struct pages_lazy *lz, uint8_t *buf)
 
 	if (err)
 		return err;
-	for (uint64_t pfn = 0; pfn < lz->npages;) {
+	for (uint64_t pfn = 0; pfn < lz->map.npages;) {
 		int64_t n;
 
 		if (atomic_load(&lz->halt))
@@ -122,7 +122,7 @@ static void fill_done(struct pages_lazy *lz)
 	atomic_store(&lz->released, true);
 	if (atomic_load(&lz->err))
 		return;   /* the fault thread failed on its last page */
-	for (unsigned i = 0; i < lz->nrg; i++) {
+	for (unsigned i = 0; i < lz->map.n; i++) {
 		int e = uffd_unregister(&lz->uffd, lz->rg[i].host, lz->rg[i].size);
 
 		if (!e)

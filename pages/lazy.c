@@ -14,7 +14,7 @@ static int lazy_register(struct pages_lazy *lz)
 {
 	int err = uffd_open(&lz->uffd);
 
-	for (unsigned i = 0; !err && i < lz->nrg; i++)
+	for (unsigned i = 0; !err && i < lz->map.n; i++)
 		if ((err = uffd_register(&lz->uffd, lz->rg[i].host, lz->rg[i].size,
 					 UFFD_MODE_MISSING)))
 			while (i-- > 0)
@@ -24,23 +24,21 @@ static int lazy_register(struct pages_lazy *lz)
 
 static int lazy_init(struct pages_lazy *lz, const struct machine_region *rg, unsigned n)
 {
+	int err;
+
+	lz->uffd.fd = -1;
 	if (!n || n > MACHINE_MAX_REGIONS)
 		return -EINVAL;
-	lz->nrg = n;
-	lz->uffd.fd = -1;
-	for (unsigned i = 0; i < n; i++) {
-		if ((rg[i].size | (uintptr_t)rg[i].host) & (UFFD_PAGE - 1))
-			return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
 		lz->rg[i] = rg[i];
-		lz->first[i] = lz->npages;
-		lz->npages += rg[i].size / UFFD_PAGE;
-	}
+	if ((err = pages_map_init(&lz->map, lz->rg, n)))
+		return err;
 	if (!lz->src.run_max)
 		lz->src.run_max = PAGES_RUN_DEFAULT;
 	lz->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (lz->stop_fd < 0)
 		return -errno;
-	return pcm_bitmap_init(&lz->in, lz->npages);
+	return pcm_bitmap_init(&lz->in, lz->map.npages);
 }
 
 static int lazy_threads(struct pages_lazy *lz)
@@ -60,7 +58,7 @@ static int lazy_threads(struct pages_lazy *lz)
 /* The filler's first pass and the fault log. */
 static int lazy_lists(struct pages_lazy *lz, const struct pages_first *first)
 {
-	lz->touched = calloc(lz->npages, sizeof(*lz->touched));
+	lz->touched = calloc(lz->map.npages, sizeof(*lz->touched));
 	if (!lz->touched)
 		return -ENOMEM;
 	if (!first || !first->n)
@@ -110,7 +108,7 @@ void pages_lazy_stats(const struct pages_lazy *lz, struct pages_stats *st)
 	struct pages_lazy *l = (struct pages_lazy *)lz;   /* atomics only read */
 
 	*st = (struct pages_stats){
-		.npages = lz->npages,
+		.npages = lz->map.npages,
 		.faults = atomic_load(&l->faults),
 		.faulted = atomic_load(&l->faulted),
 		.faulted_zero = atomic_load(&l->faulted_zero),

@@ -8,6 +8,7 @@
 
 #include "lib/bitmap.h"
 #include "pages/lazy.h"
+#include "pages/map.h"
 #include "uffd/uffd.h"
 
 #define PAGES_RUN_DEFAULT 256u   /* 1 MiB per read of the filler */
@@ -16,10 +17,8 @@ struct pages_lazy {
 	struct uffd uffd;
 	struct pages_source src;
 	struct pages_hooks hooks;
-	unsigned nrg;
 	struct machine_region rg[MACHINE_MAX_REGIONS];
-	uint64_t first[MACHINE_MAX_REGIONS];   /* first pfn of each region */
-	uint64_t npages;
+	struct pages_map map;                  /* page numbers over rg */
 	struct pcm_bitmap in;                  /* installed, by either thread */
 	int stop_fd;                           /* eventfd: the fault thread ends */
 	pthread_t fault_thr, fill_thr;
@@ -37,12 +36,7 @@ struct pages_lazy {
 	uint64_t started_ns;
 };
 
-/* pages/core.c */
-/* Host address of page pfn; the pfn of a host address (-EFAULT outside). */
-uint8_t *pages_addr(const struct pages_lazy *lz, uint64_t pfn);
-int pages_pfn_of(const struct pages_lazy *lz, uint64_t addr, uint64_t *pfn);
-/* Pages from pfn to the end of its region. */
-uint64_t pages_region_left(const struct pages_lazy *lz, uint64_t pfn);
+/* pages/core.c (page numbers: lz->map, pages/map.h) */
 /* The first failure is kept; both threads stop; the end hook is told. */
 void pages_fail(struct pages_lazy *lz, int err, uint64_t pfn);
 /* The end hook, once. */

@@ -146,8 +146,7 @@ static int dst_prepare(struct dst *d)
 	if ((err = machine_identity_check(d->m, d->hello.identity, d->hello.identity_len)))
 		return dst_refuse(d, err, machine_why(d->m) ? machine_why(d->m) :
 				  "the VM's devices differ from the source's");
-	ram_init(&d->ram, d->m);
-	if (d->ram.npages * PM_PAGE != d->hello.ram_bytes)
+	if (ram_init(&d->ram, d->m) || d->ram.npages * PM_PAGE != d->hello.ram_bytes)
 		return dst_refuse(d, -ENOEXEC, "memory layout differs from the source's");
 	if ((err = uffd_open(&d->uffd)))
 		return dst_refuse(d, err, "userfaultfd is not available");
@@ -590,7 +589,7 @@ static uint64_t dst_overhead_bytes(void)
 
 static void dst_next_data(void *arg, uint64_t page, uint64_t *first, uint64_t *end)
 {
-	const struct ram *ram = arg;
+	const struct pages_map *ram = arg;
 
 	if (page >= ram->npages) {
 		*first = *end = ram->npages;

@@ -31,7 +31,7 @@ struct dst {
 	struct pm_cipher cipher;                 /* what it settled */
 	bool authenticated;
 	struct machine *m;
-	struct ram ram;
+	struct pages_map ram;
 	struct uffd uffd;
 	bool registered;
 	struct net_chan *ch[PM_CH_COUNT];

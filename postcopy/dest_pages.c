@@ -22,7 +22,7 @@
  * this is EEXIST plus a wake, so it is also how a late fault is let go. */
 static void dst_map_zero(struct dst *d, uint64_t page)
 {
-	uffd_zero(&d->uffd, ram_page(&d->ram, page), PM_PAGE, true);
+	uffd_zero(&d->uffd, pages_map_addr(&d->ram, page), PM_PAGE, true);
 }
 
 /* Faults waiting on pages first..first+n-1 are over; zero pages were
@@ -63,7 +63,7 @@ static uint64_t dst_pages_in(struct dst *d, uint64_t first, uint64_t n, bool zer
 static int dst_install_data(struct dst *d, uint64_t first, uint64_t n,
 			    const uint8_t *data, atomic_uint_fast64_t *count)
 {
-	long got = uffd_copy(&d->uffd, ram_page(&d->ram, first), data, n * PM_PAGE, true);
+	long got = uffd_copy(&d->uffd, pages_map_addr(&d->ram, first), data, n * PM_PAGE, true);
 
 	if (got < 0)
 		return pm_fail_set(d->fail, (int)got, "installing pages %llu..%llu: %s",
@@ -250,7 +250,7 @@ static int dst_faults_read(struct dst *d)
 	for (int i = 0; i < n; i++) {
 		uint64_t page, t0 = pcm_now_ns();
 
-		if (ram_page_of(&d->ram, ev[i].addr, &page))
+		if (pages_map_page_of(&d->ram, ev[i].addr, &page))
 			return pm_fail_set(d->fail, -EFAULT, "fault outside guest RAM at %#llx",
 					   (unsigned long long)ev[i].addr);
 		if (dst_fault_note(d, page, t0))

@@ -6,53 +6,19 @@
 #include "postcopy/proto.h"
 #include "postcopy/ram.h"
 
-void ram_init(struct ram *ram, const struct machine *m)
+int ram_init(struct pages_map *ram, const struct machine *m)
 {
-	uint64_t page = 0;
+	const struct machine_region *r;
+	unsigned n = machine_regions(m, &r);
 
-	ram->n = machine_regions(m, &ram->r);
-	for (unsigned i = 0; i < ram->n; i++) {
-		ram->first[i] = page;
-		page += ram->r[i].size / PM_PAGE;
-	}
-	ram->npages = page;
+	return pages_map_init(ram, r, n);
 }
 
-static unsigned ram_region_of(const struct ram *ram, uint64_t page)
+uint64_t ram_run_limit(const struct pages_map *ram, uint64_t page, uint64_t max)
 {
-	unsigned i = ram->n - 1;
+	uint64_t left = pages_map_left(ram, page);
 
-	while (i > 0 && page < ram->first[i])
-		i--;
-	return i;
-}
-
-uint8_t *ram_page(const struct ram *ram, uint64_t page)
-{
-	unsigned i = ram_region_of(ram, page);
-
-	return ram->r[i].host + (page - ram->first[i]) * PM_PAGE;
-}
-
-int ram_page_of(const struct ram *ram, uint64_t addr, uint64_t *page)
-{
-	for (unsigned i = 0; i < ram->n; i++) {
-		uint64_t base = (uint64_t)ram->r[i].host;
-
-		if (addr >= base && addr - base < ram->r[i].size) {
-			*page = ram->first[i] + (addr - base) / PM_PAGE;
-			return 0;
-		}
-	}
-	return -EFAULT;
-}
-
-uint64_t ram_run_limit(const struct ram *ram, uint64_t page, uint64_t max)
-{
-	unsigned i = ram_region_of(ram, page);
-	uint64_t end = ram->first[i] + ram->r[i].size / PM_PAGE;
-
-	return end - page < max ? end - page : max;
+	return left < max ? left : max;
 }
 
 bool ram_page_is_zero(const uint8_t *p)
@@ -65,9 +31,9 @@ bool ram_page_is_zero(const uint8_t *p)
 	return true;
 }
 
-void ram_next_data(const struct ram *ram, uint64_t page, uint64_t *first, uint64_t *end)
+void ram_next_data(const struct pages_map *ram, uint64_t page, uint64_t *first, uint64_t *end)
 {
-	unsigned i = ram_region_of(ram, page);
+	unsigned i = pages_map_region(ram, page);
 	const struct machine_region *r = &ram->r[i];
 	off_t base = (off_t)r->memfd_off, stop = base + (off_t)r->size;
 	off_t off = base + (off_t)((page - ram->first[i]) * PM_PAGE);
@@ -91,7 +57,7 @@ static void digest_zeros(XXH3_state_t *st, uint64_t n)
 	XXH3_64bits_update(st, marker, n * sizeof(marker[0]));
 }
 
-uint64_t ram_digest(const struct ram *ram, uint64_t from)
+uint64_t ram_digest(const struct pages_map *ram, uint64_t from)
 {
 	XXH3_state_t *st = XXH3_createState();
 	uint64_t d, page = from, first, end;
@@ -103,7 +69,7 @@ uint64_t ram_digest(const struct ram *ram, uint64_t from)
 		ram_next_data(ram, page, &first, &end);
 		digest_zeros(st, first - page);
 		for (page = first; page < end; page++) {
-			const uint8_t *p = ram_page(ram, page);
+			const uint8_t *p = pages_map_addr(ram, page);
 
 			if (ram_page_is_zero(p))
 				digest_zeros(st, 1);
@@ -117,15 +83,15 @@ uint64_t ram_digest(const struct ram *ram, uint64_t from)
 }
 
 /* The memfd and file offset behind page. */
-static off_t ram_file_off(const struct ram *ram, uint64_t page, int *fd)
+static off_t ram_file_off(const struct pages_map *ram, uint64_t page, int *fd)
 {
-	unsigned i = ram_region_of(ram, page);
+	unsigned i = pages_map_region(ram, page);
 
 	*fd = ram->r[i].memfd;
 	return (off_t)(ram->r[i].memfd_off + (page - ram->first[i]) * PM_PAGE);
 }
 
-int ram_punch(const struct ram *ram, uint64_t first, uint64_t n)
+int ram_punch(const struct pages_map *ram, uint64_t first, uint64_t n)
 {
 	while (n) {
 		uint64_t k = ram_run_limit(ram, first, n);
@@ -141,7 +107,7 @@ int ram_punch(const struct ram *ram, uint64_t first, uint64_t n)
 	return 0;
 }
 
-int ram_pwrite(const struct ram *ram, uint64_t first, uint64_t n, const uint8_t *data)
+int ram_pwrite(const struct pages_map *ram, uint64_t first, uint64_t n, const uint8_t *data)
 {
 	while (n) {
 		uint64_t k = ram_run_limit(ram, first, n);

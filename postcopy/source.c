@@ -516,11 +516,14 @@ static int src_new(struct machine *m, const struct migrate_opts *o, struct pm_fa
 	s->port = o->port;
 	s->t_start = pcm_now_ns();
 	s->ops_start = src_guest_ops(m);
-	ram_init(&s->ram, m);
+	err = ram_init(&s->ram, m);
 	s->session = ((uint64_t)getpid() << 32) ^ s->t_start;
 	pcm_ratelimit_init(&s->rl, o->pc.max_bandwidth);
 	s->link = o->link ? o->link : &s->own_link;
-	if (!o->link && (err = link_init(&s->own_link))) {
+	if (err) {
+		s->link = NULL;
+		pm_fail_set(fail, err, "the VM's memory regions are not page-aligned");
+	} else if (!o->link && (err = link_init(&s->own_link))) {
 		s->link = NULL;
 		pm_fail_set(fail, err, "cannot set up the link: %s", strerror(-err));
 	} else if (o->psk_file[0] && (err = pm_key_load(o->psk_file, &s->key, why, sizeof(why)))) {

@@ -63,7 +63,7 @@ int bulk_data(struct src *s, struct bulk_batch *b, uint64_t first, uint64_t coun
 		h = &b->hdr[b->nhdr++];
 		*h = (struct pm_pages_hdr){ .first = first, .count = (uint32_t)n };
 		iov[0] = (struct iovec){ h, sizeof(*h) };
-		iov[1] = (struct iovec){ ram_page(&s->ram, first), n * PM_PAGE };
+		iov[1] = (struct iovec){ pages_map_addr(&s->ram, first), n * PM_PAGE };
 		if (b->bounce) {
 			memcpy(b->bounce + b->bounce_used, iov[1].iov_base, n * PM_PAGE);
 			iov[1].iov_base = b->bounce + b->bounce_used;
@@ -85,10 +85,10 @@ int bulk_run(struct src *s, struct bulk_batch *b, uint64_t first, uint64_t n)
 	int err = 0;
 
 	while (i < n && !err) {
-		bool zero = ram_page_is_zero(ram_page(&s->ram, first + i));
+		bool zero = ram_page_is_zero(pages_map_addr(&s->ram, first + i));
 		uint64_t j = i + 1;
 
-		while (j < n && ram_page_is_zero(ram_page(&s->ram, first + j)) == zero)
+		while (j < n && ram_page_is_zero(pages_map_addr(&s->ram, first + j)) == zero)
 			j++;
 		err = zero ? bulk_zero(s, b, first + i, j - i)
 			   : bulk_data(s, b, first + i, j - i);

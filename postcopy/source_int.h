@@ -53,7 +53,7 @@ struct src {
 	struct machine *m;
 	const struct migrate_opts *o;
 	struct pm_fail *fail;
-	struct ram ram;
+	struct pages_map ram;
 	uint64_t session;
 	struct pm_key key;                /* --psk-file */
 	struct pm_cipher cipher;          /* what the handshake settled */

@@ -21,7 +21,7 @@
 /* Sends a page as data or, when it is all zero, as a one-page range. */
 static int urgent_reply(struct src *s, uint64_t page, struct pm_pages_hdr *h)
 {
-	uint8_t *p = ram_page(&s->ram, page);
+	uint8_t *p = pages_map_addr(&s->ram, page);
 	struct iovec iov[2];
 
 	if (ram_page_is_zero(p)) {

@@ -33,6 +33,7 @@
 
 #include "lib/clock.h"
 #include "pages/lazy.h"
+#include "pages/map.h"
 #include "uffd/uffd.h"
 
 #define NPAGES  512
@@ -432,9 +433,44 @@ static void test_first_and_touched(void **state)
 	assert_true(st.prefetched >= 4 && st.prefetched <= st.filled);
 }
 
+/* The numbering both the migration and the lazy fill use: pages run on
+ * across regions with a hole between them in the guest's map. */
+static void test_map(void **state)
+{
+	static uint8_t a[3 * 4096] __attribute__((aligned(4096)));
+	static uint8_t b[2 * 4096] __attribute__((aligned(4096)));
+	struct machine_region r[2] = {
+		{ .gpa = 0, .size = sizeof(a), .host = a },
+		{ .gpa = 1ull << 32, .size = sizeof(b), .host = b },
+	};
+	struct pages_map pm;
+	uint64_t page = 99;
+
+	(void)state;
+	assert_int_equal(pages_map_init(&pm, r, 0), -EINVAL);
+	assert_int_equal(pages_map_init(&pm, r, MACHINE_MAX_REGIONS + 1), -EINVAL);
+	r[1].size = 4096 + 1;
+	assert_int_equal(pages_map_init(&pm, r, 2), -EINVAL);   /* not page-aligned */
+	r[1].size = sizeof(b);
+	assert_int_equal(pages_map_init(&pm, r, 2), 0);
+	assert_int_equal(pm.npages, 5);
+	assert_ptr_equal(pages_map_addr(&pm, 0), a);
+	assert_ptr_equal(pages_map_addr(&pm, 2), a + 2 * 4096);
+	assert_ptr_equal(pages_map_addr(&pm, 3), b);
+	assert_ptr_equal(pages_map_addr(&pm, 4), b + 4096);
+	assert_int_equal(pages_map_region(&pm, 2), 0);
+	assert_int_equal(pages_map_region(&pm, 3), 1);
+	assert_int_equal(pages_map_left(&pm, 1), 2);
+	assert_int_equal(pages_map_left(&pm, 3), 2);
+	assert_int_equal(pages_map_page_of(&pm, (uintptr_t)(b + 4096 + 17), &page), 0);
+	assert_int_equal(page, 4);
+	assert_int_equal(pages_map_page_of(&pm, (uintptr_t)&pm, &page), -EFAULT);   /* the stack */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_map),
 		cmocka_unit_test_setup_teardown(test_faults_served_fill_completes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_checksum_filler, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_checksum_fault, setup, teardown),
