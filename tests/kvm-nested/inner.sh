@@ -8,6 +8,13 @@
 #     NESTED-RESULT: pass N fail M
 # which the host side (run.sh) parses. Each test is bounded by
 # $PCM_TEST_TIMEOUT seconds.
+#
+# A test that failed after printing a line starting "PCM-FROZEN:" (its
+# guest stopped under the emulator: linux.sh's guard, test_kvm's set-up
+# watch) runs once more, and its verdict says so. The freeze is open
+# (issue 15: an L2 vCPU re-entered forever on a nested page fault at a
+# guest-physical address beyond its RAM, 2026-12-04); a second freeze,
+# or any other failure, fails as before.
 
 list=${1:-/pcm/tests.list}
 limit=${PCM_TEST_TIMEOUT:-600}
@@ -25,21 +32,31 @@ while read -r t; do
 	name=${t##*/}
 	echo "==== NESTED-TEST $n/$total BEGIN $name ($t)"
 	start=$(now)
-	case "$t" in
-		*.sh)
-			if [ -x /bin/bash ] || [ -x /usr/bin/bash ]; then
-				timeout "$limit" bash "$t" 2>&1
-			else
-				timeout "$limit" sh "$t" 2>&1
-			fi ;;
-		*)	timeout "$limit" "./$t" 2>&1 ;;
-	esac
-	rc=$?
+	retried=
+	while :; do
+		out=/tmp/nested-test.out
+		{
+			case "$t" in
+				*.sh)
+					if [ -x /bin/bash ] || [ -x /usr/bin/bash ]; then
+						timeout "$limit" bash "$t" 2>&1
+					else
+						timeout "$limit" sh "$t" 2>&1
+					fi ;;
+				*)	timeout "$limit" "./$t" 2>&1 ;;
+			esac
+			echo "$?" > /tmp/nested-test.rc
+		} | tee "$out"
+		rc=$(cat /tmp/nested-test.rc)
+		[ $rc -ne 0 ] && [ -z "$retried" ] && grep -q '^ *PCM-FROZEN:' "$out" || break
+		retried=" after a retry (its first run's guest froze under the emulator)"
+		echo "==== NESTED-TEST $n/$total RETRY $name: its guest froze (PCM-FROZEN above); once more"
+	done
 	secs=$(awk -v a="$start" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
 	if [ $rc -eq 0 ]; then
-		pass=$((pass + 1)); verdict=PASS
+		pass=$((pass + 1)); verdict="PASS$retried"
 	else
-		fail=$((fail + 1)); verdict="FAIL (exit $rc)"
+		fail=$((fail + 1)); verdict="FAIL (exit $rc)$retried"
 		if [ $rc -eq 124 ] || [ $rc -eq 143 ]; then
 			verdict="FAIL (timed out after ${limit}s)"
 		fi

@@ -50,6 +50,7 @@ guard() {
 		sz=$(cat "$@" 2>/dev/null | wc -c)
 		if [ "$sz" = "$last" ]; then still=$((still + 1)); else still=0 last=$sz; fi
 		[ "$still" -lt "$SILENT" ] && continue
+		echo "PCM-FROZEN: the guest's console stopped at $sz bytes ${still}s ago"
 		echo "---- the guest's console stopped at $sz bytes ${still}s ago: the guest is frozen; its last lines:"
 		cat "$@" 2>/dev/null | tr -d '\r' | tail -n 8 | sed 's/^/    /'
 		echo "---- L1's KVM over 3 s:"

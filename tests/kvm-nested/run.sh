@@ -13,7 +13,8 @@
 #   KVM_NESTED_STATIC     static build directory      (build/static)
 #   KVM_NESTED_KERNEL_PKG kernel package to boot      (what linux-image-amd64 depends on)
 #   KVM_NESTED_MODULES    modules to load, in order   (irqbypass ccp kvm kvm-amd tun)
-#   KVM_NESTED_TIMEOUT    bound on the whole QEMU run, seconds       (900)
+#   KVM_NESTED_TIMEOUT    bound on the whole QEMU run, seconds      (1500: the
+#                         tests take some 560 s, and a retried linux.sh 380 more)
 #   KVM_NESTED_TEST_TIMEOUT bound on each test inside the guest, s   (600)
 #   KVM_NESTED_MEM, KVM_NESTED_SMP  guest size                       (3G, 2)
 #   KVM_NESTED_CPU        QEMU -cpu                   (EPYC-Rome,+svm)
@@ -47,7 +48,7 @@ STATIC=${KVM_NESTED_STATIC:-build/static}
 MODULES=${KVM_NESTED_MODULES:-irqbypass ccp kvm kvm-amd tun}
 # What the Linux guest of linux.sh loads (dependencies resolved the same way).
 L2_MODULES="virtio_mmio virtio_rng virtio_blk failover net_failover virtio_net"
-TIMEOUT=${KVM_NESTED_TIMEOUT:-900}
+TIMEOUT=${KVM_NESTED_TIMEOUT:-1500}
 TEST_TIMEOUT=${KVM_NESTED_TEST_TIMEOUT:-600}
 MEM=${KVM_NESTED_MEM:-3G}
 SMP=${KVM_NESTED_SMP:-2}
