@@ -83,14 +83,15 @@ proxied() {
 # --after-resumed: the fault waits for the destination's RESUMED, so it
 # lands after activation even when a loaded machine starts the VM late (a
 # bulk reset before activation rightly fails the migration instead). The
-# pusher is held to 32 MB/s (some 0.6 s for the 20 MB of data pages):
-# unpaced the whole migration took 0.35 s, and once, with a core kept
-# busy, the fault never fired (2026-12-04, drop-urgent; the proxy's log
-# was not kept: a missed fault now shows it).
+# trigger is 256 KiB of bulk: the guest's data pages are what it wrote
+# before the move, 2-20 MB, and once all of bulk was 2007712 bytes, below
+# the 2 MiB this asked for, so the fault never fired (2026-12-04, the
+# proxy's log showed it; a missed fault prints that log). The pusher is
+# held to 32 MB/s so that bulk goes on past RESUMED for the corruption.
 MIG_EXTRA=(--max-bandwidth 32M)
 for fault in drop-control drop-urgent drop-bulk corrupt; do
 	start_vm "s-$fault" --engine thread --mem 512M --vcpus 2 --workload sweep
-	proxied "$fault" 2 - --fault "$fault" --after-bytes 2M --after-resumed --seed 1
+	proxied "$fault" 2 - --fault "$fault" --after-bytes 256K --after-resumed --seed 1
 	check "$fault: the proxy injected it" grep -q "^fault: $fault" "$TMP/$fault.proxy"
 	grep -q "^fault: $fault" "$TMP/$fault.proxy" || tail -n 8 "$TMP/$fault.proxy" | sed 's/^/    proxy: /'
 	survived "$fault" "$fault after activation" "d-$fault"
