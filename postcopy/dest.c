@@ -451,7 +451,15 @@ static int dst_wait_state(struct dst *d, struct net_msg *m)
 		}
 
 		if (err == -ETIMEDOUT) {
-			uint64_t idle = pcm_now_ns() - atomic_load(&d->bulk_seen_ns);
+			/* The bulk thread stamps bulk_seen_ns all through a
+			 * round: read it before the clock, and a stamp newer
+			 * than our now is no idle time. (The other order let a
+			 * stamp land between the two reads, and the negative
+			 * difference, unsigned, read as ages: a pre-copy with
+			 * pages flowing failed with "no STATE within 420000
+			 * ms" after a second, nested, 2026-12-04.) */
+			uint64_t seen = atomic_load(&d->bulk_seen_ns), now = pcm_now_ns();
+			uint64_t idle = now > seen ? now - seen : 0;
 
 			if (d->precopy && idle < (uint64_t)d->o->reply_timeout_ms * 1000000ull)
 				continue;

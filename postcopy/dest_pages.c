@@ -304,11 +304,15 @@ static int dst_rerequest(struct dst *d)
 
 uint64_t dst_oldest_fault_ns(struct dst *d)
 {
-	uint64_t oldest = 0, now = pcm_now_ns();
+	uint64_t oldest = 0, now;
 
+	/* The clock is read under the lock: every entry's t0 was taken
+	 * before it went in, so none is newer than now (before the lock, a
+	 * fault noted meanwhile came out as a wait of ~2^64 ns). */
 	pthread_mutex_lock(&d->lock);
+	now = pcm_now_ns();
 	for (unsigned i = 0; i < atomic_load(&d->npend); i++)
-		if (now - d->pend[i].t0 > oldest)
+		if (now > d->pend[i].t0 && now - d->pend[i].t0 > oldest)
 			oldest = now - d->pend[i].t0;
 	pthread_mutex_unlock(&d->lock);
 	return oldest;
