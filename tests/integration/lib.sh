@@ -210,3 +210,20 @@ finish() {
 	if [ "$FAILS" -ne 0 ]; then echo "$FAILS check(s) failed"; exit 1; fi
 	echo "all checks passed"
 }
+
+# start_restore NAME FILE ARGS...: `restore` in the background (its pid in
+# VM_PID, its output in $TMP/NAME.log); true once its socket answers,
+# within RESTORE_POLLS x 50 ms (300: 15 s).
+start_restore() {
+	local name=$1 file=$2; shift 2
+	"$PM" restore "$file" --name "$name" "$@" >"$TMP/$name.log" 2>&1 &
+	VM_PID=$!
+	PIDS+=($!)
+	for _ in $(seq "${RESTORE_POLLS:-300}"); do
+		"$PM" status "$name" >/dev/null 2>&1 && return 0
+		kill -0 "$VM_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "restore $name did not come up: $(cat "$TMP/$name.log")" >&2
+	return 1
+}

@@ -25,22 +25,6 @@ trap 'for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null || true; done; cleanup
 
 st_json() { "$PM" status "$1" --json; }
 
-# start_restore NAME FILE ARGS...: `restore` in the background (its pid in
-# VM_PID, its output in $TMP/NAME.log); true once its socket answers.
-start_restore() {
-	local name=$1 file=$2; shift 2
-	"$PM" restore "$file" --name "$name" "$@" >"$TMP/$name.log" 2>&1 &
-	VM_PID=$!
-	PIDS+=($!)
-	for _ in $(seq 300); do
-		"$PM" status "$name" >/dev/null 2>&1 && return 0
-		kill -0 "$VM_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	echo "restore $name did not come up: $(cat "$TMP/$name.log")" >&2
-	return 1
-}
-
 # The pfn of the first page at or after $2 that holds bytes in file $1
 # (its index: present, then zero bitmaps), and the file offset of its
 # byte 77.

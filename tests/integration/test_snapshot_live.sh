@@ -13,21 +13,8 @@
 # neutral over machine regions, but needs /dev/kvm to run here.)
 source "$(dirname "$0")/lib.sh"
 
-# start_restore NAME FILE ARGS...: `restore` in the background (its pid in
-# VM_PID, its output in $TMP/NAME.log); true once its socket answers.
-start_restore() {
-	local name=$1 file=$2; shift 2
-	"$PM" restore "$file" --name "$name" "$@" >"$TMP/$name.log" 2>&1 &
-	VM_PID=$!
-	PIDS+=($!)
-	for _ in $(seq 600); do
-		"$PM" status "$name" >/dev/null 2>&1 && return 0
-		kill -0 "$VM_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	echo "restore $name did not come up: $(cat "$TMP/$name.log")" >&2
-	return 1
-}
+# start_restore (lib.sh) waits up to 30 s here for the restored VM's socket
+RESTORE_POLLS=600
 
 # restored_ok TAG NAME FILE RESULT OPS0: an eager restore of FILE as NAME
 # passes its self-check, read every data page, counts on from OPS0.
