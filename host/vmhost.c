@@ -33,6 +33,7 @@
 #include "guest/workload.h"
 #include "host/host.h"
 #include "postcopy/report.h"
+#include "lib/attr.h"
 #include "lib/clock.h"
 #include "host/ctl.h"
 #include "postcopy/migrate.h"
@@ -1231,8 +1232,10 @@ static int host_exit(struct vmhost *h)
 	}
 	if (h->abandoned)
 		return h->status;   /* the receive thread may still use what follows */
-	if (h->restore_failed)
-		return h->status;   /* a vCPU may wait on a page: the exit ends it */
+	if (h->restore_failed) {
+		pcm_leave_to_exit(h->m);   /* a vCPU may wait on a page: the exit ends it */
+		return h->status;
+	}
 	if (h->restored.ops && h->restored.ops->halt)
 		h->restored.ops->halt(h->restored.ops->arg);
 	host_linger_stop(h);
