@@ -21,6 +21,8 @@
 #   KVM_NESTED_EXTRA_BINS host programs copied in with their libraries (bash)
 #   KVM_NESTED_EXTRA_FILES project files copied in at the same relative path
 #   KVM_NESTED_ONLY       only run tests whose name contains this string
+#   KVM_NESTED_REPEAT     run the list this many times in one boot (1): a
+#                         freeze's rate, e.g. with KVM_NESTED_ONLY=test_kvm
 #   KVM_NESTED_BENCH      1: also run tests/kvm-nested/bench.sh (bench-kvm-nested)
 #   KVM_NESTED_MODPARAMS  module parameters, e.g. "kvm_amd.npt=0 kvm.foo=1"
 #   KVM_NESTED_APPEND     more kernel command line for the nested guest;
@@ -56,6 +58,8 @@ CPU=${KVM_NESTED_CPU:-EPYC-Rome,+svm}
 EXTRA_BINS=${KVM_NESTED_EXTRA_BINS-bash}
 EXTRA_FILES=${KVM_NESTED_EXTRA_FILES-}
 ONLY=${KVM_NESTED_ONLY-}
+REPEAT=${KVM_NESTED_REPEAT:-1}
+[[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || die "KVM_NESTED_REPEAT=$REPEAT: not a count of 1 or more"
 MODPARAMS=${KVM_NESTED_MODPARAMS-}
 APPEND=${KVM_NESTED_APPEND-}
 ACCEL=${KVM_NESTED_ACCEL:-tcg,thread=multi}
@@ -342,6 +346,10 @@ for b in $EXTRA_BINS; do
 	mkdir -p "$IR/usr/local/bin"
 	ln -sf "$p" "$IR/usr/local/bin/$(basename "$p")"
 done
+if [ "$REPEAT" -gt 1 ]; then
+	once=$(cat "$IR/pcm/tests.list")
+	for ((i = 1; i < REPEAT; i++)); do printf '%s\n' "$once"; done >> "$IR/pcm/tests.list"
+fi
 ntests=$(wc -l < "$IR/pcm/tests.list")
 [ "$ntests" -gt 0 ] || die "no test to run${ONLY:+ (KVM_NESTED_ONLY=$ONLY matched none)}"
 
