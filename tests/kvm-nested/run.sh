@@ -346,12 +346,14 @@ for b in $EXTRA_BINS; do
 	mkdir -p "$IR/usr/local/bin"
 	ln -sf "$p" "$IR/usr/local/bin/$(basename "$p")"
 done
+ntests=$(wc -l < "$IR/pcm/tests.list")
+[ "$ntests" -gt 0 ] || die "no test to run${ONLY:+ (KVM_NESTED_ONLY=$ONLY matched none)}"
+# After the check: an empty list repeated would be blank lines, not tests.
 if [ "$REPEAT" -gt 1 ]; then
 	once=$(cat "$IR/pcm/tests.list")
 	for ((i = 1; i < REPEAT; i++)); do printf '%s\n' "$once"; done >> "$IR/pcm/tests.list"
+	ntests=$((ntests * REPEAT))
 fi
-ntests=$(wc -l < "$IR/pcm/tests.list")
-[ "$ntests" -gt 0 ] || die "no test to run${ONLY:+ (KVM_NESTED_ONLY=$ONLY matched none)}"
 
 (cd "$IR" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 > "$DIR/initramfs.cpio.gz"
 say "initramfs: $(du -h "$DIR/initramfs.cpio.gz" | cut -f1), $ntests test(s): $(sed 's|.*/||' "$IR/pcm/tests.list" | paste -sd' ')"
