@@ -86,7 +86,7 @@ static void put_hello(const char *name, struct machine *m)
 	pm_strset(h.engine, sizeof(h.engine), c->engine);
 	pm_strset(h.name, sizeof(h.name), "fuzz-seed");
 	machine_features(m, h.cpu_features);
-	pm_strset(h.mode, sizeof(h.mode), "postcopy");
+	h.mode = PM_MODE_POSTCOPY;
 	h.ram_bytes = c->ram_bytes;
 	h.page_size = PM_PAGE;
 	h.vcpus = c->vcpus;
