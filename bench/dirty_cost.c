@@ -185,7 +185,7 @@ static void run_workload(uint32_t wl, uint64_t win_ns, struct result *res)
 	int err;
 
 	memset(&c, 0, sizeof(c));
-	strcpy(c.engine, "thread");
+	c.engine = MACHINE_ENGINE_THREAD;
 	c.ram_bytes = RAM_BYTES;
 	c.vcpus = VCPUS;
 	c.params.workload = wl;
@@ -248,10 +248,11 @@ int main(int argc, char **argv)
 		"ops/s", "untracked", "slowdown", "fetch ms", "max ms", "pages",
 		"start ms", "last ms", "stop ms");
 	fprintf(stderr, "  (last, stop: the final fetch and the stop with the vCPUs paused)\n");
-	printf("{\"bench\":\"dirty_cost\",\"engine\":\"thread\",\"vcpus\":%d,"
+	printf("{\"bench\":\"dirty_cost\",\"engine\":\"%s\",\"vcpus\":%d,"
 	       "\"ram_mib\":%llu,\"working_set_mib\":%llu,\"sweep_write_fraction\":1.0,"
 	       "\"window_s\":%.1f,\"fetch_every_ms\":%llu,\"workloads\":[",
-	       VCPUS, RAM_BYTES >> 20, WS_BYTES >> 20, win_ns / 1e9, FETCH_NS / 1000000);
+	       machine_engine_name(MACHINE_ENGINE_THREAD), VCPUS, RAM_BYTES >> 20, WS_BYTES >> 20,
+	       win_ns / 1e9, FETCH_NS / 1000000);
 	for (int i = 0; i < 2; i++)
 		print_result(&res[i], i == 1);
 	printf("]}\n");

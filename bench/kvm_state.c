@@ -50,7 +50,7 @@ struct point { double bytes, save_us, load_us; };
 
 static int measure(unsigned vcpus, uint64_t mem, int reps, struct point *p)
 {
-	struct machine_config c = { .engine = "kvm", .ram_bytes = mem, .vcpus = vcpus,
+	struct machine_config c = { .engine = MACHINE_ENGINE_KVM, .ram_bytes = mem, .vcpus = vcpus,
 				    .params = { .workload = 3 /* kv */ } };
 	struct machine *m, *in;
 	double save[reps], load[reps];

@@ -15,7 +15,8 @@ static const char engines_help[] =
 "  --check ENGINE         print nothing; exit 0 if ENGINE works here, 1 if not\n"
 "  -h, --help             this help\n";
 
-static const char *const names[] = { "kvm", "thread" };
+/* In the order listed. */
+static const enum machine_engine_kind kinds[] = { MACHINE_ENGINE_KVM, MACHINE_ENGINE_THREAD };
 
 int cmd_engines(int argc, char **argv)
 {
@@ -41,19 +42,20 @@ int cmd_engines(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error("engines", "unexpected argument '%s'", argv[optind]);
-	if (check) {
-		pm_strset(c.engine, sizeof(c.engine), check);
-		return machine_probe(&c, why, sizeof(why)) ? 1 : 0;
-	}
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		pm_strset(c.engine, sizeof(c.engine), names[i]);
+	if (check)   /* no such engine, or auto (no engine yet): 1 */
+		return machine_engine_parse(check, &c.engine) ||
+		       machine_probe(&c, why, sizeof(why)) ? 1 : 0;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		const char *name = machine_engine_name(kinds[i]);
+
+		c.engine = kinds[i];
 		if (machine_probe(&c, why, sizeof(why)))
-			printf("%-8s unavailable: %s\n", names[i], why);
+			printf("%-8s unavailable: %s\n", name, why);
 		else
-			printf("%-8s available\n", names[i]);
+			printf("%-8s available\n", name);
 	}
-	pm_strset(c.engine, sizeof(c.engine), "auto");
+	c.engine = MACHINE_ENGINE_AUTO;
 	machine_engine_pick(&c, why, sizeof(why));
-	printf("auto     -> %s\n", why);
+	printf("%-8s -> %s\n", machine_engine_name(MACHINE_ENGINE_AUTO), why);
 	return 0;
 }

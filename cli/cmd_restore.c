@@ -187,14 +187,15 @@ static int restore_open(struct restore *r)
  * blob is that engine's. */
 static int restore_engine(struct restore *r, const struct snap_meta *sm)
 {
+	const char *engine = machine_engine_name(sm->engine);
 	char why[300];
 
-	if (strcmp(r->v.cfg.engine, "auto") && strcmp(r->v.cfg.engine, sm->engine))
+	if (r->v.cfg.engine != MACHINE_ENGINE_AUTO && r->v.cfg.engine != sm->engine)
 		return cli_error("%s holds a VM of the %s engine: it cannot run on --engine %s",
-				 r->file, sm->engine, r->v.cfg.engine);
+				 r->file, engine, machine_engine_name(r->v.cfg.engine));
 	if (machine_probe(&r->cfg, why, sizeof(why)))
 		return cli_error("%s holds a VM of the %s engine, which cannot run here: %s",
-				 r->file, sm->engine, why);
+				 r->file, engine, why);
 	if (machine_features_check(sm->engine, sm->features, why, sizeof(why)))
 		return cli_error("%s: %s", r->file, why);
 	return 0;
@@ -250,7 +251,8 @@ static void restore_why(struct restore *r, int err, uint64_t bad, char *out, siz
 			 "cut short after the restore opened it", r->file, pfn, gpa);
 	else if (err == -ENOEXEC && !why)
 		snprintf(out, len, "the %s engine here lays out %llu MiB of RAM differently from %s",
-			 r->cfg.engine, (unsigned long long)(r->cfg.ram_bytes >> 20), r->file);
+			 machine_engine_name(r->cfg.engine), (unsigned long long)(r->cfg.ram_bytes >> 20),
+			 r->file);
 	else if (why)
 		snprintf(out, len, "cannot restore %s: %s", r->file, why);
 	else if (bad != UINT64_MAX)
@@ -441,7 +443,7 @@ static void restore_print(const struct restore *r)
 	snap_id_hex(snap_id_of(r->f), id);
 	printf("VM '%s' running: restored %sfrom %s in %.1f ms (snapshot %s)\n", r->name,
 	       r->eager ? "" : "lazily ", r->file, ms_since(r->t0, r->t_started), id);
-	printf("  engine %s, %llu MiB, %u vCPUs, %s %s\n", r->cfg.engine,
+	printf("  engine %s, %llu MiB, %u vCPUs, %s %s\n", machine_engine_name(r->cfg.engine),
 	       (unsigned long long)(r->cfg.ram_bytes >> 20), r->cfg.vcpus,
 	       r->cfg.guest == MACHINE_GUEST_LINUX ? "Linux kernel" : "workload",
 	       r->cfg.guest == MACHINE_GUEST_LINUX ? snap_meta_of(r->f)->kernel :

@@ -9,7 +9,7 @@
 void vm_opts_default(struct vm_opts *v, uint64_t mem, unsigned vcpus, const char *wl)
 {
 	memset(v, 0, sizeof(*v));
-	pm_strset(v->cfg.engine, sizeof(v->cfg.engine), "auto");
+	v->cfg.engine = MACHINE_ENGINE_AUTO;
 	v->cfg.ram_bytes = mem;
 	v->cfg.vcpus = vcpus;
 	pm_strset(v->workload, sizeof(v->workload), wl);
@@ -65,9 +65,8 @@ int vm_opts_parse(struct vm_opts *v, const char *cmd, int opt, const char *arg)
 	case VMOPT_NET:
 		return vm_net_parse(cmd, (char *)arg, v->cfg.lx.nics, &v->cfg.lx.nnics);
 	case VMOPT_ENGINE:
-		if (strcmp(arg, "auto") && strcmp(arg, "kvm") && strcmp(arg, "thread"))
+		if (machine_engine_parse(arg, &v->cfg.engine))
 			return cli_usage_error(cmd, "unknown engine '%s' (auto, kvm, thread)", arg);
-		pm_strset(v->cfg.engine, sizeof(v->cfg.engine), arg);
 		return 1;
 	case VMOPT_CONSOLE:
 		pm_strset(v->console, sizeof(v->console), arg);
@@ -181,8 +180,8 @@ static int linux_finish(struct vm_opts *v, const char *cmd)
 		return cli_usage_error(cmd, "a Linux guest needs --mem of at least 256M");
 	if (!v->cfg.lx.cmdline)
 		v->cfg.lx.cmdline = VMOPTS_LINUX_CMDLINE;
-	if (!strcmp(v->cfg.engine, "auto"))   /* only KVM boots a kernel */
-		pm_strset(v->cfg.engine, sizeof(v->cfg.engine), "kvm");
+	if (v->cfg.engine == MACHINE_ENGINE_AUTO)   /* only KVM boots a kernel */
+		v->cfg.engine = MACHINE_ENGINE_KVM;
 	pm_strset(v->workload, sizeof(v->workload), "linux");
 	return 0;
 }
@@ -197,7 +196,8 @@ int vm_opts_finish(struct vm_opts *v, const char *cmd)
 		return err;
 	machine_engine_pick(&v->cfg, v->engine_note, sizeof(v->engine_note));
 	if (machine_probe(&v->cfg, reason, sizeof(reason)))
-		return cli_error("%s: --engine %s cannot run here: %s", cmd, v->cfg.engine, reason);
+		return cli_error("%s: --engine %s cannot run here: %s", cmd,
+				 machine_engine_name(v->cfg.engine), reason);
 	if (v->cfg.ram_bytes < (16u << 20) || v->cfg.ram_bytes % (2u << 20))
 		return cli_usage_error(cmd, "--mem must be a multiple of 2 MiB and at least 16 MiB");
 	if (v->cfg.guest == MACHINE_GUEST_LINUX)

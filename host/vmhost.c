@@ -107,7 +107,7 @@ static void host_status_incoming(struct vmhost *h, struct pcm_jw *w)
 {
 	const char *wl = machine_guest_label(h->hello.guest, h->hello.params.workload);
 
-	pcm_jw_str(w, "engine", h->hello.engine);
+	pcm_jw_str(w, "engine", machine_engine_name(h->hello.engine));
 	pcm_jw_u64(w, "mem_bytes", h->hello.ram_bytes);
 	pcm_jw_u64(w, "vcpus", h->hello.vcpus);
 	pcm_jw_str(w, "workload", wl ? wl : "?");
@@ -157,7 +157,7 @@ static void host_status(struct vmhost *h, FILE *f)
 		struct machine_stats st;
 
 		machine_stats(h->m, &st);
-		pcm_jw_str(&w, "engine", c->engine);
+		pcm_jw_str(&w, "engine", machine_engine_name(c->engine));
 		pcm_jw_u64(&w, "mem_bytes", c->ram_bytes);
 		pcm_jw_u64(&w, "vcpus", c->vcpus);
 		pcm_jw_str(&w, "workload", machine_guest_label(c->guest, c->params.workload));
@@ -1288,7 +1288,8 @@ static int host_on_hello(void *arg, const struct pm_hello *hello, char *why)
 	int fd, err;
 
 	printf("incoming VM '%s': engine %s, %llu MiB, %u vCPUs, workload %s, mode %s\n",
-	       hello->name, hello->engine, (unsigned long long)(hello->ram_bytes >> 20),
+	       hello->name, machine_engine_name(hello->engine),
+	       (unsigned long long)(hello->ram_bytes >> 20),
 	       hello->vcpus, machine_guest_label(hello->guest, hello->params.workload),
 	       pm_mode_name(hello->mode));
 	fflush(stdout);

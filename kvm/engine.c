@@ -439,8 +439,7 @@ static void kvm_host_wrote(struct machine *m, uint64_t page)
 }
 
 const struct machine_engine machine_engine_kvm = {
-	.name = "kvm",
-	.id = MACHINE_ENGINE_KVM,
+	.kind = MACHINE_ENGINE_KVM,
 	.probe = kvm_probe,
 	.create = kvm_create,
 	.destroy = kvm_destroy,

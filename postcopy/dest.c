@@ -71,9 +71,10 @@ static int dst_engine_check(const struct pm_hello *h, char *why, size_t n)
 	char reason[PM_WHY_LEN - 48];
 	int err;
 
-	pm_strset(c.engine, sizeof(c.engine), h->engine);
+	c.engine = h->engine;
 	if ((err = machine_probe(&c, reason, sizeof(reason)))) {
-		snprintf(why, n, "engine '%s' cannot run here: %s", h->engine, reason);
+		snprintf(why, n, "engine '%s' cannot run here: %s", machine_engine_name(h->engine),
+			 reason);
 		return -ENODEV;
 	}
 	if ((err = machine_features_check(h->engine, h->cpu_features, reason, sizeof(reason)))) {
@@ -135,7 +136,7 @@ static int dst_prepare(struct dst *d)
 	c.lx.ndisks = d->o->ndisks;
 	memcpy(c.lx.nics, d->o->nics, sizeof(c.lx.nics));
 	c.lx.nnics = d->o->nnics;
-	pm_strset(c.engine, sizeof(c.engine), d->hello.engine);
+	c.engine = d->hello.engine;
 	if ((err = machine_create_incoming_why(&c, &d->m, why, sizeof(why)))) {
 		char r[PM_WHY_LEN];
 

@@ -75,8 +75,8 @@ static int hello_layout_check(const struct pm_hello *h, const char **why)
 	return 0;
 }
 
-/* Codes on the wire; the names stay in memory and at the edges. */
-static const char *const engine_codes[] = { [1] = "thread", [2] = "kvm" };
+/* Codes on the wire; the names are for the edges. The engine's code is
+ * its enum machine_engine_kind, THREAD or KVM; 0 is no engine. */
 static const char *const mode_codes[] = {
 	[PM_MODE_POSTCOPY] = "postcopy", [PM_MODE_PRECOPY] = "precopy", [PM_MODE_HYBRID] = "hybrid",
 };
@@ -97,12 +97,9 @@ int pm_mode_parse(const char *name, enum pm_mode *m)
 	return -EINVAL;
 }
 
-static uint8_t code_of(const char *const *names, size_t n, const char *name)
+static bool engine_code_ok(unsigned code)
 {
-	for (size_t i = 1; i < n; i++)
-		if (!strcmp(names[i], name))
-			return (uint8_t)i;
-	return 0;
+	return code == MACHINE_ENGINE_THREAD || code == MACHINE_ENGINE_KVM;
 }
 
 #define PAD8(n) (((n) + 7u) & ~7u)
@@ -116,7 +113,7 @@ size_t pm_encode_hello(const struct pm_hello *h, uint8_t buf[PM_HELLO_WIRE_MAX])
 	pcm_put_u32(&e, h->proto_version);
 	pcm_put_u32(&e, h->guest_abi);
 	pcm_put_u64(&e, h->session);
-	pcm_put_u8(&e, code_of(engine_codes, NCODES(engine_codes), h->engine));
+	pcm_put_u8(&e, engine_code_ok(h->engine) ? (uint8_t)h->engine : 0);
 	pcm_put_u8(&e, (unsigned)h->mode < NCODES(mode_codes) ? (uint8_t)h->mode : 0);
 	pcm_put_u8(&e, (uint8_t)h->guest);
 	pcm_put_u8(&e, (uint8_t)h->ndisks);
@@ -153,7 +150,7 @@ static int hello_fields(struct pcm_dec *d, struct pm_hello *h, const char **why)
 	mode = pcm_get_u8(d);
 	guest = pcm_get_u8(d);
 	ndisks = pcm_get_u8(d);
-	if (!engine || engine >= NCODES(engine_codes))
+	if (!engine_code_ok(engine))
 		return bad(why, "HELLO names an unknown engine");
 	if (!mode || mode >= NCODES(mode_codes))
 		return bad(why, "HELLO names an unknown migration mode");
@@ -162,7 +159,7 @@ static int hello_fields(struct pcm_dec *d, struct pm_hello *h, const char **why)
 	if (ndisks > MACHINE_MAX_DISKS || (ndisks && guest != MACHINE_GUEST_LINUX))
 		return bad(why, "HELLO names more disks than a VM can have");
 	h->ndisks = ndisks;
-	pm_strset(h->engine, sizeof(h->engine), engine_codes[engine]);
+	h->engine = (enum machine_engine_kind)engine;
 	h->mode = (enum pm_mode)mode;
 	h->guest = guest;
 	h->vcpus = pcm_get_u32(d);

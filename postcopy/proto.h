@@ -71,7 +71,7 @@ struct pm_hello {
 	uint32_t guest;                               /* enum machine_guest */
 	uint32_t ndisks;                              /* linux: --disk images */
 	uint64_t session;
-	char engine[MACHINE_ENGINE_LEN];
+	enum machine_engine_kind engine;              /* THREAD or KVM */
 	char name[PM_NAME_LEN];
 	uint32_t cpu_features[MACHINE_FEATURE_WORDS];   /* what the guest was given */
 	enum pm_mode mode;

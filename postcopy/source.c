@@ -91,7 +91,7 @@ static void src_hello_fill(struct src *s, struct pm_hello *h)
 	memset(h, 0, sizeof(*h));
 	h->proto_version = PM_PROTO_VERSION;
 	h->session = s->session;
-	pm_strset(h->engine, sizeof(h->engine), c->engine);
+	h->engine = c->engine;
 	pm_strset(h->name, sizeof(h->name), s->o->name);
 	machine_features(s->m, h->cpu_features);
 	h->mode = s->o->mode;

@@ -221,7 +221,8 @@ int src_precopy(struct src *s)
 	err = machine_dirty_start(s->m);
 	if (err == -EOPNOTSUPP)
 		return pm_fail_set(s->fail, err, "the %s engine cannot track dirty pages, "
-				   "which %s mode needs", machine_config_of(s->m)->engine,
+				   "which %s mode needs",
+				   machine_engine_name(machine_config_of(s->m)->engine),
 				   pm_mode_name(s->o->mode));
 	if (err)
 		return pm_fail_set(s->fail, err, "starting dirty tracking: %s", strerror(-err));

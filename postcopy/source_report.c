@@ -33,7 +33,7 @@ void src_report(const struct src *s, const struct pm_done *d, struct report *r)
 
 	memset(r, 0, sizeof(*r));
 	pm_strset(r->mode, sizeof(r->mode), pm_mode_name(s->o->mode));
-	pm_strset(r->engine, sizeof(r->engine), c->engine);
+	pm_strset(r->engine, sizeof(r->engine), machine_engine_name(c->engine));
 	pm_strset(r->workload, sizeof(r->workload), machine_guest_label(c->guest, c->params.workload));
 	r->ram_bytes = c->ram_bytes;
 	r->vcpus = c->vcpus;

@@ -149,7 +149,7 @@ static void config_put(struct pcm_enc *e, const struct snap_meta *m)
 	uint32_t devids = m->devids_len < SNAP_DEVIDS_MAX ? m->devids_len : SNAP_DEVIDS_MAX;
 
 	put_lstr(e, m->name, sizeof(m->name));
-	pcm_put_str(e, m->engine, MACHINE_ENGINE_LEN);
+	pcm_put_str(e, machine_engine_name(m->engine), MACHINE_ENGINE_LEN);
 	pcm_put_u32(e, m->guest);
 	pcm_put_u32(e, m->guest_abi);
 	pcm_put_u32(e, m->vcpus);
@@ -204,10 +204,12 @@ static bool config_disks(struct pcm_dec *d, struct snap_meta *m)
 int snap_config_decode(const void *buf, size_t len, struct snap_meta *m)
 {
 	struct pcm_dec d = { buf, len, 0, false };
+	char engine[MACHINE_ENGINE_LEN];   /* the file names it */
 
 	memset(m, 0, sizeof(*m));
 	if (!get_lstr(&d, m->name, sizeof(m->name)) ||
-	    !pcm_get_str(&d, m->engine, MACHINE_ENGINE_LEN))
+	    !pcm_get_str(&d, engine, MACHINE_ENGINE_LEN) ||
+	    machine_engine_parse(engine, &m->engine))
 		return -EBADMSG;
 	m->guest = pcm_get_u32(&d);
 	m->guest_abi = pcm_get_u32(&d);

@@ -46,9 +46,9 @@ int snap_meta_from_machine(const struct machine *mc, const char *name, struct sn
 	int err;
 
 	memset(m, 0, sizeof(*m));
-	if ((err = put_str(m->name, sizeof(m->name), name)) ||
-	    (err = put_str(m->engine, sizeof(m->engine), c->engine)))
+	if ((err = put_str(m->name, sizeof(m->name), name)))
 		return err;
+	m->engine = c->engine;
 	m->guest = (uint32_t)c->guest;
 	m->guest_abi = GUEST_ABI_VERSION;
 	m->vcpus = c->vcpus;
@@ -75,7 +75,7 @@ static const char *or_null(const char *s)
 void snap_meta_config(const struct snap_meta *m, struct machine_config *c)
 {
 	memset(c, 0, sizeof(*c));
-	memcpy(c->engine, m->engine, sizeof(c->engine));
+	c->engine = m->engine;
 	c->guest = (enum machine_guest)m->guest;
 	c->ram_bytes = m->ram_bytes;
 	c->vcpus = m->vcpus;
@@ -115,7 +115,7 @@ static int regions_check(const struct snap_meta *m)
 
 int snap_meta_check(const struct snap_meta *m)
 {
-	if (!memchr(m->engine, 0, sizeof(m->engine)) || !m->engine[0])
+	if (m->engine != MACHINE_ENGINE_THREAD && m->engine != MACHINE_ENGINE_KVM)
 		return -EINVAL;
 	if (m->guest != MACHINE_GUEST_PAYLOAD && m->guest != MACHINE_GUEST_LINUX)
 		return -EINVAL;

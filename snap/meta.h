@@ -36,7 +36,7 @@ struct snap_disk {
 
 struct snap_meta {
 	char name[SNAP_NAME_MAX];          /* the VM's name ("" for none) */
-	char engine[MACHINE_ENGINE_LEN];   /* "thread", "kvm" */
+	enum machine_engine_kind engine;   /* THREAD or KVM (the file: its name) */
 	uint32_t guest;                    /* enum machine_guest */
 	uint32_t guest_abi;                /* GUEST_ABI_VERSION of the writer */
 	uint32_t vcpus;

@@ -14,15 +14,8 @@
 #include <sys/types.h>
 #include "vm/machine.h"
 
-/* Engine ids in a state blob. */
-enum machine_engine_id {
-	MACHINE_ENGINE_THREAD = 1,
-	MACHINE_ENGINE_KVM = 2,
-};
-
 struct machine_engine {
-	const char *name;
-	uint32_t id;
+	enum machine_engine_kind kind;   /* also a state blob's engine */
 	/* Can this host run c (NULL: any config) on this engine? 0, or
 	 * negative errno with the reason in why. */
 	int (*probe)(const struct machine_config *c, char *why, size_t len);
@@ -84,7 +77,7 @@ struct machine {
 struct machine_state_hdr {
 	uint64_t magic;
 	uint32_t version;
-	uint32_t engine;      /* enum machine_engine_id */
+	uint32_t engine;      /* enum machine_engine_kind */
 	uint32_t hdr_size;    /* the body starts here */
 	uint32_t nvcpus;
 	uint64_t total_len;   /* header + body */

@@ -1,11 +1,12 @@
 /* vm/machine.c - the engine-neutral half of vm/machine.h.
  *
- * Picks the engine by name, checks the configuration, writes and checks the
- * outer state-blob header, and reads the guest's own counters (the stats
- * area of guest RAM), which every engine lays out the same way.
+ * Names the engines and picks one, checks the configuration, writes and
+ * checks the outer state-blob header, and reads the guest's own counters
+ * (the stats area of guest RAM), which every engine lays out the same way.
  *
- * To add an engine: implement struct machine_engine (vm/engine.h) and list
- * it in engines[] below.
+ * To add an engine: give it a value of enum machine_engine_kind
+ * (vm/machine.h), implement struct machine_engine (vm/engine.h) and list
+ * it in kind_names[] and engines[] below.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,17 +21,39 @@
 #include "guest/workload.h"
 #include "vm/engine.h"
 
-static const struct machine_engine *const engines[] = {
-	&machine_engine_thread,
-	&machine_engine_kvm,
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The engines' names: the only place they are spelled. */
+static const char *const kind_names[] = {
+	[MACHINE_ENGINE_AUTO] = "auto",
+	[MACHINE_ENGINE_THREAD] = "thread",
+	[MACHINE_ENGINE_KVM] = "kvm",
 };
 
-static const struct machine_engine *engine_find(const char *name)
+static const struct machine_engine *const engines[] = {
+	[MACHINE_ENGINE_THREAD] = &machine_engine_thread,
+	[MACHINE_ENGINE_KVM] = &machine_engine_kvm,
+};
+
+const char *machine_engine_name(enum machine_engine_kind k)
 {
-	for (size_t i = 0; i < sizeof(engines) / sizeof(engines[0]); i++)
-		if (!strcmp(engines[i]->name, name))
-			return engines[i];
-	return NULL;
+	return (unsigned)k < NELEM(kind_names) && kind_names[k] ? kind_names[k] : "?";
+}
+
+int machine_engine_parse(const char *name, enum machine_engine_kind *k)
+{
+	for (size_t i = 0; name && i < NELEM(kind_names); i++)
+		if (kind_names[i] && !strcmp(kind_names[i], name)) {
+			*k = (enum machine_engine_kind)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* The engine that runs VMs of kind k, or NULL (AUTO, or no engine). */
+static const struct machine_engine *engine_find(enum machine_engine_kind k)
+{
+	return (unsigned)k < NELEM(engines) ? engines[k] : NULL;
 }
 
 #define VCPU_NICE_DEFAULT 5
@@ -86,7 +109,7 @@ int machine_probe(const struct machine_config *c, char *why, size_t len)
 {
 	const struct machine_engine *eng;
 
-	if (!memchr(c->engine, 0, sizeof(c->engine)) || !(eng = engine_find(c->engine))) {
+	if (!(eng = engine_find(c->engine))) {
 		snprintf(why, len, "unknown engine (use auto, kvm or thread)");
 		return -ENOENT;
 	}
@@ -99,16 +122,16 @@ void machine_engine_pick(struct machine_config *c, char *note, size_t len)
 {
 	char why[160];
 
-	if (c->engine[0] && strcmp(c->engine, "auto")) {
-		snprintf(note, len, "%s", c->engine);
+	if (c->engine != MACHINE_ENGINE_AUTO) {
+		snprintf(note, len, "%s", machine_engine_name(c->engine));
 		return;
 	}
 	if (machine_engine_kvm.probe(c, why, sizeof(why)) == 0) {
-		snprintf(c->engine, sizeof(c->engine), "kvm");
-		snprintf(note, len, "kvm (auto: /dev/kvm works)");
+		c->engine = MACHINE_ENGINE_KVM;
+		snprintf(note, len, "%s (auto: /dev/kvm works)", machine_engine_name(c->engine));
 	} else {
-		snprintf(c->engine, sizeof(c->engine), "thread");
-		snprintf(note, len, "thread (auto: %s)", why);
+		c->engine = MACHINE_ENGINE_THREAD;
+		snprintf(note, len, "%s (auto: %s)", machine_engine_name(c->engine), why);
 	}
 }
 
@@ -122,8 +145,6 @@ static int create(const struct machine_config *c, struct machine **out, int inco
 	if (!c || !out)
 		return -EINVAL;
 	*out = NULL;
-	if (!memchr(c->engine, 0, sizeof(c->engine)))
-		return -EINVAL;
 	eng = engine_find(c->engine);
 	if (!eng)
 		return -ENOENT;
@@ -277,7 +298,7 @@ ssize_t machine_save(struct machine *m, void *buf, size_t cap)
 	memset(&h, 0, sizeof(h));
 	h.magic = MACHINE_STATE_MAGIC;
 	h.version = MACHINE_STATE_VERSION;
-	h.engine = m->eng->id;
+	h.engine = (uint32_t)m->eng->kind;
 	h.hdr_size = sizeof(h);
 	h.nvcpus = m->cfg.vcpus;
 	h.total_len = sizeof(h) + (uint64_t)n;
@@ -299,7 +320,7 @@ int machine_load(struct machine *m, const void *blob, size_t len)
 		return load_bad(m, -EINVAL, "state blob of another format version");
 	if (h.hdr_size < sizeof(h) || h.hdr_size > len || h.total_len != len)
 		return load_bad(m, -EINVAL, "state blob length does not match its header");
-	if (h.engine != m->eng->id)
+	if (h.engine != (uint32_t)m->eng->kind)
 		return load_bad(m, -ENOEXEC, "state blob is from another engine");
 	if (h.nvcpus != m->cfg.vcpus)
 		return load_bad(m, -ENOEXEC, "state blob has another vCPU count");
@@ -350,8 +371,8 @@ void machine_features(const struct machine *m, uint32_t w[MACHINE_FEATURE_WORDS]
 		m->eng->features(m, w);
 }
 
-int machine_features_check(const char *engine, const uint32_t w[MACHINE_FEATURE_WORDS],
-			   char *why, size_t len)
+int machine_features_check(enum machine_engine_kind engine,
+			   const uint32_t w[MACHINE_FEATURE_WORDS], char *why, size_t len)
 {
 	const struct machine_engine *eng = engine_find(engine);
 

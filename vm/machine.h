@@ -20,10 +20,24 @@
 #include "lib/attr.h"
 
 #define MACHINE_MAX_REGIONS 4
-#define MACHINE_ENGINE_LEN  16
+#define MACHINE_ENGINE_LEN  16   /* the snapshot file's engine name field */
 #define MACHINE_FEATURE_WORDS 16
 
 struct machine;
+
+/* Which engine runs the VM. THREAD and KVM are also HELLO's engine codes
+ * and a state blob's engine (docs/protocol.md): fixed, never renumbered.
+ * AUTO is only asked for (machine_engine_pick resolves it); no VM runs on
+ * it. The names are for the command line, files, JSON and reports. */
+enum machine_engine_kind {
+	MACHINE_ENGINE_AUTO = 0,
+	MACHINE_ENGINE_THREAD = 1,
+	MACHINE_ENGINE_KVM = 2,
+};
+/* "auto", "thread", "kvm"; "?" for anything else. */
+const char *machine_engine_name(enum machine_engine_kind k);
+/* 0 with *k set, or -EINVAL for a name of no engine. */
+int machine_engine_parse(const char *name, enum machine_engine_kind *k);
 
 /* What runs inside the VM. Payload guests run a workload of guest/ and
  * keep the boot page and stats area of guest/layout.h, which this module
@@ -65,8 +79,7 @@ struct machine_linux {
 };
 
 struct machine_config {
-	char engine[MACHINE_ENGINE_LEN];   /* "thread", "kvm" ("auto": see
-					    * machine_engine_pick) */
+	enum machine_engine_kind engine;   /* AUTO: see machine_engine_pick */
 	enum machine_guest guest;
 	struct machine_linux lx;           /* guest linux only */
 	uint64_t ram_bytes;                /* multiple of 2 MiB */
@@ -108,8 +121,8 @@ void machine_params_get(struct pcm_dec *d, struct wl_params *p);
 /* Can this host run c? 0, or negative errno with the reason in why (e.g.
  * "/dev/kvm: No such file or directory", a vCPU count KVM refuses). */
 int machine_probe(const struct machine_config *c, char *why, size_t len);
-/* Resolve engine "auto" (or empty): kvm where it works, else thread; note
- * says which and why. Other names are left alone. */
+/* Resolve engine AUTO: kvm where it works, else thread; note says which
+ * and why. Other engines are left alone. */
 void machine_engine_pick(struct machine_config *c, char *note, size_t len);
 
 /* A new VM, booted (boot page written) but not started. */
@@ -183,8 +196,8 @@ const char *machine_guest_label(uint32_t guest, uint32_t workload);
  * one), and whether this host's engine can host such a guest: 0, or
  * -ENOEXEC with the missing features named in why. */
 void machine_features(const struct machine *m, uint32_t w[MACHINE_FEATURE_WORDS]);
-int machine_features_check(const char *engine, const uint32_t w[MACHINE_FEATURE_WORDS],
-			   char *why, size_t len);
+int machine_features_check(enum machine_engine_kind engine,
+			   const uint32_t w[MACHINE_FEATURE_WORDS], char *why, size_t len);
 
 /* Dirty-page tracking (pre-copy): start logging, fetch the pages written
  * since the last fetch (or the start) into bitmap (one bit per page in

@@ -579,8 +579,7 @@ static int thread_probe(const struct machine_config *c, char *why, size_t len)
 }
 
 const struct machine_engine machine_engine_thread = {
-	.name = "thread",
-	.id = MACHINE_ENGINE_THREAD,
+	.kind = MACHINE_ENGINE_THREAD,
 	.probe = thread_probe,
 	.create = thread_create,
 	.destroy = thread_destroy,

@@ -67,7 +67,8 @@ static void fzp_hello(const void *p, uint32_t len)
 	}
 	FZ_CHECK(h.identity_len <= MACHINE_IDENTITY_MAX &&
 		 len == PM_HELLO_WIRE_LEN + ((h.identity_len + 7u) & ~7u));
-	FZ_CHECK(memchr(h.engine, 0, sizeof(h.engine)) && memchr(h.name, 0, sizeof(h.name)));
+	FZ_CHECK(h.engine == MACHINE_ENGINE_THREAD || h.engine == MACHINE_ENGINE_KVM);
+	FZ_CHECK(memchr(h.name, 0, sizeof(h.name)));
 	FZ_CHECK(h.mode >= PM_MODE_POSTCOPY && h.mode <= PM_MODE_HYBRID);
 	FZ_CHECK(h.page_size == PM_PAGE);
 	FZ_CHECK(h.vcpus >= 1 && h.vcpus <= GUEST_MAX_VCPUS);

@@ -61,10 +61,10 @@ static struct {
 	char kvm_why[160];
 } fzs;
 
-static void fzs_config(struct machine_config *c, const char *engine, unsigned vcpus)
+static void fzs_config(struct machine_config *c, enum machine_engine_kind engine, unsigned vcpus)
 {
 	memset(c, 0, sizeof(*c));
-	snprintf(c->engine, sizeof(c->engine), "%s", engine);
+	c->engine = engine;
 	c->ram_bytes = FZS_RAM;
 	c->vcpus = vcpus;
 }
@@ -98,7 +98,7 @@ static int fzs_fake_init(void)
 	pthread_mutex_init(&vm->lock, NULL);
 	fzs.fake_vm = vm;
 	fzs.kvm_fake.eng = &machine_engine_kvm;
-	fzs_config(&fzs.kvm_fake.cfg, "kvm", FZS_KVM_VCPUS);
+	fzs_config(&fzs.kvm_fake.cfg, MACHINE_ENGINE_KVM, FZS_KVM_VCPUS);
 	fzs.kvm_fake.incoming = 1;
 	fzs.kvm_fake.priv = vm;
 	return 0;
@@ -111,13 +111,13 @@ static int fuzz_state_init(void)
 
 	if (fzs.inited)
 		return 0;
-	fzs_config(&c, "thread", FZS_THREAD_VCPUS);
+	fzs_config(&c, MACHINE_ENGINE_THREAD, FZS_THREAD_VCPUS);
 	r = machine_create_incoming(&c, &fzs.thread);
 	if (r) {
 		fprintf(stderr, "fuzz_state: cannot create the thread machine: %s\n", strerror(-r));
 		return r;
 	}
-	fzs_config(&c, "kvm", FZS_KVM_VCPUS);
+	fzs_config(&c, MACHINE_ENGINE_KVM, FZS_KVM_VCPUS);
 	if (getenv("PCM_FUZZ_NO_KVM") && !strcmp(getenv("PCM_FUZZ_NO_KVM"), "1")) {
 		/* the path of hosts without KVM, on one that has it */
 		snprintf(fzs.kvm_why, sizeof(fzs.kvm_why), "PCM_FUZZ_NO_KVM=1");

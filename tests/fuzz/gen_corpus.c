@@ -83,7 +83,7 @@ static void put_hello(const char *name, struct machine *m)
 	memset(&h, 0, sizeof(h));
 	h.proto_version = PM_PROTO_VERSION;
 	h.session = 0x1234567890abcdefull;
-	pm_strset(h.engine, sizeof(h.engine), c->engine);
+	h.engine = c->engine;
 	pm_strset(h.name, sizeof(h.name), "fuzz-seed");
 	machine_features(m, h.cpu_features);
 	h.mode = PM_MODE_POSTCOPY;
@@ -106,7 +106,7 @@ static void put_hello(const char *name, struct machine *m)
 }
 
 /* Run a small machine for a moment, pause it and save its blob. */
-static void put_blob(const char *engine, unsigned vcpus, uint32_t wl, const char *name,
+static void put_blob(enum machine_engine_kind engine, unsigned vcpus, uint32_t wl, const char *name,
 		     int hello)
 {
 	struct machine_config c;
@@ -116,13 +116,14 @@ static void put_blob(const char *engine, unsigned vcpus, uint32_t wl, const char
 	int r;
 
 	memset(&c, 0, sizeof(c));
-	snprintf(c.engine, sizeof(c.engine), "%s", engine);
+	c.engine = engine;
 	c.ram_bytes = GEN_RAM;
 	c.vcpus = vcpus;
 	c.params.workload = wl;
 	r = machine_create(&c, &m);
 	if (r) {
-		fprintf(stderr, "gen_corpus: %s machine: %s\n", engine, strerror(-r));
+		fprintf(stderr, "gen_corpus: %s machine: %s\n", machine_engine_name(engine),
+			strerror(-r));
 		failed = 1;
 		return;
 	}
@@ -235,7 +236,7 @@ static void put_snaps(void)
 
 	memset(&m, 0, sizeof(m));
 	strcpy(m.name, "fuzz-seed");
-	strcpy(m.engine, "thread");
+	m.engine = MACHINE_ENGINE_THREAD;
 	m.guest_abi = GUEST_ABI_VERSION;
 	m.vcpus = 2;
 	m.ram_bytes = 4 * SNAP_PAGE;
@@ -245,7 +246,7 @@ static void put_snaps(void)
 	put_snap("full", &m, NULL, &full);
 	if (!failed)
 		put_snap("layer", &m, &full, NULL);
-	strcpy(m.engine, "kvm");
+	m.engine = MACHINE_ENGINE_KVM;
 	m.guest = MACHINE_GUEST_LINUX;
 	m.params.workload = 0;
 	strcpy(m.kernel, "/boot/vmlinuz");
@@ -272,7 +273,7 @@ static void mkdirs(const char *sub)
 
 int main(int argc, char **argv)
 {
-	struct machine_config kc = { .engine = "kvm", .ram_bytes = GEN_RAM, .vcpus = 1 };
+	struct machine_config kc = { .engine = MACHINE_ENGINE_KVM, .ram_bytes = GEN_RAM, .vcpus = 1 };
 	char why[160];
 
 	if (argc != 2) {
@@ -287,12 +288,12 @@ int main(int argc, char **argv)
 		return 1;
 	put_messages();
 	put_snaps();
-	put_blob("thread", 2, WL_IDLE, "thread-idle", 1);
-	put_blob("thread", 2, WL_SWEEP, "thread-sweep", 0);
-	put_blob("thread", 2, WL_KV, "thread-kv", 0);
+	put_blob(MACHINE_ENGINE_THREAD, 2, WL_IDLE, "thread-idle", 1);
+	put_blob(MACHINE_ENGINE_THREAD, 2, WL_SWEEP, "thread-sweep", 0);
+	put_blob(MACHINE_ENGINE_THREAD, 2, WL_KV, "thread-kv", 0);
 	if (machine_probe(&kc, why, sizeof(why)) == 0) {
-		put_blob("kvm", 1, WL_IDLE, "kvm-idle", 2);
-		put_blob("kvm", 1, WL_KV, "kvm-kv", 0);
+		put_blob(MACHINE_ENGINE_KVM, 1, WL_IDLE, "kvm-idle", 2);
+		put_blob(MACHINE_ENGINE_KVM, 1, WL_KV, "kvm-kv", 0);
 	} else {
 		fprintf(stderr, "gen_corpus: no KVM blobs: %s\n", why);
 	}

@@ -295,7 +295,7 @@ static int as_source(const char *mode, const char *host, const char *portstr)
 	memset(&h, 0, sizeof(h));
 	h.proto_version = PM_PROTO_VERSION;
 	h.session = 0x66616b6570656572ull;
-	pm_strset(h.engine, sizeof(h.engine), "kvm");
+	h.engine = MACHINE_ENGINE_KVM;
 	pm_strset(h.name, sizeof(h.name), "fakepeer");
 	h.mode = PM_MODE_POSTCOPY;
 	h.ram_bytes = 256ull << 20;

@@ -228,7 +228,7 @@ static int load_warm(struct load *l, struct machine *m)
 
 static int load_boot(struct load *l, struct machine **out)
 {
-	struct machine_config c = { .engine = "thread", .ram_bytes = l->o.mem,
+	struct machine_config c = { .engine = MACHINE_ENGINE_THREAD, .ram_bytes = l->o.mem,
 				    .vcpus = l->o.vcpus,
 				    .params = { .workload = WL_SWEEP, .write_permille = 1000,
 						.seed = 42 } };

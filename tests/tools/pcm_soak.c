@@ -181,7 +181,7 @@ static uint64_t vm_ops(struct machine *m)
 
 static int soak_boot(struct soak *s, struct machine **out)
 {
-	struct machine_config c = { .engine = "thread", .ram_bytes = s->o.mem,
+	struct machine_config c = { .engine = MACHINE_ENGINE_THREAD, .ram_bytes = s->o.mem,
 				    .vcpus = s->o.vcpus,
 				    .params = { .workload = wl_lookup(s->o.workload), .seed = 7 } };
 

@@ -444,7 +444,7 @@ static struct machine_config sweep_cfg(void)
 	struct machine_config c;
 
 	memset(&c, 0, sizeof(c));
-	strcpy(c.engine, "thread");
+	c.engine = MACHINE_ENGINE_THREAD;
 	c.ram_bytes = 32ull << 20;
 	c.vcpus = 2;
 	c.params.workload = WL_SWEEP;

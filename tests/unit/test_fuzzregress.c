@@ -290,7 +290,7 @@ static void hello_ok(struct pm_hello *h)
 {
 	memset(h, 0, sizeof(*h));
 	h->proto_version = PM_PROTO_VERSION;
-	strcpy(h->engine, "thread");
+	h->engine = MACHINE_ENGINE_THREAD;
 	h->mode = PM_MODE_POSTCOPY;
 	h->ram_bytes = 64ull << 20;
 	h->page_size = PM_PAGE;
@@ -375,7 +375,7 @@ static void test_hello_layout(void **state)
 	h.mode = (enum pm_mode)99;                     /* a mode nobody has */
 	hello_is(&h, -EBADMSG, "mode");
 	hello_ok(&h);
-	strcpy(h.engine, "qemu");
+	h.engine = (enum machine_engine_kind)99;         /* no such engine */
 	hello_is(&h, -EBADMSG, "engine");
 	hello_ok(&h);
 	h.guest = 7;

@@ -60,7 +60,7 @@ static struct machine_config cfg(uint64_t mib, unsigned vcpus, uint32_t wl)
 	struct machine_config c;
 
 	memset(&c, 0, sizeof(c));
-	strcpy(c.engine, "kvm");
+	c.engine = MACHINE_ENGINE_KVM;
 	c.ram_bytes = mib << 20;
 	c.vcpus = vcpus;
 	c.params.workload = wl;
@@ -1032,7 +1032,7 @@ static void test_dirty_log(void **state)
 	 * tests/unit/test_dirty.c covers it): a fetch before the start is
 	 * refused, start and stop work. */
 	ct = c;
-	strcpy(ct.engine, "thread");
+	ct.engine = MACHINE_ENGINE_THREAD;
 	assert_int_equal(machine_create(&ct, &mt), 0);
 	assert_int_equal(machine_dirty_fetch(mt, bm, npages), -EINVAL);
 	assert_int_equal(machine_dirty_start(mt), 0);

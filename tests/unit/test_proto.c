@@ -14,7 +14,7 @@ static void hello_good(struct pm_hello *h)
 {
 	memset(h, 0, sizeof(*h));
 	h->proto_version = PM_PROTO_VERSION;
-	strcpy(h->engine, "thread");
+	h->engine = MACHINE_ENGINE_THREAD;
 	h->mode = PM_MODE_POSTCOPY;
 	h->ram_bytes = 64ull << 20;
 	h->page_size = PM_PAGE;
@@ -65,7 +65,19 @@ static void test_hello(void **state)
 	assert_int_equal(round_trip(&h, 0, &out, &why), -EBADMSG);
 	assert_non_null(strstr(why, "overlap"));
 	hello_good(&h);
-	strcpy(h.engine, "xen");                        /* no such engine */
+	h.engine = MACHINE_ENGINE_KVM;
+	assert_int_equal(round_trip(&h, 0, &out, &why), 0);
+	assert_int_equal(out.engine, MACHINE_ENGINE_KVM);
+	h.engine = (enum machine_engine_kind)99;        /* no such engine */
+	{
+		uint8_t wire[PM_HELLO_WIRE_MAX] = { 0 };
+
+		assert_int_equal(pm_encode_hello(&h, wire), PM_HELLO_WIRE_LEN);
+		assert_int_equal(wire[16], 0);          /* the engine's code: none */
+	}
+	assert_int_equal(round_trip(&h, 0, &out, &why), -EBADMSG);
+	assert_non_null(strstr(why, "engine"));
+	h.engine = MACHINE_ENGINE_AUTO;                 /* not resolved */
 	assert_int_equal(round_trip(&h, 0, &out, &why), -EBADMSG);
 	assert_non_null(strstr(why, "engine"));
 	hello_good(&h);

@@ -92,7 +92,7 @@ static void fake_meta(struct snap_meta *m)
 {
 	memset(m, 0, sizeof(*m));
 	strcpy(m->name, "vm1");
-	strcpy(m->engine, "thread");
+	m->engine = MACHINE_ENGINE_THREAD;
 	m->guest = MACHINE_GUEST_PAYLOAD;
 	m->guest_abi = GUEST_ABI_VERSION;
 	m->vcpus = 2;
@@ -771,7 +771,7 @@ static void test_config(void **st)
 {
 	static struct snap_meta m, out;
 	size_t cap = snap_config_max() + 8, n;
-	uint8_t *buf = malloc(cap);
+	uint8_t *buf = malloc(cap), *eng;
 	struct machine_config c;
 
 	(void)st;
@@ -785,10 +785,24 @@ static void test_config(void **st)
 	assert_int_equal(snap_config_decode(buf, n - 1, &out), -EBADMSG);   /* cut */
 	assert_int_equal(snap_config_decode(buf, n + 1, &out), -EBADMSG);   /* trailing */
 	assert_int_equal(snap_config_decode(buf, 0, &out), -EBADMSG);
+	/* The engine is its name in the file, after the VM's name. */
+	eng = buf + 2 + strlen(m.name);
+	assert_string_equal((char *)eng, "thread");
+	memcpy(eng, "kvm\0\0\0", 6);
+	assert_int_equal(snap_config_decode(buf, n, &out), 0);
+	assert_int_equal(out.engine, MACHINE_ENGINE_KVM);
+	memcpy(eng, "xen", 3);                            /* no such engine */
+	assert_int_equal(snap_config_decode(buf, n, &out), -EBADMSG);
+	memcpy(eng, "auto", 4);                           /* not an engine of a VM */
+	assert_int_equal(snap_config_decode(buf, n, &out), -EBADMSG);
+	eng[0] = 0;                                       /* none */
+	assert_int_equal(snap_config_decode(buf, n, &out), -EBADMSG);
+	memcpy(eng, "thread", 6);
+	assert_int_equal(snap_config_decode(buf, n, &out), 0);
 	buf[2] = 0;                                       /* a NUL inside the name */
 	assert_int_equal(snap_config_decode(buf, n, &out), -EBADMSG);
 	snap_meta_config(&m, &c);
-	assert_string_equal(c.engine, "thread");
+	assert_int_equal(c.engine, MACHINE_ENGINE_THREAD);
 	assert_int_equal(c.guest, MACHINE_GUEST_LINUX);
 	assert_ptr_equal(c.lx.kernel, m.kernel);
 	assert_string_equal(c.lx.initrd, "/boot/initrd.img");
@@ -801,6 +815,13 @@ static void test_config(void **st)
 	/* a payload guest has no disks */
 	fake_meta(&m);
 	m.ndisks = 1;
+	assert_int_equal(snap_meta_check(&m), -EINVAL);
+	/* nor a VM an engine it cannot have */
+	fake_meta(&m);
+	assert_int_equal(snap_meta_check(&m), 0);
+	m.engine = MACHINE_ENGINE_AUTO;
+	assert_int_equal(snap_meta_check(&m), -EINVAL);
+	m.engine = (enum machine_engine_kind)99;
 	assert_int_equal(snap_meta_check(&m), -EINVAL);
 	free(buf);
 }
@@ -869,7 +890,7 @@ static void test_write_paused(void **st)
 
 	(void)st;
 	memset(&c, 0, sizeof(c));
-	strcpy(c.engine, "thread");
+	c.engine = MACHINE_ENGINE_THREAD;
 	c.ram_bytes = 32ull << 20;
 	c.vcpus = 2;
 	c.params.workload = WL_KV;
@@ -888,7 +909,7 @@ static void test_write_paused(void **st)
 	t0 = pcm_now_ns() - t0;
 	f = open_ok(path);
 	assert_string_equal(snap_meta_of(f)->name, "kv1");
-	assert_string_equal(snap_meta_of(f)->engine, "thread");
+	assert_int_equal(snap_meta_of(f)->engine, MACHINE_ENGINE_THREAD);
 	assert_int_equal(snap_meta_of(f)->ram_bytes, c.ram_bytes);
 	assert_int_equal(snap_verify(f, NULL), 0);
 	assert_int_equal(stat(path, &sb), 0);
@@ -933,7 +954,7 @@ static void test_write_paused_sparse(void **st)
 
 	(void)st;
 	memset(&c, 0, sizeof(c));
-	strcpy(c.engine, "thread");
+	c.engine = MACHINE_ENGINE_THREAD;
 	c.ram_bytes = 256ull << 20;
 	c.vcpus = 2;
 	c.params.workload = WL_IDLE;

@@ -114,7 +114,7 @@ static int teardown(void **st)
 static void meta_of_ram(struct snap_meta *m)
 {
 	memset(m, 0, sizeof(*m));
-	strcpy(m->engine, "thread");
+	m->engine = MACHINE_ENGINE_THREAD;
 	m->guest = MACHINE_GUEST_PAYLOAD;
 	m->vcpus = 1;
 	m->ram_bytes = (uint64_t)NP * SNAP_PAGE;

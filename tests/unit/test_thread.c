@@ -35,7 +35,7 @@ static struct machine_config cfg(uint64_t mib, unsigned vcpus, uint32_t wl)
 	struct machine_config c;
 
 	memset(&c, 0, sizeof(c));
-	strcpy(c.engine, "thread");
+	c.engine = MACHINE_ENGINE_THREAD;
 	c.ram_bytes = mib << 20;
 	c.vcpus = vcpus;
 	c.params.workload = wl;
@@ -136,19 +136,50 @@ static void check_ram(struct machine *m)
 		fail_msg("wl_check: %s", why);
 }
 
+/* The engines' names, both ways; nothing else is a name. */
+static void test_engine_names(void **state)
+{
+	static const struct { enum machine_engine_kind k; const char *name; } all[] = {
+		{ MACHINE_ENGINE_AUTO, "auto" },
+		{ MACHINE_ENGINE_THREAD, "thread" },
+		{ MACHINE_ENGINE_KVM, "kvm" },
+	};
+	enum machine_engine_kind k;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		assert_string_equal(machine_engine_name(all[i].k), all[i].name);
+		k = (enum machine_engine_kind)99;
+		assert_int_equal(machine_engine_parse(all[i].name, &k), 0);
+		assert_int_equal(k, all[i].k);
+		assert_int_equal(machine_engine_parse(machine_engine_name(k), &k), 0);
+		assert_int_equal(k, all[i].k);
+	}
+	k = MACHINE_ENGINE_KVM;
+	assert_int_equal(machine_engine_parse("bogus", &k), -EINVAL);
+	assert_int_equal(machine_engine_parse("", &k), -EINVAL);
+	assert_int_equal(machine_engine_parse("KVM", &k), -EINVAL);
+	assert_int_equal(machine_engine_parse("?", &k), -EINVAL);
+	assert_int_equal(k, MACHINE_ENGINE_KVM);         /* untouched */
+	assert_string_equal(machine_engine_name((enum machine_engine_kind)3), "?");
+	assert_string_equal(machine_engine_name((enum machine_engine_kind)99), "?");
+	assert_string_equal(machine_engine_name((enum machine_engine_kind)-1), "?");
+}
+
 static void test_config_errors(void **state)
 {
 	struct machine_config c = cfg(64, 2, WL_KV);
 	struct machine *m = (struct machine *)1;
 
 	(void)state;
-	strcpy(c.engine, "bogus");
+	c.engine = (enum machine_engine_kind)99;          /* no such engine */
 	assert_int_equal(machine_create(&c, &m), -ENOENT);
 	assert_null(m);
 	assert_int_equal(machine_create_incoming(&c, &m), -ENOENT);
 	c = cfg(64, 2, WL_KV);
-	memset(c.engine, 'x', sizeof(c.engine));          /* not terminated */
-	assert_int_equal(machine_create(&c, &m), -EINVAL);
+	c.engine = MACHINE_ENGINE_AUTO;                    /* not resolved */
+	assert_int_equal(machine_create(&c, &m), -ENOENT);
+	assert_int_equal(machine_create_incoming(&c, &m), -ENOENT);
 	c = cfg(3, 2, WL_KV);
 	c.ram_bytes = 3ull << 20;                          /* not 2 MiB multiple */
 	assert_int_equal(machine_create(&c, &m), -EINVAL);
@@ -620,6 +651,7 @@ static void test_sweep_rate_limited(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_engine_names),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_vcpu_names),
 		cmocka_unit_test(test_run_pause_save_load),
