@@ -157,20 +157,10 @@ uint64_t pages_lazy_touched(const struct pages_lazy *lz, const uint64_t **pfn)
 	return atomic_load(&((struct pages_lazy *)lz)->ntouched);
 }
 
-/* wl_holes' next_data over a region's memfd: SEEK_DATA / SEEK_HOLE. */
+/* wl_holes' next_data over a region's memfd. */
 static void memfd_next_data(void *arg, uint64_t page, uint64_t *first, uint64_t *end)
 {
-	const struct machine_region *r = arg;
-	off_t base = (off_t)r->memfd_off, stop = base + (off_t)r->size;
-	off_t data = lseek(r->memfd, base + (off_t)(page * UFFD_PAGE), SEEK_DATA), hole;
-
-	if (data < 0 || data > stop)
-		data = stop;
-	hole = data < stop ? lseek(r->memfd, data, SEEK_HOLE) : stop;
-	if (hole < 0 || hole > stop)
-		hole = stop;
-	*first = (uint64_t)(data - base) / UFFD_PAGE;
-	*end = (uint64_t)(hole - base + (off_t)UFFD_PAGE - 1) / UFFD_PAGE;
+	pages_region_next_data(arg, page, first, end);
 }
 
 struct wl_holes pages_memfd_holes(const struct machine_region *r)

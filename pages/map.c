@@ -1,5 +1,6 @@
 /* pages/map.c - page numbers over a machine's RAM regions (map.h). */
 #include <errno.h>
+#include <unistd.h>
 #include "pages/map.h"
 
 int pages_map_init(struct pages_map *pm, const struct machine_region *r, unsigned n)
@@ -54,4 +55,19 @@ uint64_t pages_map_left(const struct pages_map *pm, uint64_t page)
 	unsigned i = pages_map_region(pm, page);
 
 	return pm->first[i] + pm->r[i].size / PAGES_MAP_PAGE - page;
+}
+
+void pages_region_next_data(const struct machine_region *r, uint64_t page,
+			    uint64_t *first, uint64_t *end)
+{
+	off_t base = (off_t)r->memfd_off, stop = base + (off_t)r->size;
+	off_t data = lseek(r->memfd, base + (off_t)(page * PAGES_MAP_PAGE), SEEK_DATA), hole;
+
+	if (data < 0 || data > stop)
+		data = stop;
+	hole = data < stop ? lseek(r->memfd, data, SEEK_HOLE) : stop;
+	if (hole < 0 || hole > stop)
+		hole = stop;
+	*first = (uint64_t)(data - base) / PAGES_MAP_PAGE;
+	*end = (uint64_t)(hole - base + (off_t)PAGES_MAP_PAGE - 1) / PAGES_MAP_PAGE;
 }

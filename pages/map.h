@@ -31,5 +31,11 @@ uint8_t *pages_map_addr(const struct pages_map *pm, uint64_t page);
 int pages_map_page_of(const struct pages_map *pm, uint64_t addr, uint64_t *page);
 /* Pages from page to the end of its region. */
 uint64_t pages_map_left(const struct pages_map *pm, uint64_t page);
+/* The next run of pages the region's memfd holds data for, at or after
+ * page (pages counted from the region's start): [*first, *end), both the
+ * region's page count when only holes follow. SEEK_DATA / SEEK_HOLE, so a
+ * hole (never written: zero) is skipped without reading it. */
+void pages_region_next_data(const struct machine_region *r, uint64_t page,
+			    uint64_t *first, uint64_t *end);
 
 #endif

@@ -34,18 +34,10 @@ bool ram_page_is_zero(const uint8_t *p)
 void ram_next_data(const struct pages_map *ram, uint64_t page, uint64_t *first, uint64_t *end)
 {
 	unsigned i = pages_map_region(ram, page);
-	const struct machine_region *r = &ram->r[i];
-	off_t base = (off_t)r->memfd_off, stop = base + (off_t)r->size;
-	off_t off = base + (off_t)((page - ram->first[i]) * PM_PAGE);
-	off_t data = lseek(r->memfd, off, SEEK_DATA), hole;
 
-	if (data < 0 || data > stop)
-		data = stop;
-	hole = data < stop ? lseek(r->memfd, data, SEEK_HOLE) : stop;
-	if (hole < 0 || hole > stop)
-		hole = stop;
-	*first = ram->first[i] + (uint64_t)(data - base) / PM_PAGE;
-	*end = ram->first[i] + (uint64_t)(hole - base + PM_PAGE - 1) / PM_PAGE;
+	pages_region_next_data(&ram->r[i], page - ram->first[i], first, end);
+	*first += ram->first[i];
+	*end += ram->first[i];
 }
 
 static void digest_zeros(XXH3_state_t *st, uint64_t n)
