@@ -97,11 +97,6 @@ int pm_mode_parse(const char *name, enum pm_mode *m)
 	return -EINVAL;
 }
 
-static bool engine_code_ok(unsigned code)
-{
-	return code == MACHINE_ENGINE_THREAD || code == MACHINE_ENGINE_KVM;
-}
-
 #define PAD8(n) (((n) + 7u) & ~7u)
 
 size_t pm_encode_hello(const struct pm_hello *h, uint8_t buf[PM_HELLO_WIRE_MAX])
@@ -113,7 +108,7 @@ size_t pm_encode_hello(const struct pm_hello *h, uint8_t buf[PM_HELLO_WIRE_MAX])
 	pcm_put_u32(&e, h->proto_version);
 	pcm_put_u32(&e, h->guest_abi);
 	pcm_put_u64(&e, h->session);
-	pcm_put_u8(&e, engine_code_ok(h->engine) ? (uint8_t)h->engine : 0);
+	pcm_put_u8(&e, machine_engine_known(h->engine) ? (uint8_t)h->engine : 0);
 	pcm_put_u8(&e, (unsigned)h->mode < NCODES(mode_codes) ? (uint8_t)h->mode : 0);
 	pcm_put_u8(&e, (uint8_t)h->guest);
 	pcm_put_u8(&e, (uint8_t)h->ndisks);
@@ -150,7 +145,7 @@ static int hello_fields(struct pcm_dec *d, struct pm_hello *h, const char **why)
 	mode = pcm_get_u8(d);
 	guest = pcm_get_u8(d);
 	ndisks = pcm_get_u8(d);
-	if (!engine_code_ok(engine))
+	if (!machine_engine_known((enum machine_engine_kind)engine))
 		return bad(why, "HELLO names an unknown engine");
 	if (!mode || mode >= NCODES(mode_codes))
 		return bad(why, "HELLO names an unknown migration mode");

@@ -115,7 +115,7 @@ static int regions_check(const struct snap_meta *m)
 
 int snap_meta_check(const struct snap_meta *m)
 {
-	if (m->engine != MACHINE_ENGINE_THREAD && m->engine != MACHINE_ENGINE_KVM)
+	if (!machine_engine_known(m->engine))
 		return -EINVAL;
 	if (m->guest != MACHINE_GUEST_PAYLOAD && m->guest != MACHINE_GUEST_LINUX)
 		return -EINVAL;

@@ -56,6 +56,11 @@ static const struct machine_engine *engine_find(enum machine_engine_kind k)
 	return (unsigned)k < NELEM(engines) ? engines[k] : NULL;
 }
 
+bool machine_engine_known(enum machine_engine_kind k)
+{
+	return engine_find(k) != NULL;
+}
+
 #define VCPU_NICE_DEFAULT 5
 
 int machine_vcpu_nice(void)

@@ -14,6 +14,7 @@
 #define VM_MACHINE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "guest/layout.h"
@@ -38,6 +39,9 @@ enum machine_engine_kind {
 const char *machine_engine_name(enum machine_engine_kind k);
 /* 0 with *k set, or -EINVAL for a name of no engine. */
 int machine_engine_parse(const char *name, enum machine_engine_kind *k);
+/* Does k name an engine a VM runs on (THREAD, KVM; not AUTO)? What HELLO
+ * and the snapshot file may carry. */
+bool machine_engine_known(enum machine_engine_kind k);
 
 /* What runs inside the VM. Payload guests run a workload of guest/ and
  * keep the boot page and stats area of guest/layout.h, which this module

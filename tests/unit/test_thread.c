@@ -164,6 +164,11 @@ static void test_engine_names(void **state)
 	assert_string_equal(machine_engine_name((enum machine_engine_kind)3), "?");
 	assert_string_equal(machine_engine_name((enum machine_engine_kind)99), "?");
 	assert_string_equal(machine_engine_name((enum machine_engine_kind)-1), "?");
+	assert_true(machine_engine_known(MACHINE_ENGINE_THREAD));
+	assert_true(machine_engine_known(MACHINE_ENGINE_KVM));
+	assert_false(machine_engine_known(MACHINE_ENGINE_AUTO));      /* asked for, never run */
+	assert_false(machine_engine_known((enum machine_engine_kind)3));
+	assert_false(machine_engine_known((enum machine_engine_kind)-1));
 }
 
 static void test_config_errors(void **state)
